@@ -1,0 +1,350 @@
+"""The ingest service: at-least-once from MQTT into the store.
+
+Flow: paho's network thread puts each message on a bounded queue; one writer thread
+validates, batches and writes. A reading is acknowledged to the broker (paho manual ack)
+only after the batch holding it is stored, so a crash loses nothing: the broker
+redelivers, and the store's idempotent writes make the redelivery harmless. A bad payload
+is republished on the dead-letter topic with its reason and acknowledged once the broker
+has that copy; it never waits for, or holds up, good readings.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import queue
+import threading
+import time
+from dataclasses import asdict, dataclass
+from typing import Any, NamedTuple
+
+import orjson
+import paho.mqtt.client as mqtt
+
+from opsroom import topics
+from opsroom.clock import Clock, utcnow
+from opsroom.mqtt import Protocol, connect_async, make_client, negotiate_protocol
+from opsroom.settings import Settings
+from opsroom.store import Store, StoreError
+from opsroom.telemetry import Limits, PayloadError, Reading, parse_reading
+from opsroom.venue import Venue
+
+log = logging.getLogger("opsroom.ingest")
+
+
+@dataclass
+class Counters:
+    """What ingest has done since it started (published retained on _sys/ingest)."""
+
+    received: int = 0
+    stored: int = 0
+    rejected: int = 0
+    unknown_sensors: int = 0
+    deadletters_published: int = 0
+    batches: int = 0
+    store_errors: int = 0
+    reconnects: int = 0
+    queue_depth: int = 0
+    last_batch_ms: float = 0.0
+
+    def snapshot(self) -> dict[str, Any]:
+        """A copy as a plain dict."""
+        return asdict(self)
+
+
+class _Msg(NamedTuple):
+    generation: int
+    mid: int
+    qos: int
+    topic: str
+    payload: bytes
+
+
+class IngestService:
+    """MQTT ingest into a Store. `start()`, then `stop()`; or `run()` until a stop request."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        venue: Venue | None = None,
+        *,
+        clock: Clock = utcnow,
+        client_id: str | None = None,
+        share_group: str | None = None,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.clock = clock
+        self.counters = Counters()
+        self.limits = Limits(settings.max_payload_bytes, settings.max_future, settings.max_age)
+        self.client_id = client_id or f"opsroom-ingest-{settings.event}"
+        subscription = topics.readings_filter(settings.event)
+        self.subscription = f"$share/{share_group}/{subscription}" if share_group else subscription
+        self._known = set(venue.sensors()) if venue is not None else None
+        self._unknown_seen: set[tuple[str, str]] = set()
+        self._queue: queue.Queue[_Msg] = queue.Queue(maxsize=settings.queue_size)
+        self._generation = 0
+        self._stopping = threading.Event()
+        self._accepting = threading.Event()
+        self._connected = threading.Event()
+        self._lock = threading.Lock()
+        # dead letters in flight (their mid -> the original): the original is acknowledged
+        # once the broker has confirmed the copy. paho reports confirmations on its network
+        # thread; they are handed over on a queue so that no lock is held across publish().
+        self._dl_pending: dict[int, _Msg] = {}
+        self._confirmed: queue.SimpleQueue[int] = queue.SimpleQueue()
+        self._writer: threading.Thread | None = None
+        self._client: mqtt.Client | None = None
+        self.protocol: Protocol | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Connect (reconnecting in the background) and start the writer."""
+        self.protocol = negotiate_protocol(self.settings)
+        client = make_client(
+            self.settings, self.client_id, self.protocol, persistent=True, manual_ack=True
+        )
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        client.on_publish = self._on_publish
+        self._client = client
+        self._accepting.set()
+        self._writer = threading.Thread(target=self._write_loop, name="ingest-writer", daemon=True)
+        self._writer.start()
+        log.info(
+            "ingest: event %s, broker %s (MQTT %s), subscribing to %s",
+            self.settings.event,
+            self.settings.mqtt,
+            self.protocol,
+            self.subscription,
+        )
+        connect_async(client, self.settings, self.protocol, persistent=True)
+
+    def wait_connected(self, timeout: float = 10.0) -> bool:
+        """True once the client is connected and subscribed."""
+        return self._connected.wait(timeout)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop taking messages, store and acknowledge what was taken, publish counters, leave."""
+        self._accepting.clear()
+        self._stopping.set()
+        if self._writer is not None:
+            self._writer.join(timeout)
+        deadline = time.monotonic() + min(timeout, 2.0)
+        while self._dl_pending and time.monotonic() < deadline:
+            self._settle_dead_letters()
+            time.sleep(0.01)
+        self._publish_counters()
+        if self._client is not None:
+            self._client.disconnect()
+            self._client.loop_stop()
+        log.info("ingest stopped: %s", self._counter_line())
+
+    def run(self, stop: threading.Event) -> None:
+        """Run until `stop` is set (the CLI sets it on SIGINT/SIGTERM)."""
+        self.start()
+        stop.wait()
+        self.stop()
+
+    # -- paho callbacks (network thread): never raise, never block for long -----------------
+
+    def _on_connect(
+        self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any
+    ) -> None:
+        if reason.is_failure:
+            log.error("broker refused the connection: %s", reason)
+            return
+        with self._lock:
+            self._generation += 1
+            if self._generation > 1:
+                self.counters.reconnects += 1
+        log.info(
+            "connected to %s (session %s)",
+            self.settings.mqtt,
+            "resumed" if flags.session_present else "new",
+        )
+        client.subscribe(self.subscription, qos=1)
+        self._connected.set()
+
+    def _on_disconnect(
+        self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any
+    ) -> None:
+        self._connected.clear()
+        if not self._stopping.is_set():
+            log.warning("lost the broker (%s); reconnecting with back-off", reason)
+
+    def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+        if not self._accepting.is_set():
+            return  # not acknowledged: the broker redelivers it to the next session
+        # blocks the network thread when the writer falls behind: back-pressure to the broker
+        self._queue.put(
+            _Msg(self._generation, message.mid, message.qos, message.topic, bytes(message.payload))
+        )
+
+    def _on_publish(
+        self, client: mqtt.Client, userdata: Any, mid: int, reason: Any, props: Any
+    ) -> None:
+        self._confirmed.put(mid)
+
+    # -- writer thread --------------------------------------------------------------------
+
+    def _ack(self, msgs: list[_Msg]) -> None:
+        client = self._client
+        if client is None:
+            return
+        generation = self._generation
+        for m in msgs:
+            # a message from before a reconnect is redelivered by the broker; acking its old
+            # packet id could acknowledge a different message of the new connection
+            if m.qos > 0 and m.generation == generation:
+                client.ack(m.mid, m.qos)
+
+    def _write_loop(self) -> None:
+        batch: list[Reading] = []
+        batch_msgs: list[_Msg] = []
+        first_at = 0.0
+        next_stats = time.monotonic() + self.settings.stats_interval_s
+        interval = self.settings.flush_interval_s
+        while True:
+            try:
+                msg = self._queue.get(timeout=0.05 if batch else 0.2)
+            except queue.Empty:
+                msg = None
+            if msg is not None:
+                reading = self._handle(msg)
+                if reading is not None:
+                    if not batch:
+                        first_at = time.monotonic()
+                    batch.append(reading)
+                    batch_msgs.append(msg)
+            idle = msg is None or self._queue.empty()
+            due = batch and (
+                len(batch) >= self.settings.batch_size
+                or idle
+                or time.monotonic() - first_at >= interval
+            )
+            if due:
+                if self._flush(batch):
+                    self._ack(batch_msgs)
+                    batch, batch_msgs = [], []
+                elif self._stopping.is_set():
+                    log.error(
+                        "stopping with %d readings not stored; they were not acknowledged, "
+                        "so the broker will deliver them again",
+                        len(batch),
+                    )
+                    break
+            self._settle_dead_letters()
+            if time.monotonic() >= next_stats:
+                next_stats = time.monotonic() + self.settings.stats_interval_s
+                self._publish_counters()
+                log.info("ingest: %s", self._counter_line())
+            if self._stopping.is_set() and not batch and self._queue.empty():
+                break
+
+    def _flush(self, batch: list[Reading]) -> bool:
+        """Write a batch, retrying with back-off while the service runs; True once stored."""
+        delay = 0.2
+        while True:
+            started = time.perf_counter()
+            try:
+                self.store.write_readings(batch)
+            except StoreError as exc:
+                self.counters.store_errors += 1
+                log.error(
+                    "store write of %d readings failed: %s (retry in %.1f s)",
+                    len(batch),
+                    exc,
+                    delay,
+                )
+                if self._stopping.wait(delay):
+                    return False
+                delay = min(delay * 2, 10.0)
+                continue
+            self.counters.stored += len(batch)
+            self.counters.batches += 1
+            self.counters.last_batch_ms = round((time.perf_counter() - started) * 1000, 2)
+            self.counters.queue_depth = self._queue.qsize()
+            return True
+
+    def _handle(self, msg: _Msg) -> Reading | None:
+        """Validate one message; dead-letter it and return None if it is bad."""
+        parsed = topics.parse_reading(msg.topic)
+        if parsed is None or parsed.event != self.settings.event:
+            self._ack([msg])  # status, alerts, acks share the wildcard: not ours to count
+            return None
+        self.counters.received += 1
+        try:
+            if not topics.valid_id(parsed.sensor_id):
+                raise PayloadError(f"invalid sensor id {parsed.sensor_id!r} in topic")
+            reading = parse_reading(
+                parsed.kind, parsed.sensor_id, msg.payload, self.clock(), self.limits
+            )
+        except PayloadError as exc:
+            self._dead_letter(msg, parsed.kind, parsed.sensor_id, exc.reason)
+            return None
+        if self._known is not None and (reading.kind, reading.sensor_id) not in self._known:
+            self.counters.unknown_sensors += 1
+            key = (reading.kind, reading.sensor_id)
+            if key not in self._unknown_seen:
+                self._unknown_seen.add(key)
+                log.warning(
+                    "reading from %s sensor %r that is not in the venue file (stored)", *key
+                )
+        return reading
+
+    def _dead_letter(self, msg: _Msg, kind: str, sensor_id: str, reason: str) -> None:
+        self.counters.rejected += 1
+        client = self._client
+        assert client is not None
+        body = orjson.dumps(
+            {
+                "reason": reason,
+                "topic": msg.topic,
+                "received_at": self.clock().isoformat(),
+                "payload_b64": base64.b64encode(msg.payload).decode(),
+            }
+        )
+        log.debug("dead letter from %s: %s", msg.topic, reason)
+        topic = topics.deadletter(self.settings.event, kind, sensor_id)
+        # registered before the confirmations are next drained, on this same thread: no race
+        self._dl_pending[client.publish(topic, body, qos=1).mid] = msg
+
+    def _settle_dead_letters(self) -> None:
+        """Acknowledge the originals of dead letters the broker has confirmed."""
+        done: list[_Msg] = []
+        while True:
+            try:
+                mid = self._confirmed.get_nowait()
+            except queue.Empty:
+                break
+            original = self._dl_pending.pop(mid, None)  # None: a counters publish
+            if original is not None:
+                done.append(original)
+        self.counters.deadletters_published += len(done)
+        self._ack(done)
+
+    def _publish_counters(self) -> None:
+        self.counters.queue_depth = self._queue.qsize()
+        client = self._client
+        if client is None:
+            return
+        body = orjson.dumps(
+            {
+                **self.counters.snapshot(),
+                "ts": self.clock().isoformat(),
+                "client_id": self.client_id,
+            }
+        )
+        client.publish(topics.system(self.settings.event, "ingest"), body, qos=1, retain=True)
+
+    def _counter_line(self) -> str:
+        c = self.counters
+        return (
+            f"received={c.received} stored={c.stored} rejected={c.rejected} "
+            f"unknown_sensors={c.unknown_sensors} store_errors={c.store_errors} "
+            f"queue={self._queue.qsize()}"
+        )

@@ -1,0 +1,41 @@
+"""The alert event: one transition of one alert, as published on MQTT and kept in the store."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from opsroom.telemetry.base import Timestamp
+
+Severity = Literal["info", "warning", "critical"]
+State = Literal["pending", "firing", "acknowledged", "resolved"]
+SEVERITIES: tuple[Severity, ...] = ("info", "warning", "critical")
+STATES: tuple[State, ...] = ("pending", "firing", "acknowledged", "resolved")
+
+
+class AlertEvent(BaseModel):
+    """One transition of an alert; (alert_id, state, ts) identifies it, so a rewrite is a no-op."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    alert_id: str = Field(min_length=1, max_length=200)
+    rule: str
+    subject: str = Field(description="the zone, unit, generator, gate or shuttle it is about")
+    kind: str = Field(description="sensor family of the subject")
+    severity: Severity
+    state: State
+    ts: Timestamp = Field(description="event time of this transition")
+    started_at: Timestamp | None = Field(None, description="event time the condition began")
+    value: float | None = None
+    message: str = ""
+    drill: bool = False
+    actor: str | None = Field(None, description="who acknowledged")
+    note: str | None = None
+    recorded_at: datetime | None = Field(None, description="wall clock when the service saw it")
+
+    @property
+    def active(self) -> bool:
+        """True unless resolved."""
+        return self.state != "resolved"

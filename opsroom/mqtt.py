@@ -1,0 +1,116 @@
+"""MQTT clients on paho-mqtt 2.x: MQTT v5 where the broker has it, 3.1.1 where it does not."""
+
+from __future__ import annotations
+
+import logging
+import ssl
+import threading
+from typing import Any, Literal
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from opsroom.settings import MqttUrl, Settings
+
+log = logging.getLogger(__name__)
+Protocol = Literal["5", "3.1.1"]
+
+
+def _configure(client: mqtt.Client, url: MqttUrl, settings: Settings) -> None:
+    if url.username is not None:
+        password = url.password.get_secret_value() if url.password else None
+        client.username_pw_set(url.username, password)
+    if url.tls:
+        client.tls_set(
+            ca_certs=str(settings.mqtt_ca_file) if settings.mqtt_ca_file else None,
+            cert_reqs=ssl.CERT_REQUIRED,
+        )
+
+
+def negotiate_protocol(settings: Settings, timeout: float = 5.0) -> Protocol:
+    """The protocol to use: the configured one, or for 'auto' v5 if the broker accepts it."""
+    if settings.mqtt_protocol != "auto":
+        return settings.mqtt_protocol
+    url = settings.mqtt
+    result: dict[str, Any] = {}
+    done = threading.Event()
+
+    def on_connect(c: mqtt.Client, u: object, f: object, rc: Any, p: object) -> None:
+        result["rc"] = rc
+        done.set()
+
+    def on_disconnect(c: mqtt.Client, u: object, f: object, rc: Any, p: object) -> None:
+        result.setdefault("rc", rc)
+        done.set()
+
+    probe = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+    _configure(probe, url, settings)
+    probe.on_connect = on_connect
+    probe.on_disconnect = on_disconnect
+    try:
+        probe.connect(url.host, url.port, keepalive=10)
+        probe.loop_start()
+        done.wait(timeout)
+    except OSError as exc:
+        raise ConnectionError(f"cannot reach MQTT broker at {url}: {exc}") from exc
+    finally:
+        probe.loop_stop()
+        probe.disconnect()
+    rc = result.get("rc")
+    if rc is not None and not rc.is_failure:
+        return "5"
+    if rc is not None and getattr(rc, "value", None) in (134, 135):
+        raise ConnectionError(f"MQTT broker at {url} refused the credentials: {rc}")
+    log.info("broker at %s does not accept MQTT v5 (%s); using 3.1.1", url, rc)
+    return "3.1.1"
+
+
+def make_client(
+    settings: Settings,
+    client_id: str,
+    protocol: Protocol,
+    *,
+    persistent: bool = False,
+    manual_ack: bool = False,
+) -> mqtt.Client:
+    """A configured, unconnected client; `persistent` keeps the session across reconnects."""
+    if protocol == "5":
+        client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=client_id,
+            protocol=mqtt.MQTTv5,
+            manual_ack=manual_ack,
+        )
+    else:
+        client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=client_id,
+            protocol=mqtt.MQTTv311,
+            clean_session=not persistent,
+            manual_ack=manual_ack,
+        )
+    _configure(client, settings.mqtt, settings)
+    client.reconnect_delay_set(min_delay=1, max_delay=30)
+    client.max_queued_messages_set(0)
+    client.max_inflight_messages_set(1000)
+    return client
+
+
+def connect_async(
+    client: mqtt.Client, settings: Settings, protocol: Protocol, *, persistent: bool = False
+) -> None:
+    """Start connecting in the background; paho's loop reconnects with back-off if it drops."""
+    url = settings.mqtt
+    if protocol == "5":
+        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+        props.ReceiveMaximum = 65535
+        if persistent:
+            props.SessionExpiryInterval = settings.session_expiry_s
+        client.connect_async(
+            url.host, url.port, keepalive=30, clean_start=not persistent, properties=props
+        )
+    else:
+        client.connect_async(url.host, url.port, keepalive=30)
+    client.loop_start()

@@ -1,0 +1,152 @@
+"""Typed, validated settings from OPSROOM_* environment variables and command-line flags.
+
+Secrets (MQTT password, InfluxDB token) come from the environment only and are never logged.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import unquote, urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+from opsroom import topics
+from opsroom.configfile import ConfigError, validation_problems
+
+
+class MqttUrl(BaseModel):
+    """A parsed `mqtt://[user:pass@]host:port` (or `mqtts://` for TLS)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    host: str
+    port: int = Field(ge=1, le=65535)
+    tls: bool = False
+    username: str | None = None
+    password: SecretStr | None = None
+
+    @classmethod
+    def parse(cls, url: str) -> MqttUrl:
+        """Parse an MQTT URL; ValueError names what is wrong."""
+        parts = urlsplit(url)
+        if parts.scheme not in ("mqtt", "mqtts"):
+            raise ValueError(f"MQTT URL must start with mqtt:// or mqtts://, got {url!r}")
+        if not parts.hostname:
+            raise ValueError("MQTT URL has no host")
+        try:
+            port = parts.port
+        except ValueError:
+            raise ValueError("MQTT URL has an invalid port") from None
+        tls = parts.scheme == "mqtts"
+        return cls(
+            host=parts.hostname,
+            port=port or (8883 if tls else 1883),
+            tls=tls,
+            username=unquote(parts.username) if parts.username else None,
+            password=SecretStr(unquote(parts.password)) if parts.password else None,
+        )
+
+    def __str__(self) -> str:
+        """The URL without its password, safe to log."""
+        user = f"{self.username}@" if self.username else ""
+        return f"{'mqtts' if self.tls else 'mqtt'}://{user}{self.host}:{self.port}"
+
+
+class Settings(BaseModel):
+    """Everything a service needs to run; every field has an OPSROOM_<NAME> variable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    event: str = "demo"
+    mqtt_url: str = "mqtt://127.0.0.1:1883"
+    mqtt_protocol: Literal["auto", "5", "3.1.1"] = "auto"
+    mqtt_ca_file: Path | None = None
+    mqtt_username: str | None = None
+    mqtt_password: SecretStr | None = None
+    store: str = "sqlite:///opsroom-data/opsroom.db"
+    influxdb_url: str = "http://127.0.0.1:8086"
+    influxdb_token: SecretStr | None = None
+    influxdb_org: str = "opsroom"
+    influxdb_bucket: str = "opsroom"
+    venue: Path | None = None
+    # ingest
+    batch_size: int = Field(1000, ge=1, le=100_000)
+    flush_interval_s: float = Field(1.0, gt=0, le=60)
+    queue_size: int = Field(20_000, ge=10)
+    max_payload_bytes: int = Field(16_384, ge=64, le=10_000_000)
+    max_future_s: float = Field(300, ge=0)
+    max_age_s: float = Field(172_800, gt=0)
+    stats_interval_s: float = Field(10, gt=0)
+    session_expiry_s: int = Field(86_400, ge=0)
+
+    @field_validator("event")
+    @classmethod
+    def _event_id(cls, v: str) -> str:
+        if not topics.valid_id(v):
+            raise ValueError("event must be letters, digits, '-', '_', '.', ':' (no '/', '+', '#')")
+        return v
+
+    @field_validator("mqtt_url")
+    @classmethod
+    def _mqtt_url(cls, v: str) -> str:
+        MqttUrl.parse(v)
+        return v
+
+    @field_validator("store")
+    @classmethod
+    def _store_url(cls, v: str) -> str:
+        if not (v.startswith("sqlite:///") or v == "influxdb" or v.startswith("influxdb")):
+            raise ValueError("store must be sqlite:///PATH or influxdb")
+        if v.startswith("sqlite:///") and len(v) == len("sqlite:///"):
+            raise ValueError("sqlite:/// needs a file path")
+        return v
+
+    @property
+    def mqtt(self) -> MqttUrl:
+        """The broker address with credentials (URL ones, overridden by the dedicated fields)."""
+        url = MqttUrl.parse(self.mqtt_url)
+        if self.mqtt_username is not None or self.mqtt_password is not None:
+            url = url.model_copy(
+                update={
+                    "username": self.mqtt_username or url.username,
+                    "password": self.mqtt_password or url.password,
+                }
+            )
+        return url
+
+    @property
+    def max_future(self) -> timedelta:
+        """How far ahead of now a reading's ts may be."""
+        return timedelta(seconds=self.max_future_s)
+
+    @property
+    def max_age(self) -> timedelta:
+        """How old a reading's ts may be."""
+        return timedelta(seconds=self.max_age_s)
+
+    @classmethod
+    def load(
+        cls, overrides: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None
+    ) -> Settings:
+        """Settings from OPSROOM_* variables, then `overrides` (flags) on top; None is skipped."""
+        env = os.environ if env is None else env
+        data: dict[str, Any] = {}
+        for name in cls.model_fields:
+            key = f"OPSROOM_{name.upper()}"
+            if key in env and env[key] != "":
+                data[name] = env[key]
+        for name, value in (overrides or {}).items():
+            if value is not None:
+                data[name] = value
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            problems = []
+            for problem in validation_problems(exc):
+                name, _, rest = problem.partition(": ")
+                problems.append(f"{name} (OPSROOM_{name.upper()}): {rest}")
+            raise ConfigError("settings", problems) from exc

@@ -1,0 +1,213 @@
+"""SQLite store: the embedded default. WAL, batched inserts, a 'latest' table kept on write."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import threading
+from collections.abc import Collection, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import orjson
+
+from opsroom.alerts import AlertEvent
+from opsroom.clock import from_us, to_us
+from opsroom.store.base import SeriesPoint, StoreError
+from opsroom.telemetry import Reading
+
+_FIELD = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS readings (
+    kind TEXT NOT NULL,
+    sensor_id TEXT NOT NULL,
+    ts INTEGER NOT NULL,            -- epoch microseconds
+    drill INTEGER NOT NULL,
+    data TEXT NOT NULL,             -- JSON object of the values
+    PRIMARY KEY (kind, sensor_id, ts)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS latest (
+    kind TEXT NOT NULL,
+    sensor_id TEXT NOT NULL,
+    ts INTEGER NOT NULL,
+    drill INTEGER NOT NULL,
+    data TEXT NOT NULL,
+    PRIMARY KEY (kind, sensor_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS alert_events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    alert_id TEXT NOT NULL,
+    state TEXT NOT NULL,
+    ts INTEGER NOT NULL,
+    data TEXT NOT NULL,
+    UNIQUE (alert_id, state, ts)
+);
+CREATE INDEX IF NOT EXISTS alert_events_ts ON alert_events (ts);
+"""
+
+_INSERT = "INSERT OR IGNORE INTO readings (kind, sensor_id, ts, drill, data) VALUES (?, ?, ?, ?, ?)"
+_UPSERT_LATEST = """
+INSERT INTO latest (kind, sensor_id, ts, drill, data) VALUES (?, ?, ?, ?, ?)
+ON CONFLICT (kind, sensor_id) DO UPDATE
+SET ts = excluded.ts, drill = excluded.drill, data = excluded.data
+WHERE excluded.ts > latest.ts
+"""
+
+
+class SqliteStore:
+    """The Store protocol on one SQLite file (see opsroom.store.base.Store for the contract)."""
+
+    def __init__(self, path: str | Path, busy_timeout_s: float = 5.0) -> None:
+        self.path = Path(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(
+                self.path, timeout=busy_timeout_s, check_same_thread=False, isolation_level=None
+            )
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(SCHEMA)
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreError(f"cannot open SQLite store {self.path}: {exc}") from exc
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def _tx(self, what: str) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self._db
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+                self._db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                raise StoreError(f"SQLite store {self.path}: {what} failed: {exc}") from exc
+
+    def _query(self, what: str, sql: str, params: Sequence[object]) -> list[tuple[object, ...]]:
+        with self._lock:
+            try:
+                return self._db.execute(sql, params).fetchall()
+            except sqlite3.Error as exc:
+                raise StoreError(f"SQLite store {self.path}: {what} failed: {exc}") from exc
+
+    def write_readings(self, readings: Sequence[Reading]) -> None:
+        """Store a batch in one transaction; a repeated (kind, sensor, ts) is ignored."""
+        if not readings:
+            return
+        rows = [
+            (r.kind, r.sensor_id, to_us(r.ts), int(r.drill), orjson.dumps(r.values).decode())
+            for r in readings
+        ]
+        # Only the newest row per sensor in this batch can move the latest table.
+        newest: dict[tuple[str, str], tuple[str, str, int, int, str]] = {}
+        for row in rows:
+            key = (row[0], row[1])
+            if key not in newest or row[2] > newest[key][2]:
+                newest[key] = row
+        with self._tx("write readings") as db:
+            db.executemany(_INSERT, rows)
+            db.executemany(_UPSERT_LATEST, list(newest.values()))
+
+    def latest(self, kind: str, sensor_ids: Collection[str] | None = None) -> list[Reading]:
+        """The newest reading per sensor of a kind, from the latest table."""
+        sql = "SELECT sensor_id, ts, drill, data FROM latest WHERE kind = ?"
+        params: list[object] = [kind]
+        if sensor_ids is not None:
+            ids = list(sensor_ids)
+            if not ids:
+                return []
+            sql += f" AND sensor_id IN ({','.join('?' * len(ids))})"
+            params += ids
+        rows = self._query("latest", sql + " ORDER BY sensor_id", params)
+        return [
+            Reading(kind, str(sid), from_us(int(str(ts))), orjson.loads(str(data)), bool(drill))
+            for sid, ts, drill, data in rows
+        ]
+
+    def series(
+        self,
+        kind: str,
+        field: str,
+        sensor_ids: Collection[str],
+        start: datetime,
+        end: datetime,
+        every: timedelta | None = None,
+    ) -> list[SeriesPoint]:
+        """One field over [start, end); bucket means aligned to the epoch when `every` is set."""
+        if not _FIELD.match(field):
+            raise StoreError(f"invalid field name {field!r}")
+        ids = list(sensor_ids)
+        if not ids:
+            return []
+        value = f"json_extract(data, '$.{field}')"
+        where = (
+            f"kind = ? AND sensor_id IN ({','.join('?' * len(ids))}) AND ts >= ? AND ts < ?"
+            f" AND {value} IS NOT NULL"
+        )
+        params: list[object] = [kind, *ids, to_us(start), to_us(end)]
+        if every is None:
+            sql = (
+                f"SELECT sensor_id, ts, {value} FROM readings WHERE {where} ORDER BY sensor_id, ts"
+            )
+        else:
+            step = int(every.total_seconds() * 1_000_000)
+            if step <= 0:
+                raise StoreError("series: every must be positive")
+            sql = (
+                f"SELECT sensor_id, (ts / {step}) * {step} AS bucket, avg({value}) FROM readings"
+                f" WHERE {where} GROUP BY sensor_id, bucket ORDER BY sensor_id, bucket"
+            )
+        rows = self._query("series", sql, params)
+        return [SeriesPoint(str(s), from_us(int(str(t))), float(str(v))) for s, t, v in rows]
+
+    def count(self, kind: str | None = None) -> int:
+        """Readings stored, of one kind or all."""
+        if kind is None:
+            rows = self._query("count", "SELECT count(*) FROM readings", [])
+        else:
+            rows = self._query("count", "SELECT count(*) FROM readings WHERE kind = ?", [kind])
+        return int(str(rows[0][0]))
+
+    def write_alert_events(self, events: Sequence[AlertEvent]) -> None:
+        """Store alert transitions; a repeated (alert_id, state, ts) is ignored."""
+        if not events:
+            return
+        rows = [(e.alert_id, e.state, to_us(e.ts), e.model_dump_json()) for e in events]
+        with self._tx("write alert events") as db:
+            db.executemany(
+                "INSERT OR IGNORE INTO alert_events (alert_id, state, ts, data) VALUES (?,?,?,?)",
+                rows,
+            )
+
+    def alert_events(
+        self,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        alert_id: str | None = None,
+    ) -> list[AlertEvent]:
+        """Alert transitions in [start, end), ordered by ts then insertion."""
+        clauses: list[str] = []
+        params: list[object] = []
+        if start is not None:
+            clauses.append("ts >= ?")
+            params.append(to_us(start))
+        if end is not None:
+            clauses.append("ts < ?")
+            params.append(to_us(end))
+        if alert_id is not None:
+            clauses.append("alert_id = ?")
+            params.append(alert_id)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        rows = self._query(
+            "alert events", f"SELECT data FROM alert_events {where} ORDER BY ts, seq", params
+        )
+        return [AlertEvent.model_validate_json(str(row[0])) for row in rows]
+
+    def close(self) -> None:
+        """Close the database (a checkpoint happens on the last connection's close)."""
+        with self._lock:
+            self._db.close()

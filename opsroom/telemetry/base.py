@@ -1,0 +1,86 @@
+"""What every sensor family shares: the payload base model, the Reading, the registry entry."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, ClassVar
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+)
+
+Value = float | int | bool
+
+
+def _aware(ts: datetime) -> datetime:
+    """Naive timestamps are taken as UTC."""
+    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
+
+
+Timestamp = Annotated[datetime, AfterValidator(_aware)]
+# Numbers are strict: `true` or `"5"` is not a temperature. Ints are accepted and become floats,
+# so a field keeps one type in the store.
+Number = StrictFloat
+Count = Annotated[StrictInt, Field(ge=0)]
+
+
+class Payload(BaseModel):
+    """Fields common to every payload. Unknown extra fields are ignored, never fatal."""
+
+    model_config = ConfigDict(extra="ignore", allow_inf_nan=False, frozen=True)
+
+    ts: Timestamp = Field(description="ISO-8601 (naive means UTC) or epoch seconds")
+    drill: StrictBool = Field(False, description="true for data played by a drill simulator")
+
+    common_fields: ClassVar[frozenset[str]] = frozenset({"ts", "drill"})
+
+    def values(self) -> dict[str, Value]:
+        """The measured values: every field but ts/drill that is set."""
+        out: dict[str, Value] = {}
+        for name in type(self).model_fields:
+            if name in self.common_fields:
+                continue
+            value = getattr(self, name)
+            if value is not None:
+                out[name] = value
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """One validated reading of one sensor, as stored and as rules see it."""
+
+    kind: str
+    sensor_id: str
+    ts: datetime
+    values: dict[str, Value]
+    drill: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        """The reading as a flat JSON-able dict (kind, sensor_id, ts, drill, fields...)."""
+        return {
+            "kind": self.kind,
+            "sensor_id": self.sensor_id,
+            "ts": self.ts.isoformat(),
+            "drill": self.drill,
+            **self.values,
+        }
+
+
+@dataclass(frozen=True)
+class Family:
+    """A sensor family: its kind (topic segment), payload model, and a sample payload."""
+
+    kind: str
+    model: type[Payload]
+    sample: dict[str, Any]
+    description: str
+    # report interval a healthy device keeps, used by the silent-device default
+    report_interval: timedelta = timedelta(seconds=60)

@@ -1,0 +1,91 @@
+"""The one place that knows the topic scheme.
+
+opsroom/<event>/<kind>/<sensor_id>                 readings (kind: crowd, power, ...)
+opsroom/<event>/status/<sensor_id>                 device status, retained, last will
+opsroom/<event>/alerts/<alert_id>                  alert transitions, retained while active
+opsroom/<event>/ack/<alert_id>                     acknowledgements from duty officers
+opsroom/<event>/deadletter/<kind>/<sensor_id>      rejected payloads with the reason
+opsroom/<event>/_sys/<service>                     service counters, retained
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+ROOT = "opsroom"
+RESERVED = frozenset({"status", "alerts", "ack", "deadletter", "_sys"})
+# An id segment: no MQTT wildcards or separators, no leading '$', bounded length.
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
+
+
+def valid_id(segment: str) -> bool:
+    """True if `segment` can be an event, kind, sensor or alert id in a topic."""
+    return bool(_ID.match(segment))
+
+
+def reading(event: str, kind: str, sensor_id: str) -> str:
+    """Topic a sensor publishes its readings to."""
+    return f"{ROOT}/{event}/{kind}/{sensor_id}"
+
+
+def readings_filter(event: str) -> str:
+    """Subscription filter that matches every reading (and the other 3-level topics)."""
+    return f"{ROOT}/{event}/+/+"
+
+
+def status(event: str, sensor_id: str) -> str:
+    """Retained online/offline status of a device (its last will)."""
+    return f"{ROOT}/{event}/status/{sensor_id}"
+
+
+def alert(event: str, alert_id: str) -> str:
+    """Topic of one alert's transitions."""
+    return f"{ROOT}/{event}/alerts/{alert_id}"
+
+
+def alerts_filter(event: str) -> str:
+    """Subscription filter for every alert."""
+    return f"{ROOT}/{event}/alerts/+"
+
+
+def ack(event: str, alert_id: str) -> str:
+    """Topic a duty officer's acknowledgement of an alert is published to."""
+    return f"{ROOT}/{event}/ack/{alert_id}"
+
+
+def acks_filter(event: str) -> str:
+    """Subscription filter for every acknowledgement."""
+    return f"{ROOT}/{event}/ack/+"
+
+
+def deadletter(event: str, kind: str, sensor_id: str) -> str:
+    """Where a rejected payload is republished with its reason."""
+    return f"{ROOT}/{event}/deadletter/{kind}/{sensor_id}"
+
+
+def deadletter_filter(event: str) -> str:
+    """Subscription filter for every dead letter."""
+    return f"{ROOT}/{event}/deadletter/#"
+
+
+def system(event: str, service: str) -> str:
+    """Retained counters of one service."""
+    return f"{ROOT}/{event}/_sys/{service}"
+
+
+@dataclass(frozen=True, slots=True)
+class ReadingTopic:
+    """A parsed reading topic."""
+
+    event: str
+    kind: str
+    sensor_id: str
+
+
+def parse_reading(topic: str) -> ReadingTopic | None:
+    """Parse `opsroom/<event>/<kind>/<sensor_id>`; None if the topic is not a reading topic."""
+    parts = topic.split("/")
+    if len(parts) != 4 or parts[0] != ROOT or parts[2] in RESERVED:
+        return None
+    return ReadingTopic(parts[1], parts[2], parts[3])

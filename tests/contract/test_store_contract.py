@@ -1,0 +1,180 @@
+"""The store contract (opsroom.store.base.Store): every adapter passes the same tests."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from opsroom.alerts import AlertEvent
+from opsroom.store import Store, StoreError, active_alerts
+from opsroom.telemetry import Reading
+
+T0 = datetime(2026, 7, 4, 18, 0, 0, tzinfo=UTC)
+
+
+def temp(sensor: str, seconds: float, value: float, *, drill: bool = False) -> Reading:
+    return Reading("coldchain", sensor, T0 + timedelta(seconds=seconds), {"temp_c": value}, drill)
+
+
+def test_write_then_latest_per_sensor(store: Store) -> None:
+    store.write_readings(
+        [temp("fridge-1", 0, 3.0), temp("fridge-1", 60, 4.0), temp("fridge-2", 30, -19.5)]
+    )
+    latest = {r.sensor_id: r for r in store.latest("coldchain")}
+    assert set(latest) == {"fridge-1", "fridge-2"}
+    assert latest["fridge-1"].values["temp_c"] == 4.0
+    assert latest["fridge-1"].ts == T0 + timedelta(seconds=60)
+    assert latest["fridge-2"].values["temp_c"] == -19.5
+
+
+def test_latest_ignores_write_order(store: Store) -> None:
+    store.write_readings([temp("fridge-1", 120, 9.0)])
+    store.write_readings([temp("fridge-1", 60, 1.0)])  # a late, older reading (backlog)
+    [latest] = store.latest("coldchain")
+    assert latest.values["temp_c"] == 9.0
+    assert latest.ts == T0 + timedelta(seconds=120)
+
+
+def test_latest_filters_kind_and_sensors(store: Store) -> None:
+    store.write_readings(
+        [
+            temp("fridge-1", 0, 3.0),
+            temp("fridge-2", 0, 4.0),
+            Reading("power", "gen-a", T0, {"voltage_v": 230.0, "frequency_hz": 50.0}),
+        ]
+    )
+    assert [r.sensor_id for r in store.latest("coldchain", ["fridge-2"])] == ["fridge-2"]
+    assert [r.sensor_id for r in store.latest("power")] == ["gen-a"]
+    assert store.latest("shuttle") == []
+    assert store.latest("coldchain", []) == []
+
+
+def test_redelivered_readings_change_nothing(store: Store) -> None:
+    batch = [temp("fridge-1", s, 3.0 + s / 100) for s in range(0, 600, 60)]
+    store.write_readings(batch)
+    store.write_readings(batch)
+    store.write_readings(batch[3:5] + batch[3:5])  # duplicates inside one batch too
+    assert store.count("coldchain") == 10
+    assert store.count() == 10
+    [latest] = store.latest("coldchain")
+    assert latest.values["temp_c"] == pytest.approx(8.4)
+
+
+def test_value_types_and_microseconds_survive(store: Store) -> None:
+    ts = T0 + timedelta(microseconds=123_456)
+    store.write_readings(
+        [
+            Reading("crowd", "gate north 1", ts, {"occupancy": 4210, "in": 12, "out": 0}),
+            Reading("coldchain", "fridge,=1", ts, {"temp_c": 3.5, "door_open": True}, drill=True),
+        ]
+    )
+    [crowd] = store.latest("crowd")
+    assert crowd.ts == ts
+    assert crowd.sensor_id == "gate north 1"
+    assert crowd.values == {"occupancy": 4210, "in": 12, "out": 0}
+    assert all(type(v) is int for v in crowd.values.values())
+    [cold] = store.latest("coldchain")
+    assert cold.sensor_id == "fridge,=1"
+    assert cold.values == {"temp_c": 3.5, "door_open": True}
+    assert cold.values["door_open"] is True
+    assert cold.drill is True
+
+
+def test_series_raw_window_is_half_open(store: Store) -> None:
+    store.write_readings([temp("fridge-1", s, float(s)) for s in range(0, 300, 10)])
+    store.write_readings([temp("fridge-2", s, -float(s)) for s in range(0, 300, 10)])
+    points = store.series(
+        "coldchain", "temp_c", ["fridge-1"], T0 + timedelta(seconds=50), T0 + timedelta(seconds=100)
+    )
+    assert [p.value for p in points] == [50.0, 60.0, 70.0, 80.0, 90.0]
+    assert {p.sensor_id for p in points} == {"fridge-1"}
+    assert points[0].ts == T0 + timedelta(seconds=50)
+
+
+def test_series_downsampled_means_per_bucket(store: Store) -> None:
+    # two sensors, one reading every 10 s for 5 minutes, 1-minute buckets
+    store.write_readings([temp("a", s, float(s)) for s in range(0, 300, 10)])
+    store.write_readings([temp("b", s, 100.0) for s in range(0, 300, 10)])
+    points = store.series(
+        "coldchain", "temp_c", ["a", "b"], T0, T0 + timedelta(minutes=5), every=timedelta(minutes=1)
+    )
+    a = [p for p in points if p.sensor_id == "a"]
+    b = [p for p in points if p.sensor_id == "b"]
+    assert [p.ts for p in a] == [T0 + timedelta(minutes=m) for m in range(5)]
+    assert [p.value for p in a] == pytest.approx([25.0, 85.0, 145.0, 205.0, 265.0])
+    assert [p.value for p in b] == pytest.approx([100.0] * 5)
+    assert [p.sensor_id for p in points] == ["a"] * 5 + ["b"] * 5
+
+
+def test_series_skips_readings_without_the_field(store: Store) -> None:
+    store.write_readings(
+        [
+            Reading("crowd", "gate-1", T0, {"in": 5, "out": 1}),
+            Reading("crowd", "gate-1", T0 + timedelta(seconds=10), {"occupancy": 40}),
+        ]
+    )
+    points = store.series("crowd", "occupancy", ["gate-1"], T0, T0 + timedelta(minutes=1))
+    assert [(p.ts, p.value) for p in points] == [(T0 + timedelta(seconds=10), 40.0)]
+
+
+def alert(alert_id: str, state: str, seconds: float, **kw: object) -> AlertEvent:
+    return AlertEvent.model_validate(
+        {
+            "alert_id": alert_id,
+            "rule": "fridge-warm",
+            "subject": "fridge-1",
+            "kind": "coldchain",
+            "severity": "warning",
+            "state": state,
+            "ts": T0 + timedelta(seconds=seconds),
+            "value": 6.2,
+            "message": "fridge-1 above 5 °C for 15 min",
+            **kw,
+        }
+    )
+
+
+def test_alert_events_round_trip_in_order(store: Store) -> None:
+    events = [
+        alert("a1", "pending", 0),
+        alert("a1", "firing", 900),
+        alert("a1", "acknowledged", 950, actor="Sam, duty officer", note="vendor told"),
+        alert("a2", "firing", 920, drill=True),
+        alert("a1", "resolved", 1500),
+    ]
+    store.write_alert_events(events)
+    back = store.alert_events()
+    assert [(e.alert_id, e.state) for e in back] == [
+        ("a1", "pending"),
+        ("a1", "firing"),
+        ("a2", "firing"),
+        ("a1", "acknowledged"),
+        ("a1", "resolved"),
+    ]
+    ack = back[3]
+    assert ack.actor == "Sam, duty officer" and ack.note == "vendor told"
+    assert back[2].drill is True
+    assert [e.alert_id for e in active_alerts(back)] == ["a2"]
+
+
+def test_alert_events_idempotent_and_filtered(store: Store) -> None:
+    events = [alert("a1", "firing", 0), alert("a1", "resolved", 600), alert("a2", "firing", 300)]
+    store.write_alert_events(events)
+    store.write_alert_events(events[:2])
+    assert len(store.alert_events()) == 3
+    assert [e.state for e in store.alert_events(alert_id="a1")] == ["firing", "resolved"]
+    window = store.alert_events(start=T0 + timedelta(seconds=300), end=T0 + timedelta(seconds=600))
+    assert [(e.alert_id, e.state) for e in window] == [("a2", "firing")]
+
+
+def test_empty_store_answers(store: Store) -> None:
+    assert store.count() == 0
+    assert store.latest("power") == []
+    assert store.series("power", "voltage_v", ["gen-a"], T0, T0 + timedelta(hours=1)) == []
+    assert store.alert_events() == []
+
+
+def test_bad_field_name_is_an_error(store: Store) -> None:
+    with pytest.raises(StoreError):
+        store.series("power", "voltage_v') OR 1=1 --", ["gen-a"], T0, T0 + timedelta(hours=1))

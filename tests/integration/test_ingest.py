@@ -1,0 +1,309 @@
+"""Ingest against a real Mosquitto over TCP and a real SQLite file."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from ingest import IngestService
+from opsroom import topics
+from opsroom.broker import Mosquitto
+from opsroom.settings import Settings
+from opsroom.store.sqlite import SqliteStore
+from opsroom.venue import load_venue
+from tests.conftest import publisher, wait_until
+
+pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def now_iso(offset_s: float = 0) -> str:
+    return (datetime.now(UTC) + timedelta(seconds=offset_s)).isoformat()
+
+
+def valid_messages(event: str, n_per_kind: int) -> list[tuple[str, bytes]]:
+    """n readings of each family, every one with a distinct (kind, sensor, ts)."""
+    base = datetime.now(UTC) - timedelta(minutes=30)
+    out = []
+    for i in range(n_per_kind):
+        ts = (base + timedelta(seconds=i)).isoformat()
+        out += [
+            (
+                topics.reading(event, "crowd", f"zone-{i % 7}"),
+                json.dumps({"ts": ts, "occupancy": 100 + i}).encode(),
+            ),
+            (
+                topics.reading(event, "power", f"gen-{i % 4}"),
+                json.dumps(
+                    {"ts": ts, "voltage_v": 230.0, "frequency_hz": 50.0, "power_kw": 80 + i % 5}
+                ).encode(),
+            ),
+            (
+                topics.reading(event, "coldchain", f"fridge-{i % 10}"),
+                json.dumps({"ts": ts, "temp_c": 3.5, "door_open": False}).encode(),
+            ),
+            (
+                topics.reading(event, "shuttle", f"bus-{i % 6}"),
+                json.dumps({"ts": ts, "lat": 52.07, "lon": -1.02, "speed_kmh": 25}).encode(),
+            ),
+        ]
+    return out
+
+
+def invalid_messages(event: str) -> list[tuple[str, bytes, str]]:
+    """(topic, payload, expected reason fragment)."""
+    t = lambda kind, sid: topics.reading(event, kind, sid)  # noqa: E731
+    return [
+        (t("coldchain", "fridge-1"), b"{not json", "not valid JSON"),
+        (t("coldchain", "fridge-1"), b'{"ts": %d, "temp_c": NaN}' % int(time.time()), "JSON"),
+        (
+            t("coldchain", "fridge-1"),
+            json.dumps({"ts": now_iso(), "temp_c": "warm"}).encode(),
+            "temp_c",
+        ),
+        (
+            t("shuttle", "bus-1"),
+            json.dumps({"ts": now_iso(), "lat": 91, "lon": 0, "speed_kmh": 1}).encode(),
+            "lat",
+        ),
+        (
+            t("crowd", "zone-1"),
+            json.dumps({"ts": now_iso(), "occupancy": -4}).encode(),
+            "occupancy",
+        ),
+        (
+            t("power", "gen-a"),
+            json.dumps({"ts": now_iso(3600), "voltage_v": 230}).encode(),
+            "ahead of now",
+        ),
+        (t("power", "gen-a"), json.dumps({"voltage_v": 230}).encode(), "ts"),
+        (t("power", "gen-a"), b"[1, 2, 3]", "JSON object"),
+        (
+            t("coldchain", "fridge-1"),
+            b'{"ts": 1, "temp_c": 3, "pad": "' + b"x" * 20_000 + b'"}',
+            "limit",
+        ),
+        (
+            t("weather", "station-1"),
+            json.dumps({"ts": now_iso(), "wind": 3}).encode(),
+            "unknown sensor kind",
+        ),
+    ]
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[SqliteStore]:
+    s = SqliteStore(tmp_path / "ingest.db")
+    yield s
+    s.close()
+
+
+def start_ingest(port: int, event: str, store: SqliteStore, **kw: object) -> IngestService:
+    settings = Settings.load(
+        {"event": event, "mqtt_url": f"mqtt://127.0.0.1:{port}", "stats_interval_s": 0.5}, env={}
+    )
+    service = IngestService(settings, store, **kw)  # type: ignore[arg-type]
+    service.start()
+    assert service.wait_connected(10)
+    time.sleep(0.2)  # subscription settles
+    return service
+
+
+def test_mixed_stream_exact_counts(
+    broker: Mosquitto, event: str, store: SqliteStore, collect
+) -> None:
+    dead = collect(topics.deadletter_filter(event))
+    sysmsgs = collect(topics.system(event, "ingest"))
+    venue = load_venue(ROOT / "examples" / "venue.yaml")
+    service = start_ingest(broker.port, event, store, venue=venue)
+    good = valid_messages(event, 250)  # 1,000 valid readings
+    expected_bad = invalid_messages(event)
+    bad = list(expected_bad)
+    dupes = good[:100]  # redelivered / republished readings
+    pub = publisher(broker.port)
+    stream = []
+    for i, msg in enumerate(good):  # bad payloads interleaved with good ones
+        stream.append(msg)
+        if i % 97 == 0 and bad:
+            stream.append(bad.pop()[:2])
+    stream += [m[:2] for m in bad] + dupes
+    infos = [pub.publish(topic, payload, qos=1) for topic, payload in stream]
+    for info in infos:
+        info.wait_for_publish(10)
+    try:
+        assert wait_until(lambda: service.counters.received == len(stream)), service.counters
+        assert wait_until(lambda: store.count() == len(good))
+        letters = dead.wait_for(len(expected_bad))
+        time.sleep(0.5)  # nothing more must arrive
+    finally:
+        service.stop()
+        pub.loop_stop()
+    assert store.count() == 1000
+    assert {k: store.count(k) for k in ("crowd", "power", "coldchain", "shuttle")} == {
+        "crowd": 250,
+        "power": 250,
+        "coldchain": 250,
+        "shuttle": 250,
+    }
+    c = service.counters
+    assert c.received == 1000 + len(expected_bad) + 100
+    assert c.rejected == len(expected_bad)
+    assert c.stored == 1100  # duplicates are written again, and change nothing
+    # every sensor of the stream is unknown to the example venue except none: all counted
+    assert c.unknown_sensors == c.stored
+    letters = dead.messages
+    assert len(letters) == len(expected_bad)
+    reasons = {}
+    for m in letters:
+        body = json.loads(m.payload)
+        reasons[base64.b64decode(body["payload_b64"])] = (m.topic, body["reason"], body["topic"])
+    for topic, payload, fragment in expected_bad:
+        kind, sensor = topic.split("/")[2:]
+        got_topic, reason, original_topic = reasons[payload]
+        assert got_topic == topics.deadletter(event, kind, sensor)
+        assert original_topic == topic
+        assert fragment in reason, (fragment, reason)
+    # counters are published retained on _sys/ingest
+    assert sysmsgs.wait_for(1)
+    last = json.loads(sysmsgs.messages[-1].payload)
+    assert last["rejected"] == len(expected_bad) and last["stored"] == 1100
+
+
+def test_known_venue_sensors_are_not_counted_unknown(
+    broker: Mosquitto, event: str, store: SqliteStore
+) -> None:
+    venue = load_venue(ROOT / "examples" / "venue.yaml")
+    service = start_ingest(broker.port, event, store, venue=venue)
+    zone = venue.zones[0].id
+    pub = publisher(broker.port)
+    pub.publish(
+        topics.reading(event, "crowd", zone), json.dumps({"ts": now_iso(), "occupancy": 5}), qos=1
+    ).wait_for_publish(5)
+    pub.publish(
+        topics.reading(event, "crowd", "nowhere"),
+        json.dumps({"ts": now_iso(), "occupancy": 5}),
+        qos=1,
+    ).wait_for_publish(5)
+    try:
+        assert wait_until(lambda: store.count() == 2)
+    finally:
+        service.stop()
+        pub.loop_stop()
+    assert service.counters.unknown_sensors == 1
+    assert {r.sensor_id for r in store.latest("crowd")} == {zone, "nowhere"}
+
+
+def test_bad_payloads_never_hold_up_good_ones(
+    broker: Mosquitto, event: str, store: SqliteStore, collect
+) -> None:
+    """A flood of bad payloads in front of one good reading: the good one is stored promptly."""
+    service = start_ingest(broker.port, event, store)
+    pub = publisher(broker.port)
+    for _ in range(2000):
+        pub.publish(topics.reading(event, "coldchain", "fridge-1"), b"garbage", qos=1)
+    pub.publish(
+        topics.reading(event, "coldchain", "fridge-2"),
+        json.dumps({"ts": now_iso(), "temp_c": 4.0}),
+        qos=1,
+    ).wait_for_publish(10)
+    try:
+        assert wait_until(lambda: store.count() == 1, timeout=10)
+        assert wait_until(lambda: service.counters.rejected == 2000, timeout=10)
+    finally:
+        service.stop()
+        pub.loop_stop()
+    assert [r.sensor_id for r in store.latest("coldchain")] == ["fridge-2"]
+
+
+def test_broker_restart_mid_stream_loses_nothing(
+    own_broker: Mosquitto, event: str, store: SqliteStore
+) -> None:
+    """Stop and restart Mosquitto while readings flow: every acknowledged publish is stored."""
+    service = start_ingest(own_broker.port, event, store)
+    pub = publisher(own_broker.port, client_id=f"pub-{event}")
+    confirmed: set[int] = set()
+    pub.on_publish = lambda c, u, mid, rc, p: confirmed.add(mid)
+    msgs = valid_messages(event, 1500)  # 6,000 readings
+    for i, (topic, payload) in enumerate(msgs):
+        pub.publish(topic, payload, qos=1)  # queued by paho while the broker is away
+        if i == 2500:
+            time.sleep(0.2)
+            own_broker.stop()
+            time.sleep(1.0)
+            own_broker.start()
+    try:
+        assert wait_until(lambda: len(confirmed) == len(msgs), timeout=60), len(confirmed)
+        assert wait_until(lambda: store.count() == len(msgs), timeout=60), store.count()
+    finally:
+        service.stop()
+        pub.loop_stop()
+    assert store.count() == 6000
+    assert service.counters.reconnects >= 1
+
+
+def test_cli_ingest_stores_and_exits_zero_on_sigterm(
+    broker: Mosquitto, event: str, tmp_path: Path
+) -> None:
+    db = tmp_path / "cli.db"
+    env = {
+        **os.environ,
+        "OPSROOM_MQTT_URL": broker.url,
+        "OPSROOM_EVENT": event,
+        "OPSROOM_STORE": f"sqlite:///{db}",
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "opsroom.cli", "ingest"], env=env, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        pub = publisher(broker.port)
+        time.sleep(2.0)  # connect + subscribe
+        for topic, payload in valid_messages(event, 25):
+            pub.publish(topic, payload, qos=1).wait_for_publish(5)
+        pub.loop_stop()
+
+        def stored() -> int:
+            out = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "opsroom.cli",
+                    "query",
+                    "latest",
+                    "--kind",
+                    "coldchain",
+                    "--json",
+                ],
+                env=env,
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            return len(json.loads(out.stdout))
+
+        assert wait_until(lambda: stored() == 10, timeout=20)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0, err
+    assert "ingest stopped" in err
+    rows = json.loads(
+        subprocess.run(
+            [sys.executable, "-m", "opsroom.cli", "query", "latest", "--kind", "shuttle", "--json"],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
+    assert {r["sensor_id"] for r in rows} == {f"bus-{i}" for i in range(6)}
+    assert all({"kind", "sensor_id", "ts", "lat", "lon", "speed_kmh"} <= set(r) for r in rows)
