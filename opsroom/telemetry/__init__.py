@@ -1,0 +1,106 @@
+"""Telemetry schemas: one module per sensor family, found through the registry.
+
+Adding a family: write `opsroom/telemetry/<kind>.py` with its payload model and a
+`register(Family(...))`, and add it to the import line below.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+
+import orjson
+from pydantic import ValidationError
+
+from opsroom.telemetry import coldchain, crowd, power, shuttle  # noqa: F401  (registers families)
+from opsroom.telemetry.base import Family, Payload, Reading, Value
+from opsroom.telemetry.registry import FAMILIES
+
+__all__ = [
+    "FAMILIES",
+    "Family",
+    "Limits",
+    "Payload",
+    "PayloadError",
+    "Reading",
+    "Value",
+    "parse_reading",
+]
+
+MAX_REASON = 300
+# Firmware printing a float often writes NaN/Infinity (or C's nan/inf), which JSON does not allow.
+_NON_FINITE = re.compile(r"[-+]?(?:nan|inf(?:inity)?)\b", re.IGNORECASE)
+
+
+class PayloadError(ValueError):
+    """A payload was rejected; `reason` says why in words a technician can act on."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason[:MAX_REASON]
+        super().__init__(self.reason)
+
+
+class Limits:
+    """What ingest accepts: payload size and how far a timestamp may be from now."""
+
+    __slots__ = ("max_age", "max_bytes", "max_future")
+
+    def __init__(
+        self,
+        max_bytes: int = 16_384,
+        max_future: timedelta = timedelta(minutes=5),
+        max_age: timedelta = timedelta(days=2),
+    ) -> None:
+        self.max_bytes = max_bytes
+        self.max_future = max_future
+        self.max_age = max_age
+
+
+def _not_json(payload: bytes, exc: orjson.JSONDecodeError) -> str:
+    """Why a payload is not JSON, naming NaN/Infinity when that is the cause."""
+    text = payload.decode("utf-8", errors="replace")
+    start = exc.pos - 1 if 0 < exc.pos <= len(text) and text[exc.pos - 1] in "+-" else exc.pos
+    if "infinity" in exc.msg or _NON_FINITE.match(text, start):
+        return f"not valid JSON (NaN and Infinity are not allowed, numbers must be finite): {exc}"
+    return f"not valid JSON: {exc}"
+
+
+def _describe(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors(include_url=False)[:3]:
+        loc = ".".join(str(p) for p in err["loc"]) or "payload"
+        value = err.get("input")
+        shown = "" if isinstance(value, dict | list) else f" (got {value!r:.40})"
+        parts.append(f"{loc}: {err['msg']}{shown}")
+    return "; ".join(parts)
+
+
+def parse_reading(
+    kind: str, sensor_id: str, payload: bytes, now: datetime, limits: Limits
+) -> Reading:
+    """Validate one MQTT payload into a Reading, or raise PayloadError with the reason."""
+    family = FAMILIES.get(kind)
+    if family is None:
+        raise PayloadError(f"unknown sensor kind {kind!r} (known: {', '.join(sorted(FAMILIES))})")
+    if len(payload) > limits.max_bytes:
+        raise PayloadError(f"payload is {len(payload)} bytes, over the {limits.max_bytes} limit")
+    try:
+        data = orjson.loads(payload)
+    except orjson.JSONDecodeError as exc:
+        raise PayloadError(_not_json(payload, exc)) from None
+    if not isinstance(data, dict):
+        raise PayloadError(f"payload must be a JSON object, got {type(data).__name__}")
+    try:
+        model = family.model.model_validate(data)
+    except ValidationError as exc:
+        raise PayloadError(_describe(exc)) from None
+    ts = model.ts
+    if ts - now > limits.max_future:
+        raise PayloadError(
+            f"ts {ts.isoformat()} is more than {limits.max_future} ahead of now ({now.isoformat()})"
+        )
+    if now - ts > limits.max_age:
+        raise PayloadError(
+            f"ts {ts.isoformat()} is older than the {limits.max_age} limit (now {now.isoformat()})"
+        )
+    return Reading(kind, sensor_id, ts, model.values(), model.drill)
