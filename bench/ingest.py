@@ -28,11 +28,11 @@ from paho.mqtt.properties import Properties
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ingest import IngestService  # noqa: E402
-from opsroom import topics  # noqa: E402
-from opsroom.broker import Mosquitto  # noqa: E402
-from opsroom.settings import Settings  # noqa: E402
-from opsroom.store.sqlite import SqliteStore  # noqa: E402
+from ingest import IngestService
+from opsroom import topics
+from opsroom.broker import Mosquitto
+from opsroom.settings import Settings
+from opsroom.store.sqlite import SqliteStore
 
 EVENT = "bench"
 
@@ -49,13 +49,25 @@ def payloads(n: int, sensors: int) -> list[tuple[str, bytes]]:
         if kind == "crowd":
             body = {"ts": ts, "occupancy": i % 5000, "in": i % 13, "out": i % 11}
         elif kind == "power":
-            body = {"ts": ts, "voltage_v": 230.1, "current_a": 151.2, "power_kw": 104.5,
-                    "frequency_hz": 50.01, "fuel_pct": 71.0}
+            body = {
+                "ts": ts,
+                "voltage_v": 230.1,
+                "current_a": 151.2,
+                "power_kw": 104.5,
+                "frequency_hz": 50.01,
+                "fuel_pct": 71.0,
+            }
         elif kind == "coldchain":
             body = {"ts": ts, "temp_c": 3.2 + (i % 7) / 10, "door_open": False, "battery_pct": 88}
         else:
-            body = {"ts": ts, "lat": 52.07 + (i % 100) / 1e4, "lon": -1.02, "speed_kmh": 27.0,
-                    "heading_deg": 90.0, "passengers": 12}
+            body = {
+                "ts": ts,
+                "lat": 52.07 + (i % 100) / 1e4,
+                "lon": -1.02,
+                "speed_kmh": 27.0,
+                "heading_deg": 90.0,
+                "passengers": 12,
+            }
         out.append((topics.reading(EVENT, kind, sensor), json.dumps(body).encode()))
     return out
 
@@ -68,8 +80,7 @@ def v5_props(expiry: int = 3600) -> Properties:
 
 
 def bare_client(port: int, on_message=None) -> mqtt.Client:
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-bare",
-                         protocol=mqtt.MQTTv5)
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-bare", protocol=mqtt.MQTTv5)
     if on_message is not None:
         client.on_message = on_message
     subscribed = threading.Event()
@@ -79,19 +90,22 @@ def bare_client(port: int, on_message=None) -> mqtt.Client:
     return client
 
 
-def publish_all(port: int, msgs: list[tuple[str, bytes]]) -> float:
-    done = threading.Semaphore(0)
+def publish_all(port: int, msgs: list[tuple[str, bytes]], window: int = 20_000) -> float:
+    """Publish at QoS 1 and wait for every PUBACK; at most `window` unconfirmed at once
+    (paho's packet ids wrap at 65,535, so more outstanding would collide)."""
+    slots = threading.Semaphore(window)
     pub = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-pub", protocol=mqtt.MQTTv5)
     pub.max_inflight_messages_set(1000)
     pub.max_queued_messages_set(0)
-    pub.on_publish = lambda *a: done.release()
+    pub.on_publish = lambda *a: slots.release()
     pub.connect("127.0.0.1", port)
     pub.loop_start()
     t0 = time.perf_counter()
     for topic, payload in msgs:
+        slots.acquire()
         pub.publish(topic, payload, qos=1)
-    for _ in msgs:
-        done.acquire()
+    for _ in range(window):
+        slots.acquire()
     elapsed = time.perf_counter() - t0
     pub.loop_stop()
     pub.disconnect()
@@ -106,8 +120,9 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="opsroom-bench-"))
     msgs = payloads(args.n, args.sensors)
     with Mosquitto(tmp / "mosquitto") as broker:
-        settings = Settings.load({"event": EVENT, "mqtt_url": broker.url,
-                                  "stats_interval_s": 3600}, env={})
+        settings = Settings.load(
+            {"event": EVENT, "mqtt_url": broker.url, "stats_interval_s": 3600}, env={}
+        )
         # 1. create both persistent sessions, then leave them offline
         bare = bare_client(broker.port)
         bare.subscribe(topics.readings_filter(EVENT), qos=1)

@@ -60,17 +60,39 @@ def _line_for(loc: PathKey, lines: dict[PathKey, int]) -> int | None:
     return None
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A SafeLoader that refuses a key given twice in one mapping (YAML keeps the last)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None,
+                    None,
+                    f"key {key!r} is given twice (first on line {seen[key]})",
+                    key_node.start_mark,
+                )
+            seen[key] = key_node.start_mark.line + 1
+        return super().construct_mapping(node, deep=deep)
+
+
 def parse_yaml(text: str, source: str) -> tuple[Any, dict[PathKey, int]]:
     """Parse YAML text; return the data and a map from field path to line number."""
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader)
     except yaml.YAMLError as exc:
+        # an unclosed bracket is noticed lines later: name the line where it was opened
         mark = getattr(exc, "problem_mark", None)
+        context = getattr(exc, "context", None) or ""
+        what = getattr(exc, "problem", None) or str(exc)
+        if "flow" in context and getattr(exc, "context_mark", None) is not None:
+            mark = exc.context_mark  # type: ignore[attr-defined]
+            what = f"{what} ({context.removeprefix('while parsing ')} opened on this line)"
         where = f"line {mark.line + 1}: " if mark is not None else ""
-        raise ConfigError(
-            source, [f"{where}not valid YAML: {getattr(exc, 'problem', exc)}"]
-        ) from exc
+        raise ConfigError(source, [f"{where}not valid YAML: {what}"]) from exc
     lines: dict[PathKey, int] = {}
     if node is not None:
         _lines(node, (), lines)

@@ -21,7 +21,7 @@ _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
 
 def valid_id(segment: str) -> bool:
     """True if `segment` can be an event, kind, sensor or alert id in a topic."""
-    return bool(_ID.match(segment))
+    return _ID.fullmatch(segment) is not None
 
 
 def reading(event: str, kind: str, sensor_id: str) -> str:

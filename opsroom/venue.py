@@ -20,7 +20,7 @@ LatLon = tuple[Lat, Lon]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class EventInfo(_Strict):
