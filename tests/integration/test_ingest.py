@@ -108,9 +108,17 @@ def store(tmp_path: Path) -> Iterator[SqliteStore]:
     s.close()
 
 
-def start_ingest(port: int, event: str, store: SqliteStore, **kw: object) -> IngestService:
+def start_ingest(
+    port: int, event: str, store: SqliteStore, protocol: str = "auto", **kw: object
+) -> IngestService:
     settings = Settings.load(
-        {"event": event, "mqtt_url": f"mqtt://127.0.0.1:{port}", "stats_interval_s": 0.5}, env={}
+        {
+            "event": event,
+            "mqtt_url": f"mqtt://127.0.0.1:{port}",
+            "stats_interval_s": 0.5,
+            "mqtt_protocol": protocol,
+        },
+        env={},
     )
     service = IngestService(settings, store, **kw)  # type: ignore[arg-type]
     service.start()
@@ -307,3 +315,28 @@ def test_cli_ingest_stores_and_exits_zero_on_sigterm(
     )
     assert {r["sensor_id"] for r in rows} == {f"bus-{i}" for i in range(6)}
     assert all({"kind", "sensor_id", "ts", "lat", "lon", "speed_kmh"} <= set(r) for r in rows)
+
+
+def test_mqtt_311_with_a_small_inflight_window(
+    tmp_path: Path, event: str, store: SqliteStore
+) -> None:
+    """Brokers without v5 (the embedded one) and Mosquitto's default window of 20 unacked
+    messages: ingest flushes as the stream pauses instead of waiting for a full batch."""
+    broker = Mosquitto(tmp_path / "m311", max_inflight_messages=20).start()
+    try:
+        service = start_ingest(broker.port, event, store, protocol="3.1.1")
+        assert service.protocol == "3.1.1"
+        pub = publisher(broker.port)
+        msgs = valid_messages(event, 500)  # 2,000 readings
+        started = time.monotonic()
+        for topic, payload in msgs:
+            pub.publish(topic, payload, qos=1)
+        try:
+            assert wait_until(lambda: store.count() == len(msgs), timeout=30), store.count()
+        finally:
+            service.stop()
+            pub.loop_stop()
+        # with 20 in flight, waiting for 1,000-reading batches would take 1 s per 20 readings
+        assert time.monotonic() - started < 20
+    finally:
+        broker.stop()
