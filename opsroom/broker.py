@@ -45,6 +45,8 @@ class Mosquitto:
     max_queued_messages: int = 1_000_000
     max_inflight_messages: int = 0
     extra_config: list[str] = field(default_factory=list)
+    password_file: Path | None = None
+    acl_file: Path | None = None
     proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -56,7 +58,9 @@ class Mosquitto:
         """The mosquitto.conf this broker runs with."""
         lines = [
             f"listener {self.port} 127.0.0.1",
-            "allow_anonymous true",
+            f"allow_anonymous {'false' if self.password_file else 'true'}",
+            *([f"password_file {self.password_file}"] if self.password_file else []),
+            *([f"acl_file {self.acl_file}"] if self.acl_file else []),
             "persistence true",
             f"persistence_location {self.data_dir}/",
             f"max_queued_messages {self.max_queued_messages}",
