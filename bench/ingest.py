@@ -121,7 +121,13 @@ def main() -> None:
     msgs = payloads(args.n, args.sensors)
     with Mosquitto(tmp / "mosquitto") as broker:
         settings = Settings.load(
-            {"event": EVENT, "mqtt_url": broker.url, "stats_interval_s": 3600}, env={}
+            {
+                "event": EVENT,
+                "mqtt_url": broker.url,
+                "stats_interval_s": 3600,
+                "spool_dir": tmp / "spool",
+            },
+            env={},
         )
         # 1. create both persistent sessions, then leave them offline
         bare = bare_client(broker.port)

@@ -22,6 +22,7 @@ from typing import Any, NamedTuple
 import orjson
 import paho.mqtt.client as mqtt
 
+from ingest.spool import Spool
 from opsroom import topics
 from opsroom.clock import Clock, utcnow
 from opsroom.mqtt import Protocol, connect_async, make_client, negotiate_protocol
@@ -33,6 +34,7 @@ from opsroom.venue import Venue
 log = logging.getLogger("opsroom.ingest")
 POLL_S = 0.002  # how long the writer sleeps when there is nothing to do
 LINGER_S = 0.005  # how long a batch may wait for more messages once the inbox is empty
+RETRY_MIN_S, RETRY_MAX_S = 0.5, 10.0  # back-off between attempts while the store is down
 TOPIC_CACHE = 100_000  # parsed topics kept (one per sensor); cleared when full
 
 
@@ -47,6 +49,9 @@ class Counters:
     deadletters_published: int = 0
     batches: int = 0
     store_errors: int = 0
+    spooled: int = 0
+    spool_pending: int = 0
+    replayed: int = 0
     reconnects: int = 0
     queue_depth: int = 0
     last_batch_ms: float = 0.0
@@ -106,6 +111,11 @@ class IngestService:
         self._dl_pending: dict[int, _Msg] = {}
         self._confirmed: queue.SimpleQueue[int] = queue.SimpleQueue()
         self._writer: threading.Thread | None = None
+        self.spool = Spool(settings.spool_dir, int(settings.spool_max_mb * 1024 * 1024))
+        self.counters.spool_pending = self.spool.readings
+        self._store_down = self.spool.readings > 0  # replay what an earlier run spooled
+        self._next_try = 0.0
+        self._retry_delay = RETRY_MIN_S
         self._client: mqtt.Client | None = None
         self.protocol: Protocol | None = None
 
@@ -272,38 +282,74 @@ class IngestService:
                     break
             if not inbox and self._ack_ready:
                 self._send_ready_acks()  # the stream went quiet: nobody else will send them
+            self._replay()
             self._settle_dead_letters()
             if time.monotonic() >= next_stats:
                 next_stats = time.monotonic() + self.settings.stats_interval_s
                 self._publish_counters()
                 log.info("ingest: %s", self._counter_line())
             if self._stopping.is_set() and not batch and not inbox:
+                if self.spool.readings:
+                    log.warning(
+                        "%d readings stay spooled in %s; the next start writes them",
+                        self.spool.readings,
+                        self.spool.directory,
+                    )
                 break
 
     def _flush(self, batch: list[Reading]) -> bool:
-        """Write a batch, retrying with back-off while the service runs; True once stored."""
-        delay = 0.2
-        while True:
+        """Store a batch, or spool it while the store is down; True once it is durable.
+
+        False only when the store is down and the spool is full: then the batch stays
+        unacknowledged and the broker holds the rest (back-pressure).
+        """
+        if not self._store_down:
             started = time.perf_counter()
             try:
                 self.store.write_readings(batch)
             except StoreError as exc:
-                self.counters.store_errors += 1
-                log.error(
-                    "store write of %d readings failed: %s (retry in %.1f s)",
-                    len(batch),
-                    exc,
-                    delay,
-                )
-                if self._stopping.wait(delay):
-                    return False
-                delay = min(delay * 2, 10.0)
-                continue
-            self.counters.stored += len(batch)
-            self.counters.batches += 1
-            self.counters.last_batch_ms = round((time.perf_counter() - started) * 1000, 2)
-            self.counters.queue_depth = len(self._inbox)
+                self._mark_down(exc)
+            else:
+                self.counters.stored += len(batch)
+                self.counters.batches += 1
+                self.counters.last_batch_ms = round((time.perf_counter() - started) * 1000, 2)
+                return True
+        if self.spool.append(batch):
+            self.counters.spooled += len(batch)
+            self.counters.spool_pending = self.spool.readings
             return True
+        log.error(
+            "spool full (%d readings, %.0f MB): holding back acknowledgements",
+            self.spool.readings,
+            self.spool.bytes / 1e6,
+        )
+        self._stopping.wait(0.5)
+        return False
+
+    def _mark_down(self, exc: StoreError) -> None:
+        self.counters.store_errors += 1
+        if not self._store_down:
+            log.error("store unavailable (%s): spooling readings to %s", exc, self.spool.directory)
+        self._store_down = True
+        self._next_try = time.monotonic() + self._retry_delay
+        self._retry_delay = min(self._retry_delay * 2, RETRY_MAX_S)
+
+    def _replay(self) -> None:
+        """While readings are spooled, move one segment into the store when it is due."""
+        if not self._store_down or time.monotonic() < self._next_try:
+            return
+        try:
+            done = self.spool.replay_one(self.store)
+        except StoreError as exc:
+            self._mark_down(exc)
+            return
+        self.counters.replayed += done
+        self.counters.stored += done
+        self.counters.spool_pending = self.spool.readings
+        if self.spool.readings == 0:
+            log.info("store is back: %d spooled readings written", self.counters.replayed)
+            self._store_down = False
+            self._retry_delay = RETRY_MIN_S
 
     def _topic(self, topic: str) -> tuple[str, str, str | None] | None:
         """(kind, sensor_id, reason the id is bad or None) of a reading topic, else None."""
@@ -393,6 +439,7 @@ class IngestService:
     def _counter_line(self) -> str:
         c = self.counters
         return (
+            f"spooled={c.spooled} spool_pending={c.spool_pending} "
             f"received={c.received} stored={c.stored} rejected={c.rejected} "
             f"unknown_sensors={c.unknown_sensors} store_errors={c.store_errors} "
             f"queue={len(self._inbox)}"

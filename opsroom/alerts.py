@@ -39,3 +39,40 @@ class AlertEvent(BaseModel):
     def active(self) -> bool:
         """True unless resolved."""
         return self.state != "resolved"
+
+
+class NotificationAttempt(BaseModel):
+    """One attempt to deliver an alert transition to one notifier, as the rules service logs it.
+
+    The rules service appends these as JSON lines to `Settings.notification_log`; the dashboard
+    reads them from there.
+    """
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    at: datetime = Field(description="wall clock of the attempt")
+    notifier: str
+    type: str = Field(description="webhook or apprise")
+    alert_id: str
+    state: State
+    severity: Severity
+    drill: bool = False
+    attempt: int = Field(ge=1)
+    ok: bool
+    error: str | None = None
+    retryable: bool | None = Field(None, description="for a failure: whether it is tried again")
+    next_attempt_in_s: float | None = Field(None, description="back-off before the next try")
+
+
+class Acknowledgement(BaseModel):
+    """What a duty officer publishes on `opsroom/<event>/ack/<alert_id>` to acknowledge an alert.
+
+    `ts` is optional: without it the rules service stamps the event's clock, which is what a
+    drill's after-action report measures time-to-acknowledge on.
+    """
+
+    model_config = ConfigDict(extra="ignore", frozen=True, str_strip_whitespace=True)
+
+    actor: str = Field(min_length=1, max_length=100)
+    note: str | None = Field(None, max_length=2000)
+    ts: Timestamp | None = None

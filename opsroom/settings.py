@@ -82,6 +82,23 @@ class Settings(BaseModel):
     max_age_s: float = Field(172_800, gt=0)
     stats_interval_s: float = Field(10, gt=0)
     session_expiry_s: int = Field(86_400, ge=0)
+    spool_dir: Path = Path("opsroom-data/spool")
+    spool_max_mb: float = Field(1024, gt=0)
+    # where services keep files of their own (rules state, notification log)
+    data_dir: Path = Path("opsroom-data")
+    # rules: the rules file, the notifiers file, how often silence is checked (wall seconds),
+    # and how long engine state may stay unsaved (the MQTT messages behind it stay unacked)
+    rules: Path | None = None
+    notifiers: Path | None = None
+    rules_tick_s: float = Field(1.0, gt=0, le=60)
+    rules_save_interval_s: float = Field(0.05, ge=0, le=10)
+    # dashboard: its password (required unless dashboard_no_auth is set explicitly), when data
+    # counts as stale (seconds behind the newest expected reading), and an optional web-tile
+    # URL template ({z}/{x}/{y}) drawn under the venue map; off by default, the map is offline
+    dashboard_password: SecretStr | None = None
+    dashboard_no_auth: bool = False
+    dashboard_stale_s: float = Field(60, gt=0)
+    dashboard_tiles: str | None = None
 
     @field_validator("event")
     @classmethod
@@ -127,6 +144,16 @@ class Settings(BaseModel):
     def max_age(self) -> timedelta:
         """How old a reading's ts may be."""
         return timedelta(seconds=self.max_age_s)
+
+    @property
+    def rules_state_file(self) -> Path:
+        """Where the rules service keeps its engine state between runs (one per event)."""
+        return self.data_dir / f"rules-{self.event}.state.json"
+
+    @property
+    def notification_log(self) -> Path:
+        """JSON lines, one per notification attempt, that the dashboard reads (one per event)."""
+        return self.data_dir / f"notifications-{self.event}.jsonl"
 
     @classmethod
     def load(

@@ -6,6 +6,7 @@ opsroom/<event>/alerts/<alert_id>                  alert transitions, retained w
 opsroom/<event>/ack/<alert_id>                     acknowledgements from duty officers
 opsroom/<event>/deadletter/<kind>/<sensor_id>      rejected payloads with the reason
 opsroom/<event>/_sys/<service>                     service counters, retained
+opsroom/<event>/drill/incidents                    incidents a drill injects (start and end)
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import re
 from dataclasses import dataclass
 
 ROOT = "opsroom"
-RESERVED = frozenset({"status", "alerts", "ack", "deadletter", "_sys"})
+RESERVED = frozenset({"status", "alerts", "ack", "deadletter", "_sys", "drill"})
 # An id segment: no MQTT wildcards or separators, no leading '$', bounded length.
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
 
@@ -74,6 +75,11 @@ def system(event: str, service: str) -> str:
     return f"{ROOT}/{event}/_sys/{service}"
 
 
+def drill_incidents(event: str) -> str:
+    """Where a drill runner announces each incident it injects (JSON, start and end)."""
+    return f"{ROOT}/{event}/drill/incidents"
+
+
 @dataclass(frozen=True, slots=True)
 class ReadingTopic:
     """A parsed reading topic."""
@@ -89,3 +95,20 @@ def parse_reading(topic: str) -> ReadingTopic | None:
     if len(parts) != 4 or parts[0] != ROOT or parts[2] in RESERVED:
         return None
     return ReadingTopic(parts[1], parts[2], parts[3])
+
+
+def _last(topic: str, event: str, segment: str) -> str | None:
+    parts = topic.split("/")
+    if len(parts) != 4 or parts[0] != ROOT or parts[1] != event or parts[2] != segment:
+        return None
+    return parts[3]
+
+
+def parse_status(topic: str, event: str) -> str | None:
+    """The sensor id of `opsroom/<event>/status/<sensor_id>`; None for any other topic."""
+    return _last(topic, event, "status")
+
+
+def parse_ack(topic: str, event: str) -> str | None:
+    """The alert id of `opsroom/<event>/ack/<alert_id>`; None for any other topic."""
+    return _last(topic, event, "ack")

@@ -117,6 +117,7 @@ def start_ingest(
             "mqtt_url": f"mqtt://127.0.0.1:{port}",
             "stats_interval_s": 0.5,
             "mqtt_protocol": protocol,
+            "spool_dir": store.path.parent / "spool",
         },
         env={},
     )
@@ -268,6 +269,7 @@ def test_cli_ingest_stores_and_exits_zero_on_sigterm(
         "OPSROOM_MQTT_URL": broker.url,
         "OPSROOM_EVENT": event,
         "OPSROOM_STORE": f"sqlite:///{db}",
+        "OPSROOM_SPOOL_DIR": str(tmp_path / "spool"),
     }
     proc = subprocess.Popen(
         [sys.executable, "-m", "opsroom.cli", "ingest"], env=env, stderr=subprocess.PIPE, text=True
