@@ -1,0 +1,175 @@
+"""The per-(rule, subject) evaluator every rule kind builds, and the latch most of them share.
+
+An evaluator keeps the state of one rule for one subject and, after each reading, says what
+that rule wants for the subject's alert: nothing, pending (with the severity it will fire
+at), or firing (with its severity), and since when. The lifecycle stage (rules/lifecycle.py)
+turns changes of that wish into alert transitions. Evaluators are plain slotted objects: the
+engine runs several of them for every reading.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from opsroom.telemetry import Value
+
+NONE, PENDING, FIRING = 0, 1, 2
+# Timestamps are float epoch seconds: 15 min between two readings may come out as 899.9999999.
+# Durations are compared with this allowance: one microsecond, the resolution of a timestamp.
+EPS = 1e-6
+
+
+class Evaluator:
+    """Base of every rule kind's evaluator; subclasses implement `step` and `describe`."""
+
+    __slots__ = (
+        "alert",
+        "kind",
+        "last_id",
+        "rule_id",
+        "sev",
+        "shown_sev",
+        "shown_status",
+        "since",
+        "status",
+        "subject_id",
+        "value",
+    )
+
+    # no_data evaluators watch the clock instead of readings (see Watchdog)
+    watchdog = False
+
+    def __init__(self, rule_id: str, subject_id: str, kind: str) -> None:
+        self.rule_id = rule_id
+        self.subject_id = subject_id
+        self.kind = kind
+        self.status = NONE
+        self.sev = -1  # index into SEVERITIES; -1 while status is NONE
+        self.since = 0.0  # event time (epoch seconds) the condition began
+        self.value: float | None = None
+        self.alert: Any = None  # the lifecycle's Alert, while one is active
+        self.last_id: str | None = None  # id of this rule's latest alert on this subject
+        # the wish last applied to the alert: the engine settles only when it changes
+        self.shown_status = NONE
+        self.shown_sev = -1
+
+    def step(self, values: Mapping[str, Value], ts: float, dt: float | None) -> None:
+        """Take one reading (event time `ts`, `dt` seconds after the subject's previous one)."""
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        """A one-line message for the current status, for the alert and its notifications."""
+        raise NotImplementedError
+
+    def dump(self) -> dict[str, Any]:
+        """The evaluator's state as JSON-able data (for Engine.snapshot)."""
+        return {
+            "status": self.status,
+            "sev": self.sev,
+            "since": self.since,
+            "value": self.value,
+            "last_id": self.last_id,
+        }
+
+    def load(self, state: Mapping[str, Any]) -> None:
+        """Restore state written by `dump`; KeyError, ValueError or TypeError if it does not fit."""
+        status, sev = int(state["status"]), int(state["sev"])
+        if status not in (NONE, PENDING, FIRING) or not -1 <= sev <= 2:
+            raise ValueError(f"bad status/severity {status}/{sev}")
+        value, last_id = state.get("value"), state.get("last_id")
+        self.status, self.sev, self.since = status, sev, float(state["since"])
+        self.value = None if value is None else float(value)
+        self.last_id = None if last_id is None else str(last_id)
+
+
+class Watchdog(Evaluator):
+    """An evaluator driven by the event clock and device status rather than by readings.
+
+    The engine calls `silent` when no reading came for `timeout` seconds, `went_offline` when
+    the device's status turned offline (if `offline`), and `step` when data returns.
+    """
+
+    __slots__ = ("offline", "severity", "timeout")
+    watchdog = True
+
+    def __init__(
+        self,
+        rule_id: str,
+        subject_id: str,
+        kind: str,
+        timeout: float,
+        offline: bool,
+        severity: int,
+    ) -> None:
+        super().__init__(rule_id, subject_id, kind)
+        self.timeout = timeout
+        self.offline = offline
+        self.severity = severity
+
+    def step(self, values: Mapping[str, Value], ts: float, dt: float | None) -> None:
+        """Data returned: whatever silence there was is over; `value` is how long it lasted."""
+        if self.status != NONE:
+            self.value = ts - self.since
+        self.status, self.sev = NONE, -1
+
+    def silent(self, since: float) -> None:
+        """No reading since `since` for the timeout."""
+        self.status, self.sev, self.since, self.value = FIRING, self.severity, since, self.timeout
+
+    def went_offline(self, ts: float) -> None:
+        """The device's status turned offline at `ts`."""
+        self.status, self.sev, self.since, self.value = FIRING, self.severity, ts, 0.0
+
+
+class Latch:
+    """A condition with a hold time and a clear level (hysteresis), on event time.
+
+    `update(beyond, cleared, ts)`: `beyond` is the trigger (e.g. value above the threshold),
+    `cleared` the release (value at or below the clear level); a reading between the two is
+    in the dead band.
+
+    - The latch is *on* (an alert exists: pending or firing) from the first reading beyond
+      until a reading that clears. The dead band does not end it, so noise around the
+      threshold cannot make an alert come and go.
+    - It *fires* once readings have been beyond the threshold without a break for `hold`
+      seconds (Prometheus' `for`, Traccar's minimal duration). A reading in the dead band
+      restarts that count: a value hovering at the threshold, or a GPS fix jittering across
+      the edge of a corridor, stays pending and does not fire on the strength of a few
+      readings beyond it.
+    - Once fired it stays fired until a reading clears.
+    """
+
+    __slots__ = ("fired", "hold", "run", "since")
+
+    def __init__(self, hold: float) -> None:
+        self.hold = hold
+        self.since: float | None = None  # when it went on; None while off
+        self.run: float | None = None  # start of the current unbroken run of readings beyond
+        self.fired = False
+
+    def update(self, beyond: bool, cleared: bool, ts: float) -> None:
+        """Feed one reading's verdict."""
+        if beyond:
+            if self.since is None:
+                self.since = ts
+            if self.run is None:
+                self.run = ts
+            if not self.fired and ts - self.run >= self.hold - EPS:
+                self.fired = True
+        elif cleared:
+            self.since = self.run = None
+            self.fired = False
+        else:
+            self.run = None
+
+    def dump(self) -> list[Any]:
+        """[since, run, fired] for a snapshot."""
+        return [self.since, self.run, self.fired]
+
+    def load(self, state: Any) -> None:
+        """Restore from `dump`."""
+        since, run, fired = state
+        self.since = None if since is None else float(since)
+        self.run = None if run is None or since is None else float(run)
+        self.fired = bool(fired) and self.since is not None

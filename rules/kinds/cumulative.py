@@ -1,0 +1,125 @@
+"""cumulative: total time a value has spent inside a range, e.g. food between 5 and 60 °C.
+
+The 2-hour / 4-hour rule: the time food spends in the danger zone adds up across episodes,
+so the total is kept, not restarted, when the temperature dips out of the range for a while;
+it goes back to zero only once the value has stayed out of the range for `reset_after` (the
+unit back under control, or restocked). Time is counted on event time between consecutive
+readings, as the step the earlier reading began, and a gap between readings counts at most
+`max_gap` (a longer silence is its own alert, not proof the food stayed warm). The total is
+part of the engine's snapshot, so it survives a restart of the service.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from pydantic import Field
+
+from opsroom.alerts import Severity
+from opsroom.configfile import FieldError
+from opsroom.telemetry import Value
+from rules.evaluator import EPS, FIRING, NONE, Evaluator
+from rules.kinds.threshold import check_value
+from rules.spec import SEV_INDEX, RuleBase, Seconds, Strict, format_seconds, register
+from rules.subjects import Subject
+from rules.values import VALUES
+
+
+class TimeLevel(Strict):
+    """A severity reached once the cumulative time is at least `after`."""
+
+    severity: Severity
+    after: Seconds = Field(gt=0)
+
+
+@register
+class CumulativeRule(RuleBase):
+    """Cumulative time with `above` < value < `below`; levels by total time."""
+
+    kind: Literal["cumulative"]
+    value: str
+    above: float
+    below: float
+    levels: list[TimeLevel] = Field(min_length=1)
+    reset_after: Seconds = Field(3600.0, gt=0, description="out of range this long resets")
+    max_gap: Seconds = Field(600.0, gt=0, description="most a gap between readings counts")
+
+    def check(self) -> None:
+        """A value defined for the rule's groups, and a range that is not upside down."""
+        super().check()
+        check_value(self, self.value)
+        if self.below <= self.above:
+            raise FieldError(("below",), f"must be greater than above ({self.above:g})")
+
+    def bind(self, subject: Subject) -> Evaluator:
+        """A CumulativeEvaluator for one subject."""
+        return CumulativeEvaluator(self, subject)
+
+
+class CumulativeEvaluator(Evaluator):
+    """Adds up time in range; fires at the highest level the total has reached."""
+
+    __slots__ = ("fn", "inside", "label", "levels", "out_since", "rule", "total", "unit")
+
+    def __init__(self, rule: CumulativeRule, subject: Subject) -> None:
+        super().__init__(rule.id, subject.id, subject.kind)
+        self.rule = rule
+        self.fn = VALUES[rule.value].make(subject)
+        self.unit = VALUES[rule.value].unit
+        self.label = rule.label
+        self.levels = sorted((lv.after, SEV_INDEX[lv.severity]) for lv in rule.levels)
+        self.total = 0.0  # seconds in range since the last reset
+        self.inside = False  # the previous reading was in range
+        self.out_since: float | None = None
+
+    def step(self, values: Mapping[str, Value], ts: float, dt: float | None) -> None:
+        """Count the interval since the previous reading if that one was in range."""
+        v = self.fn(values, dt)
+        if v is None:
+            return
+        rule = self.rule
+        if self.inside and dt:
+            self.total += dt if dt < rule.max_gap else rule.max_gap
+        self.inside = rule.above < v < rule.below
+        if self.inside:
+            if self.total == 0.0:
+                self.since = ts  # a new tally begins
+            self.out_since = None
+        elif self.out_since is None:
+            self.out_since = ts
+        elif ts - self.out_since >= rule.reset_after - EPS:
+            self.total = 0.0
+        self.value = self.total / 60.0
+        sev = -1
+        for after, level_sev in self.levels:
+            if self.total >= after - EPS and level_sev > sev:
+                sev = level_sev
+        if sev >= 0:
+            self.status, self.sev = FIRING, sev
+        else:
+            self.status, self.sev = NONE, -1
+
+    def describe(self) -> str:
+        """E.g. 'Danger zone: 2 h 5 min between 5 and 60 °C (cumulative)'."""
+        rng = f"between {self.rule.above:g} and {self.rule.below:g} {self.unit}"
+        if self.status == NONE:
+            away = format_seconds(self.rule.reset_after)
+            return f"{self.label}: out of the range {rng} for {away}"
+        return f"{self.label}: {format_seconds(self.total)} {rng} (cumulative)"
+
+    def dump(self) -> dict[str, Any]:
+        """Base state plus the running total."""
+        return {
+            **super().dump(),
+            "total": self.total,
+            "inside": self.inside,
+            "out_since": self.out_since,
+        }
+
+    def load(self, state: Mapping[str, Any]) -> None:
+        """Restore from `dump`."""
+        total, inside, out_since = float(state["total"]), bool(state["inside"]), state["out_since"]
+        super().load(state)
+        self.total, self.inside = total, inside
+        self.out_since = None if out_since is None else float(out_since)

@@ -1,0 +1,100 @@
+"""geofence: a shuttle outside its route's corridor for a hold time.
+
+GPS fixes scatter by several metres, so a bus driving along the edge of the corridor would
+flap an alert that only compared distance with the band. Two defences: the hold time (every
+fix outside the band for 60 s before it fires: jitter across the edge restarts it) and a clear
+margin: the alert, pending or firing, ends only when the bus is back within
+`band - clear_margin_m` of the route.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import lru_cache
+from typing import Any, Literal
+
+from pydantic import Field
+
+from opsroom.alerts import Severity
+from opsroom.telemetry import Value
+from rules.evaluator import FIRING, NONE, PENDING, Evaluator, Latch
+from rules.geo import LatLon, Polyline
+from rules.spec import SEV_INDEX, RuleBase, Seconds, format_seconds, register
+from rules.subjects import Subject
+
+
+@lru_cache(maxsize=256)
+def route_line(points: tuple[LatLon, ...]) -> Polyline:
+    """The Polyline of a route's geometry, shared by every shuttle on the route."""
+    return Polyline(points)
+
+
+@register
+class GeofenceRule(RuleBase):
+    """Distance from the route's path above `band_m` for `hold`."""
+
+    GROUPS = frozenset({"shuttles"})
+
+    kind: Literal["geofence"]
+    band_m: float | None = Field(None, gt=0, description="the route's corridor_m if unset")
+    clear_margin_m: float = Field(10.0, ge=0, description="back this far inside the band to clear")
+    hold: Seconds = 60.0
+    severity: Severity = "warning"
+
+    def bind(self, subject: Subject) -> Evaluator:
+        """A GeofenceEvaluator on the subject's route."""
+        return GeofenceEvaluator(self, subject)
+
+
+class GeofenceEvaluator(Evaluator):
+    """A latch on the distance from the route line."""
+
+    __slots__ = ("band", "clear", "label", "latch", "line", "route_id", "severity")
+
+    def __init__(self, rule: GeofenceRule, subject: Subject) -> None:
+        super().__init__(rule.id, subject.id, subject.kind)
+        route = subject.route
+        self.line = None if route is None else route_line(tuple(route.geometry()))
+        self.route_id = "" if route is None else route.id
+        self.band = rule.band_m or (route.corridor_m if route is not None else 50.0)
+        self.clear = max(0.0, self.band - rule.clear_margin_m)
+        self.latch = Latch(rule.hold)
+        self.label = rule.label
+        self.severity = SEV_INDEX[rule.severity]
+
+    def step(self, values: Mapping[str, Value], ts: float, dt: float | None) -> None:
+        """Measure the fix's distance from the route and update the latch."""
+        lat, lon = values.get("lat"), values.get("lon")
+        if lat is None or lon is None or self.line is None:
+            return
+        d = self.line.distance_m(lat, lon)
+        self.value = d
+        latch = self.latch
+        latch.update(d > self.band, d <= self.clear, ts)
+        if latch.since is None:
+            self.status, self.sev = NONE, -1
+        else:
+            self.status = FIRING if latch.fired else PENDING
+            self.sev, self.since = self.severity, latch.since
+
+    def describe(self) -> str:
+        """E.g. 'Off route: 180 m from route town-shuttle (corridor 50 m)'."""
+        if self.status == NONE or self.value is None:
+            return f"{self.label}: back on route {self.route_id}"
+        text = (
+            f"{self.label}: {self.value:.0f} m from route {self.route_id} "
+            f"(corridor {self.band:g} m)"
+        )
+        if self.status == PENDING:
+            return f"{text} (fires if it holds for {format_seconds(self.latch.hold)})"
+        return f"{text} for {format_seconds(self.latch.hold)}"
+
+    def dump(self) -> dict[str, Any]:
+        """Base state plus the latch."""
+        return {**super().dump(), "latch": self.latch.dump()}
+
+    def load(self, state: Mapping[str, Any]) -> None:
+        """Restore from `dump`."""
+        latch = state["latch"]
+        super().load(state)
+        self.latch.load(latch)

@@ -1,0 +1,80 @@
+"""no_data: a silent device, by expected interval or by its status `offline` (last will).
+
+Silence is judged on the event clock the engine is ticked with, never on the wall clock. It
+never resolves or changes another alert: the subject keeps its alerts as they are and gets
+this one beside them. The alert fires at the moment the silence became long enough (last
+reading + timeout), so when it is noticed (how often the engine is ticked) does not change
+it, and resolves with the first reading newer than the last one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from pydantic import Field
+
+from opsroom.alerts import Severity
+from rules.evaluator import NONE, Evaluator, Watchdog
+from rules.spec import SEV_INDEX, RuleBase, Seconds, format_seconds, register
+from rules.subjects import Subject
+
+
+@register
+class NoDataRule(RuleBase):
+    """No reading for `after` (or `intervals` report intervals), or status offline."""
+
+    kind: Literal["no_data"]
+    intervals: float = Field(3.0, gt=0, description="silence in report intervals of the family")
+    after: Seconds | None = Field(None, gt=0, description="a fixed silence; overrides intervals")
+    offline: bool = Field(True, description="a status `offline` (last will) raises it at once")
+    severity: Severity = "warning"
+
+    def bind(self, subject: Subject) -> Evaluator:
+        """A SilenceEvaluator with this subject's timeout."""
+        timeout = (
+            self.after if self.after is not None else self.intervals * subject.report_interval_s
+        )
+        return SilenceEvaluator(self, subject, timeout)
+
+
+class SilenceEvaluator(Watchdog):
+    """Fired by the engine's clock (`silent`) or a status message (`went_offline`)."""
+
+    __slots__ = ("label", "reason", "what")
+
+    def __init__(self, rule: NoDataRule, subject: Subject, timeout: float) -> None:
+        severity = SEV_INDEX[rule.severity]
+        super().__init__(rule.id, subject.id, subject.kind, timeout, rule.offline, severity)
+        self.label = rule.label
+        self.what = subject.label
+        self.reason = "silent"
+
+    def silent(self, since: float) -> None:
+        """No reading since `since` for the timeout."""
+        super().silent(since)
+        self.reason = "silent"
+
+    def went_offline(self, ts: float) -> None:
+        """The device's status turned offline at `ts`."""
+        super().went_offline(ts)
+        self.reason = "offline"
+
+    def describe(self) -> str:
+        """E.g. 'Silent device: no reading from this fridge for 3 min'."""
+        if self.status == NONE:
+            gap = format_seconds(self.value or 0.0)
+            return f"{self.label}: data from this {self.what} again, after {gap}"
+        if self.reason == "offline":
+            return f"{self.label}: this {self.what}'s device reported offline"
+        return f"{self.label}: no reading from this {self.what} for {format_seconds(self.timeout)}"
+
+    def dump(self) -> dict[str, Any]:
+        """Base state plus why it fired."""
+        return {**super().dump(), "reason": self.reason}
+
+    def load(self, state: Mapping[str, Any]) -> None:
+        """Restore from `dump`."""
+        reason = str(state["reason"])
+        super().load(state)
+        self.reason = reason

@@ -1,0 +1,146 @@
+"""rate: a value falls (or rises) by more than a set amount within a time window.
+
+E.g. a generator's active power falling by more than 50 % within 10 s. The baseline is the
+highest (for a fall) or lowest (for a rise) value among the subject's readings in the last
+`within` seconds, plus `slack`, so a meter that reports every `within` seconds with a little
+jitter still compares consecutive readings. A drop is an event, not a level: the alert stays
+firing until the value has recovered, i.e. less than `clear_fraction` of the change remains
+(0.4 after a 50 % drop from 100 kW: cleared at 80 kW), not merely until the window moves on.
+A load shed on purpose never recovers: with `accept_after`, a new level that has lasted that
+long is taken as the normal one and the alert resolves (its message says so).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from pydantic import Field
+
+from opsroom.alerts import Severity
+from opsroom.configfile import FieldError
+from opsroom.telemetry import Value
+from rules.evaluator import EPS, FIRING, NONE, Evaluator
+from rules.kinds.threshold import check_value
+from rules.spec import SEV_INDEX, RuleBase, Seconds, format_seconds, register
+from rules.subjects import Subject
+from rules.values import VALUES
+
+
+@register
+class RateRule(RuleBase):
+    """A fall or rise of more than `change` (or `change_pct` %) within `within`."""
+
+    kind: Literal["rate"]
+    value: str
+    direction: Literal["fall", "rise"]
+    change: float | None = Field(None, gt=0, description="absolute change, in the value's unit")
+    change_pct: float | None = Field(None, gt=0, description="change in % of the baseline")
+    within: Seconds = Field(gt=0)
+    slack: Seconds = Field(2.0, description="extra age a baseline reading may have")
+    min_base: float = Field(0.0, ge=0, description="ignore changes from a baseline below this")
+    clear_fraction: float = Field(0.5, ge=0, lt=1)
+    accept_after: Seconds | None = Field(
+        None, gt=0, description="resolve once the new level has lasted this long"
+    )
+    severity: Severity = "critical"
+
+    def check(self) -> None:
+        """Exactly one of change / change_pct, and a value defined for the rule's groups."""
+        super().check()
+        check_value(self, self.value)
+        if (self.change is None) == (self.change_pct is None):
+            raise FieldError(("change",), "give exactly one of change or change_pct")
+
+    def bind(self, subject: Subject) -> Evaluator:
+        """A RateEvaluator for one subject."""
+        return RateEvaluator(self, subject)
+
+
+class RateEvaluator(Evaluator):
+    """Keeps the readings of the last window; latches on a large change until recovery."""
+
+    __slots__ = (
+        "accepted",
+        "amount",
+        "base",
+        "fall",
+        "fn",
+        "label",
+        "pct",
+        "rule",
+        "unit",
+        "window",
+    )
+
+    def __init__(self, rule: RateRule, subject: Subject) -> None:
+        super().__init__(rule.id, subject.id, subject.kind)
+        self.rule = rule
+        self.fn = VALUES[rule.value].make(subject)
+        self.unit = VALUES[rule.value].unit
+        self.label = rule.label
+        self.fall = rule.direction == "fall"
+        self.pct = rule.change_pct
+        self.window: deque[tuple[float, float]] = deque()
+        self.base = 0.0  # baseline and size of the change that fired, while firing
+        self.amount = 0.0
+        self.accepted = False  # the last resolution was by accept_after, not recovery
+
+    def step(self, values: Mapping[str, Value], ts: float, dt: float | None) -> None:
+        """Compare the value with the window's baseline, or check for recovery."""
+        v = self.fn(values, dt)
+        if v is None:
+            return
+        self.value = v
+        rule, window = self.rule, self.window
+        horizon = ts - rule.within - rule.slack
+        while window and window[0][0] < horizon:
+            window.popleft()
+        if self.status == NONE:
+            if window:
+                base = max(x for _, x in window) if self.fall else min(x for _, x in window)
+                change = base - v if self.fall else v - base
+                amount = rule.change if self.pct is None else abs(base) * self.pct / 100.0
+                if abs(base) >= rule.min_base and amount and change > amount:
+                    self.status, self.sev, self.since = FIRING, SEV_INDEX[rule.severity], ts
+                    self.base, self.amount = base, amount
+                    self.accepted = False
+        else:
+            remaining = self.base - v if self.fall else v - self.base
+            if remaining < rule.clear_fraction * self.amount:
+                self.status, self.sev = NONE, -1
+            elif rule.accept_after is not None and ts - self.since >= rule.accept_after - EPS:
+                self.status, self.sev, self.accepted = NONE, -1, True
+        window.append((ts, v))
+
+    def describe(self) -> str:
+        """E.g. 'Power drop: fell from 120 to 30 kW within 10 s'."""
+        if self.status == NONE:
+            if self.accepted:
+                held = format_seconds(self.rule.accept_after or 0)
+                return f"{self.label}: {self.value:.4g} {self.unit} for {held}, taken as normal"
+            return f"{self.label}: recovered to {self.value:.4g} {self.unit}"
+        verb = "fell" if self.fall else "rose"
+        return (
+            f"{self.label}: {verb} from {self.base:.4g} to {self.value:.4g} {self.unit} "
+            f"within {format_seconds(self.rule.within)}"
+        )
+
+    def dump(self) -> dict[str, Any]:
+        """Base state plus the window and the change that fired."""
+        return {
+            **super().dump(),
+            "window": [list(p) for p in self.window],
+            "base": self.base,
+            "amount": self.amount,
+            "accepted": self.accepted,
+        }
+
+    def load(self, state: Mapping[str, Any]) -> None:
+        """Restore from `dump`."""
+        window = deque((float(t), float(x)) for t, x in state["window"])
+        super().load(state)
+        self.window = window
+        self.base, self.amount = float(state["base"]), float(state["amount"])
+        self.accepted = bool(state.get("accepted", False))

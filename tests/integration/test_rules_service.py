@@ -1,0 +1,729 @@
+"""The rules service against a real Mosquitto over TCP and a real SQLite file."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as mqtt
+import pytest
+
+from opsroom import topics
+from opsroom.alerts import AlertEvent
+from opsroom.broker import Mosquitto
+from opsroom.settings import Settings
+from opsroom.store import StoreError
+from opsroom.store.sqlite import SqliteStore
+from opsroom.telemetry import Reading
+from opsroom.venue import Venue, load_venue
+from rules.engine import Engine
+from rules.model import RuleSet, load_rules
+from rules.notify import NotifierSet, RetryPolicy, Route, WebhookNotifier
+from rules.service import EngineLike, RulesService
+from tests.conftest import Collector, publisher, wait_until
+from tests.rules.test_notify import Target
+
+pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[SqliteStore]:
+    s = SqliteStore(tmp_path / "rules.db")
+    yield s
+    s.close()
+
+
+def make_settings(port: int, event: str, data_dir: Path, **kw: Any) -> Settings:
+    return Settings.load(
+        {
+            "event": event,
+            "mqtt_url": f"mqtt://127.0.0.1:{port}",
+            "data_dir": data_dir,
+            "stats_interval_s": 0.5,
+            "session_expiry_s": 120,  # the broker forgets the test's session soon after
+            **kw,
+        },
+        env={},
+    )
+
+
+def start_rules(
+    port: int,
+    event: str,
+    data_dir: Path,
+    store: Any,
+    engine: EngineLike | Callable[[dict[str, Any] | None], EngineLike],
+    **kw: Any,
+) -> RulesService:
+    service = RulesService(make_settings(port, event, data_dir), store, engine, **kw)
+    service.start()
+    assert service.wait_connected(10)
+    time.sleep(0.2)  # subscription settles
+    return service
+
+
+def publish_all(port: int, messages: Sequence[tuple[str, bytes | str]], **kw: Any) -> None:
+    pub = publisher(port)
+    try:
+        infos = [pub.publish(t, p, qos=1, **kw) for t, p in messages]
+        for info in infos:
+            info.wait_for_publish(10)
+    finally:
+        pub.loop_stop()
+        pub.disconnect()
+
+
+def payloads(messages: list[mqtt.MQTTMessage]) -> list[dict[str, Any] | None]:
+    """Decoded alert messages; None for an empty (retained-clearing) one."""
+    return [json.loads(m.payload) if m.payload else None for m in messages]
+
+
+def retained(port: int, topic_filter: str, wait_s: float = 1.0) -> dict[str, bytes]:
+    """The retained messages under a filter, as a new subscriber sees them."""
+    c = Collector(port, topic_filter)
+    time.sleep(wait_s)
+    c.close()
+    return {m.topic: bytes(m.payload) for m in c.messages if m.retain}
+
+
+# -- a stand-in engine, for failures the real one does not have ------------------------------
+
+
+class FakeEngine:
+    """Fires `hot` at once when temp_c > 8 and resolves at <= 8; `temp_c == 250` raises."""
+
+    def __init__(self, state: dict[str, Any] | None = None) -> None:
+        self.newest: dict[str, datetime] = {}
+        self.alerts: dict[str, AlertEvent] = {}
+        if state:
+            self.newest = {k: datetime.fromisoformat(v) for k, v in state["newest"].items()}
+            for e in state["alerts"]:
+                event = AlertEvent.model_validate(e)
+                self.alerts[event.alert_id] = event
+
+    def _event(self, sensor: str, state: str, ts: datetime, value: float | None) -> AlertEvent:
+        return AlertEvent(
+            alert_id=f"hot.{sensor}",
+            rule="hot",
+            subject=sensor,
+            kind="coldchain",
+            severity="critical",
+            state=state,
+            ts=ts,
+            value=value,
+            message="too warm",
+        )
+
+    def process(self, reading: Reading) -> list[AlertEvent]:
+        last = self.newest.get(reading.sensor_id)
+        if last is not None and reading.ts <= last:
+            return []
+        self.newest[reading.sensor_id] = reading.ts
+        temp = float(reading.values["temp_c"])
+        if temp == 250:
+            raise RuntimeError("the fake engine's planted bug")
+        key = f"hot.{reading.sensor_id}"
+        if temp > 8 and key not in self.alerts:
+            self.alerts[key] = self._event(reading.sensor_id, "firing", reading.ts, temp)
+            return [self.alerts[key]]
+        if temp <= 8 and key in self.alerts:
+            del self.alerts[key]
+            return [self._event(reading.sensor_id, "resolved", reading.ts, temp)]
+        return []
+
+    def device_status(
+        self, sensor_id: str, online: bool, ts: datetime, drill: bool = False
+    ) -> list[AlertEvent]:
+        return []
+
+    def tick(self, now: datetime) -> list[AlertEvent]:
+        return []
+
+    def acknowledge(
+        self, alert_id: str, actor: str, note: str | None, ts: datetime
+    ) -> AlertEvent | None:
+        alert = self.alerts.get(alert_id)
+        if alert is None or alert.state == "acknowledged":
+            return None
+        self.alerts[alert_id] = alert.model_copy(
+            update={"state": "acknowledged", "ts": ts, "actor": actor, "note": note}
+        )
+        return self.alerts[alert_id]
+
+    def active(self) -> list[AlertEvent]:
+        return list(self.alerts.values())
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "newest": {k: v.isoformat() for k, v in self.newest.items()},
+            "alerts": [e.model_dump(mode="json") for e in self.alerts.values()],
+        }
+
+
+class FlakyStore:
+    """A store whose alert writes fail until `up` is set."""
+
+    def __init__(self, inner: SqliteStore) -> None:
+        self.inner = inner
+        self.up = threading.Event()
+        self.failures = 0
+
+    def write_alert_events(self, events: Sequence[AlertEvent]) -> None:
+        if not self.up.is_set():
+            self.failures += 1
+            raise StoreError("database is locked (planted)")
+        self.inner.write_alert_events(events)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+def temp(event: str, sensor: str, ts: datetime, value: float) -> tuple[str, bytes]:
+    return (
+        topics.reading(event, "coldchain", sensor),
+        json.dumps({"ts": ts.isoformat(), "temp_c": value}).encode(),
+    )
+
+
+def test_alerts_keep_flowing_on_mqtt_while_the_store_is_down(
+    broker: Mosquitto, event: str, store: SqliteStore, tmp_path: Path, collect: Any
+) -> None:
+    alerts = collect(topics.alerts_filter(event))
+    flaky = FlakyStore(store)
+    service = start_rules(broker.port, event, tmp_path, flaky, FakeEngine)
+    t0 = datetime.now(UTC) - timedelta(minutes=5)
+    try:
+        publish_all(broker.port, [temp(event, "f1", t0, 9.0), temp(event, "f2", t0, 10.0)])
+        assert len(alerts.wait_for(2, timeout=10)) == 2
+        assert wait_until(lambda: flaky.failures >= 2, timeout=10)
+        assert store.alert_events() == []
+        flaky.up.set()
+        assert wait_until(lambda: len(store.alert_events()) == 2, timeout=15)
+    finally:
+        service.stop()
+    assert service.counters.store_errors >= 2
+    assert service.counters.stored == 2
+
+
+def test_unstored_transitions_survive_a_restart(
+    broker: Mosquitto, event: str, store: SqliteStore, tmp_path: Path
+) -> None:
+    flaky = FlakyStore(store)
+    service = start_rules(broker.port, event, tmp_path, flaky, FakeEngine)
+    t0 = datetime.now(UTC) - timedelta(minutes=5)
+    try:
+        publish_all(broker.port, [temp(event, "f1", t0, 9.0)])
+        assert wait_until(lambda: flaky.failures >= 1, timeout=10)
+    finally:
+        service.stop()
+    assert store.alert_events() == []
+    service = start_rules(broker.port, event, tmp_path, store, FakeEngine)
+    try:
+        assert wait_until(lambda: len(store.alert_events()) == 1, timeout=10)
+    finally:
+        service.stop()
+    [stored] = store.alert_events()
+    assert (stored.alert_id, stored.state) == ("hot.f1", "firing")
+
+
+def test_bad_input_is_counted_and_never_stops_the_service(
+    broker: Mosquitto,
+    event: str,
+    store: SqliteStore,
+    tmp_path: Path,
+    collect: Any,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    alerts = collect(topics.alerts_filter(event))
+    service = start_rules(broker.port, event, tmp_path, store, FakeEngine)
+    t0 = datetime.now(UTC) - timedelta(minutes=5)
+    bad = [
+        (topics.reading(event, "coldchain", "f1"), b"{not json"),
+        (topics.reading(event, "weather", "w1"), b'{"ts": 1, "wind": 3}'),
+        (topics.reading(event, "coldchain", "f1"), json.dumps({"ts": 5, "temp_c": 9}).encode()),
+        temp(event, "f1", t0, 250.0),  # the engine raises on this one
+        (topics.ack(event, "hot.f1"), b"yes"),
+        (topics.ack(event, "hot.f1"), b'{"note": "who am I"}'),
+        (topics.ack(event, "no-such-alert"), b'{"actor": "duty-1"}'),
+        (topics.status(event, "f1"), b"sleepy"),
+        (topics.status(event, "f1"), b""),
+    ]
+    try:
+        publish_all(broker.port, [*bad, temp(event, "f1", t0 + timedelta(minutes=1), 9.5)])
+        [msg] = alerts.wait_for(1, timeout=10)
+        assert json.loads(msg.payload)["state"] == "firing"
+        c = service.counters
+        assert wait_until(lambda: c.received == len(bad) + 1, timeout=10), c
+    finally:
+        service.stop()
+    assert (c.invalid, c.engine_errors, c.bad_acks, c.acks_ignored, c.bad_statuses) == (
+        3,
+        1,
+        2,
+        1,
+        1,
+    )
+    assert any("planted bug" in str(r.exc_info) for r in caplog.records if r.exc_info)
+    caplog.clear()  # the planted bug's traceback is expected here
+
+
+def test_a_corrupt_state_file_is_set_aside(
+    broker: Mosquitto, event: str, store: SqliteStore, tmp_path: Path, caplog: Any
+) -> None:
+    settings = make_settings(broker.port, event, tmp_path)
+    settings.rules_state_file.write_text("{truncated")
+    service = start_rules(broker.port, event, tmp_path, store, FakeEngine)
+    service.stop()
+    assert "moved it to" in caplog.text
+    assert list(tmp_path.glob(f"rules-{event}.state.json.bad-*"))
+    state = json.loads(settings.rules_state_file.read_text())
+    assert state["version"] == 1 and state["event"] == event
+
+
+def test_alert_messages_the_broker_never_confirmed_are_sent_after_a_restart(
+    broker: Mosquitto, event: str, store: SqliteStore, tmp_path: Path, collect: Any
+) -> None:
+    """The state saved before a crash lists the alert messages still unconfirmed."""
+    alerts = collect(topics.alerts_filter(event))
+    lost = FakeEngine()._event("f9", "firing", datetime.now(UTC), 9.0)
+    topic = topics.alert(event, lost.alert_id)
+    state = {
+        "version": 1,
+        "event": event,
+        "clock": datetime.now(UTC).isoformat(),
+        "engine": FakeEngine().snapshot(),
+        "unconfirmed": [[topic, lost.model_dump_json(), True]],
+        "unstored": [lost.model_dump(mode="json")],
+    }
+    settings = make_settings(broker.port, event, tmp_path)
+    settings.rules_state_file.write_text(json.dumps(state))
+    service = start_rules(broker.port, event, tmp_path, store, FakeEngine)
+    try:
+        [msg] = alerts.wait_for(1)
+        assert wait_until(lambda: len(store.alert_events()) == 1)
+    finally:
+        service.stop()
+    assert (msg.topic, AlertEvent.model_validate_json(msg.payload)) == (topic, lost)
+    assert json.loads(settings.rules_state_file.read_text())["unconfirmed"] == []
+
+
+def test_alerts_flow_while_the_state_cannot_be_saved(
+    broker: Mosquitto,
+    event: str,
+    store: SqliteStore,
+    tmp_path: Path,
+    collect: Any,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Unsaved messages stay unacknowledged for a grace period, then are acknowledged anyway."""
+    monkeypatch.setattr("rules.service.STATE_GRACE_S", 0.5)
+    alerts = collect(topics.alerts_filter(event))
+    settings = make_settings(broker.port, event, tmp_path)
+    blocker = settings.rules_state_file.with_name(settings.rules_state_file.name + ".tmp")
+    blocker.mkdir()  # the temp file cannot be written: every save fails
+    service = start_rules(broker.port, event, tmp_path, store, FakeEngine)
+    t0 = datetime.now(UTC) - timedelta(minutes=5)
+    try:
+        publish_all(broker.port, [temp(event, "f1", t0, 9.0)])
+        assert len(alerts.wait_for(1)) == 1  # the alert does not wait for the disk
+        assert wait_until(lambda: service.counters.acked_unsaved >= 1, timeout=10)
+        assert service.counters.state_saves == 0
+        blocker.rmdir()
+        publish_all(broker.port, [temp(event, "f2", t0, 9.0)])
+        assert wait_until(lambda: service.counters.state_saves >= 1, timeout=10)
+    finally:
+        service.stop()
+    errors = [r for r in caplog.records if "cannot save the rules state" in r.getMessage()]
+    assert len(errors) == 1  # once, not once per attempt
+    assert "saved to" in caplog.text and "again" in caplog.text
+
+
+def test_a_retained_alert_nobody_tracks_is_reported(
+    broker: Mosquitto, event: str, store: SqliteStore, tmp_path: Path, caplog: Any
+) -> None:
+    """After a lost state file, the broker still holds the old alerts: say so, clear nothing."""
+    stale = FakeEngine()._event("f7", "firing", datetime.now(UTC), 9.0)
+    topic = topics.alert(event, stale.alert_id)
+    publish_all(broker.port, [(topic, stale.model_dump_json())], retain=True)
+    service = start_rules(broker.port, event, tmp_path, store, FakeEngine)
+    try:
+        assert wait_until(lambda: service.counters.stale_retained == 1, timeout=10)
+    finally:
+        service.stop()
+        publish_all(broker.port, [(topic, b"")], retain=True)
+    assert "hot.f7 is retained on the broker as active" in caplog.text
+
+
+def test_restart_with_the_fake_engine_does_not_duplicate(
+    broker: Mosquitto, event: str, store: SqliteStore, tmp_path: Path, collect: Any
+) -> None:
+    alerts = collect(topics.alerts_filter(event))
+    t0 = datetime.now(UTC) - timedelta(minutes=10)
+    service = start_rules(broker.port, event, tmp_path, store, FakeEngine)
+    try:
+        publish_all(broker.port, [temp(event, "f1", t0, 9.0)])
+        assert len(alerts.wait_for(1)) == 1
+    finally:
+        service.stop()
+    # readings arrive while it is down; one of them repeats the first
+    publish_all(
+        broker.port,
+        [temp(event, "f1", t0, 9.0), temp(event, "f1", t0 + timedelta(minutes=1), 9.5)],
+    )
+    service = start_rules(broker.port, event, tmp_path, store, FakeEngine)
+    try:
+        publish_all(broker.port, [temp(event, "f1", t0 + timedelta(minutes=2), 4.0)])
+        assert len(alerts.wait_for(3)) >= 3
+        time.sleep(0.5)
+    finally:
+        service.stop()
+    states = [p["state"] if p else None for p in payloads(alerts.messages)]
+    assert states == ["firing", "resolved", None]
+    assert [e.state for e in store.alert_events()] == ["firing", "resolved"]
+    assert service.counters.readings == 3  # queued while down (one a repeat), then one more
+    assert retained(broker.port, topics.alerts_filter(event)) == {}
+
+
+# -- the real engine with the example venue and rules ------------------------------------------
+
+FRIDGE = "smokestack-fridge"  # a fridge of examples/venue.yaml
+FREEZER = "scoops-freezer-1"
+
+
+@pytest.fixture(scope="module")
+def venue() -> Venue:
+    return load_venue(ROOT / "examples" / "venue.yaml")
+
+
+@pytest.fixture(scope="module")
+def ruleset(venue: Venue) -> RuleSet:
+    return load_rules(ROOT / "examples" / "rules.yaml", venue)
+
+
+@pytest.fixture
+def engine(venue: Venue, ruleset: RuleSet) -> Callable[[dict[str, Any] | None], EngineLike]:
+    return lambda state: Engine(ruleset, venue, state)
+
+
+def of(collector: Collector, fragment: str) -> list[dict[str, Any] | None]:
+    """Decoded messages on alert topics containing `fragment` (None: a cleared retained one)."""
+    return payloads([m for m in collector.messages if fragment in m.topic])
+
+
+def states_of(collector: Collector, fragment: str) -> list[str | None]:
+    return [p["state"] if p else None for p in of(collector, fragment)]
+
+
+def warm_fridge(event: str, start: datetime, minutes: range, value: float) -> list[Any]:
+    return [temp(event, FRIDGE, start + timedelta(minutes=m), value) for m in minutes]
+
+
+def test_a_warm_fridge_fires_after_15_minutes_of_event_time_and_resolves(
+    broker: Mosquitto,
+    event: str,
+    store: SqliteStore,
+    tmp_path: Path,
+    collect: Any,
+    engine: Any,
+    venue: Venue,
+) -> None:
+    """Half an hour of readings published at once gives the alerts it would have given live."""
+    alerts = collect(topics.alerts_filter(event))
+    hook = Target()
+    notifiers = NotifierSet(
+        (
+            (
+                WebhookNotifier("ops-hook", hook.url),
+                Route(frozenset({"critical"}), frozenset({"firing", "resolved"})),
+            ),
+        ),
+        RetryPolicy(backoff_s=0.05),
+    )
+    service = start_rules(
+        broker.port, event, tmp_path, store, engine, venue=venue, notifiers=notifiers
+    )
+    t0 = datetime.now(UTC) - timedelta(minutes=30)
+    cold = f"cold-holding.{FRIDGE}"
+    try:
+        publish_all(broker.port, warm_fridge(event, t0, range(21), 9.0))
+        assert wait_until(lambda: "firing" in states_of(alerts, cold), timeout=15)
+        [pending, firing] = of(alerts, cold)
+        assert pending is not None and firing is not None
+        alert_id = firing["alert_id"]
+        assert alert_id == f"{cold}.{int(t0.timestamp())}"
+        assert (pending["state"], pending["severity"]) == ("pending", "warning")
+        assert (firing["severity"], firing["value"]) == ("critical", 9.0)
+        # fired 15 minutes of event time after the condition began, not at the wall clock
+        assert datetime.fromisoformat(firing["ts"]) == t0 + timedelta(minutes=15)
+        topic = topics.alert(event, alert_id)
+        assert json.loads(retained(broker.port, topic)[topic])["state"] == "firing"
+
+        publish_all(broker.port, warm_fridge(event, t0, range(21, 24), 4.0))
+        assert wait_until(lambda: None in states_of(alerts, cold), timeout=15)
+        assert wait_until(lambda: len(hook.requests) == 2, timeout=10)
+    finally:
+        service.stop()
+        hook.close()
+    assert states_of(alerts, cold) == ["pending", "firing", "resolved", None]
+    resolved = of(alerts, cold)[2]
+    assert resolved is not None
+    assert datetime.fromisoformat(resolved["ts"]) == t0 + timedelta(minutes=21)
+    assert topic not in retained(broker.port, topics.alerts_filter(event))
+    # not retained: the resolved event went to the live subscribers only
+    assert [m.retain for m in alerts.messages if m.topic == topic] == [False] * 4
+    assert [e.state for e in store.alert_events(alert_id=alert_id)] == [
+        "pending",
+        "firing",
+        "resolved",
+    ]
+    # the notifier got the critical transitions, and the attempts are logged for the dashboard
+    sent = [AlertEvent.model_validate_json(body) for _, _, body in hook.requests]
+    assert [(e.alert_id, e.state) for e in sent] == [(alert_id, "firing"), (alert_id, "resolved")]
+    log_lines = service.settings.notification_log.read_text().splitlines()
+    assert [json.loads(x)["ok"] for x in log_lines] == [True, True]
+    # the other subjects of the venue never reported: silent from the first event time on
+    silent = {p["subject"] for p in of(alerts, "silent-device.") if p}
+    assert "main-arena" in silent and FRIDGE not in silent
+
+
+def test_an_acknowledgement_over_mqtt_moves_the_alert_to_acknowledged(
+    broker: Mosquitto,
+    event: str,
+    store: SqliteStore,
+    tmp_path: Path,
+    collect: Any,
+    engine: Any,
+    venue: Venue,
+) -> None:
+    alerts = collect(topics.alerts_filter(event))
+    service = start_rules(broker.port, event, tmp_path, store, engine, venue=venue)
+    t0 = datetime.now(UTC) - timedelta(minutes=30)
+    cold = f"cold-holding.{FRIDGE}"
+    try:
+        publish_all(broker.port, warm_fridge(event, t0, range(17), 9.0))
+        assert wait_until(lambda: "firing" in states_of(alerts, cold), timeout=15)
+        alert_id = of(alerts, cold)[-1]["alert_id"]  # type: ignore[index]
+        acked_at = t0 + timedelta(minutes=16, seconds=30)
+        ack = {"actor": "duty-officer-2", "note": "trader moving stock", "ts": acked_at.isoformat()}
+        publish_all(broker.port, [(topics.ack(event, alert_id), json.dumps(ack))])
+        assert wait_until(lambda: "acknowledged" in states_of(alerts, cold), timeout=10)
+        assert wait_until(lambda: len(store.alert_events(alert_id=alert_id)) == 3, timeout=10)
+        # a second acknowledgement changes nothing
+        publish_all(broker.port, [(topics.ack(event, alert_id), json.dumps(ack))])
+        assert wait_until(lambda: service.counters.acks == 2, timeout=10)
+    finally:
+        service.stop()
+    acked = of(alerts, cold)[-1]
+    assert acked is not None
+    assert (acked["state"], acked["actor"], acked["note"]) == (
+        "acknowledged",
+        "duty-officer-2",
+        "trader moving stock",
+    )
+    assert datetime.fromisoformat(acked["ts"]) == acked_at
+    topic = topics.alert(event, alert_id)
+    assert json.loads(retained(broker.port, topic)[topic])["state"] == "acknowledged"
+    stored = store.alert_events(alert_id=alert_id)
+    assert [e.state for e in stored] == ["pending", "firing", "acknowledged"]
+    assert stored[-1].actor == "duty-officer-2"
+    assert service.counters.acks_ignored == 1
+
+
+def test_a_restart_mid_alert_neither_duplicates_nor_loses_it(
+    broker: Mosquitto,
+    event: str,
+    store: SqliteStore,
+    tmp_path: Path,
+    collect: Any,
+    engine: Any,
+    venue: Venue,
+) -> None:
+    alerts = collect(topics.alerts_filter(event))
+    t0 = datetime.now(UTC) - timedelta(minutes=40)
+    cold = f"cold-holding.{FRIDGE}"
+    service = start_rules(broker.port, event, tmp_path, store, engine, venue=venue)
+    try:
+        publish_all(broker.port, warm_fridge(event, t0, range(18), 9.0))
+        assert wait_until(lambda: "firing" in states_of(alerts, cold), timeout=15)
+        time.sleep(0.3)
+    finally:
+        service.stop()
+    before = states_of(alerts, cold)
+    assert before == ["pending", "firing"]
+    alert_id = of(alerts, cold)[-1]["alert_id"]  # type: ignore[index]
+    # while it is down: more warm readings, one of them a redelivery of an old one
+    publish_all(broker.port, warm_fridge(event, t0, range(17, 25), 9.0))
+    service = start_rules(broker.port, event, tmp_path, store, engine, venue=venue)
+    try:
+        assert wait_until(lambda: service.counters.readings == 8, timeout=10)
+        time.sleep(0.5)
+        assert states_of(alerts, cold) == before  # no second pending or firing
+        assert [a.alert_id for a in service.engine.active() if a.rule == "cold-holding"] == [  # type: ignore[union-attr]
+            alert_id
+        ]
+        publish_all(broker.port, warm_fridge(event, t0, range(25, 27), 3.0))
+        assert wait_until(lambda: None in states_of(alerts, cold), timeout=15)
+    finally:
+        service.stop()
+    assert states_of(alerts, cold) == ["pending", "firing", "resolved", None]
+    assert of(alerts, cold)[2]["alert_id"] == alert_id  # type: ignore[index]
+    assert [e.state for e in store.alert_events(alert_id=alert_id)] == [
+        "pending",
+        "firing",
+        "resolved",
+    ]
+
+
+def test_a_device_going_offline_raises_a_silent_device_alert(
+    broker: Mosquitto,
+    event: str,
+    store: SqliteStore,
+    tmp_path: Path,
+    collect: Any,
+    engine: Any,
+    venue: Venue,
+) -> None:
+    alerts = collect(topics.alerts_filter(event))
+    service = start_rules(broker.port, event, tmp_path, store, engine, venue=venue)
+    t0 = datetime.now(UTC) - timedelta(minutes=2)
+    try:
+        publish_all(broker.port, [temp(event, FREEZER, t0, -20.0)])
+        # the device's last will: retained "offline" on its status topic
+        publish_all(broker.port, [(topics.status(event, FREEZER), b"offline")], retain=True)
+        assert wait_until(lambda: "firing" in states_of(alerts, f"silent-device.{FREEZER}"))
+        # data again: the silence is over
+        publish_all(broker.port, [temp(event, FREEZER, datetime.now(UTC), -20.5)])
+        assert wait_until(lambda: None in states_of(alerts, f"silent-device.{FREEZER}"))
+    finally:
+        service.stop()
+        publish_all(broker.port, [(topics.status(event, FREEZER), b"")], retain=True)
+    [firing, resolved, cleared] = of(alerts, f"silent-device.{FREEZER}")
+    assert firing is not None and resolved is not None and cleared is None
+    assert "offline" in firing["message"]
+    assert resolved["state"] == "resolved"
+    assert service.counters.statuses == 1
+
+
+def test_mqtt_311_with_a_small_inflight_window(
+    tmp_path: Path, event: str, store: SqliteStore, engine: Any, venue: Venue
+) -> None:
+    """Without v5 and with Mosquitto's default window of 20 unacknowledged messages, state is
+    saved (and messages acknowledged) as the stream pauses, not only every save interval."""
+    broker = Mosquitto(tmp_path / "m311", max_inflight_messages=20).start()
+    try:
+        service = RulesService(
+            make_settings(broker.port, event, tmp_path, mqtt_protocol="3.1.1"),
+            store,
+            engine,
+            venue,
+        )
+        service.start()
+        assert service.wait_connected(10)
+        time.sleep(0.2)
+        start = datetime.now(UTC) - timedelta(hours=1)
+        msgs = [
+            temp(event, FRIDGE, start + timedelta(seconds=i), 3.0 + (i % 20) / 10)
+            for i in range(2000)
+        ]
+        started = time.monotonic()
+        try:
+            publish_all(broker.port, msgs)
+            assert wait_until(lambda: service.counters.readings == 2000, timeout=30)
+        finally:
+            service.stop()
+        assert time.monotonic() - started < 15
+        assert service.protocol == "3.1.1"
+    finally:
+        broker.stop()
+
+
+# -- the command line --------------------------------------------------------------------------
+
+
+def cli_env(broker: Mosquitto, event: str, tmp_path: Path) -> dict[str, str]:
+    return {
+        **os.environ,
+        "OPSROOM_MQTT_URL": broker.url,
+        "OPSROOM_EVENT": event,
+        "OPSROOM_STORE": f"sqlite:///{tmp_path / 'cli.db'}",
+        "OPSROOM_RULES": str(ROOT / "examples" / "rules.yaml"),
+        "OPSROOM_VENUE": str(ROOT / "examples" / "venue.yaml"),
+        "OPSROOM_DATA_DIR": str(tmp_path / "data"),
+        "OPSROOM_STATS_INTERVAL_S": "0.3",
+        "OPSROOM_SESSION_EXPIRY_S": "120",
+    }
+
+
+def start_cli(env: dict[str, str], port: int, event: str) -> subprocess.Popen[str]:
+    """`opsroom rules`, once it is connected (its first counters are on _sys/rules)."""
+    counters = Collector(port, topics.system(event, "rules"))
+    counters.messages.clear()  # a retained one from a previous run
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "opsroom.cli", "rules"], env=env, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        assert wait_until(lambda: any(not m.retain for m in counters.messages), timeout=20)
+    finally:
+        counters.close()
+    return proc
+
+
+def query(env: dict[str, str], *args: str) -> Any:
+    out = subprocess.run(
+        [sys.executable, "-m", "opsroom.cli", "query", "alerts", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(out.stdout) if "--json" in args else out.stdout
+
+
+def test_cli_rules_survives_a_kill_and_exits_zero_on_sigterm(
+    broker: Mosquitto, event: str, tmp_path: Path, collect: Any
+) -> None:
+    alerts = collect(topics.alerts_filter(event))
+    env = cli_env(broker, event, tmp_path)
+    cold = f"cold-holding.{FRIDGE}"
+    t0 = datetime.now(UTC) - timedelta(minutes=40)
+    proc = start_cli(env, broker.port, event)
+    try:
+        publish_all(broker.port, warm_fridge(event, t0, range(17), 9.0))
+        assert wait_until(lambda: "firing" in states_of(alerts, cold), timeout=20)
+        time.sleep(0.5)  # the state that holds it is saved within the save interval
+    finally:
+        proc.kill()  # a crash: no clean stop, no final save
+        proc.communicate(timeout=10)
+    publish_all(broker.port, warm_fridge(event, t0, range(17, 20), 9.0))
+    proc = start_cli(env, broker.port, event)
+    try:
+        publish_all(broker.port, warm_fridge(event, t0, range(20, 22), 2.0))
+        assert wait_until(lambda: None in states_of(alerts, cold), timeout=20)
+        rows = query(env, "--json")
+        active = query(env, "--active", "--json")
+        table = query(env, "--active")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0, err
+    assert "rules stopped" in err
+    assert states_of(alerts, cold) == ["pending", "firing", "resolved", None]
+    mine = [r for r in rows if r["rule"] == "cold-holding"]
+    assert [r["state"] for r in mine] == ["pending", "firing", "resolved"]
+    assert {AlertEvent.model_validate(r).alert_id for r in mine} == {
+        f"{cold}.{int(t0.timestamp())}"
+    }
+    assert active and all(r["state"] != "resolved" for r in active)
+    assert cold not in {r["alert_id"].rsplit(".", 1)[0] for r in active}
+    assert "silent-device" in table and "severity" in table.splitlines()[0]
