@@ -1,0 +1,6 @@
+"""The wall-screen dashboard: a Streamlit app over the store, with acknowledgements on MQTT.
+
+Layout: queries.py (pure, testable) -> cache.py (Streamlit caching, plain parameters) ->
+charts.py (Plotly figures, the offline venue map) -> ui.py (shared widgets) -> views/ (pages)
+-> app.py (entry: login, navigation). ack.py publishes acknowledgements.
+"""

@@ -1,0 +1,170 @@
+"""The pages' data, cached for a second or two and keyed by plain parameters only.
+
+Every function takes the store URL, the venue file (path and mtime, so an edited file is
+reloaded) and `now_s` (epoch seconds): sessions that refresh in the same second share one
+query. No function reads a global; the store and venue objects are shared resources.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import queries
+from opsroom.alerts import AlertEvent
+from opsroom.settings import Settings
+from opsroom.store import Store, open_store
+from opsroom.venue import Venue, load_venue
+
+TTL_S = 1.5
+_MAX = 256
+
+
+@st.cache_resource(show_spinner=False)
+def store(url: str) -> Store:
+    """One open store per URL, shared by every session (adapters are thread-safe)."""
+    return open_store(Settings.load({"store": url}))
+
+
+@st.cache_resource(show_spinner=False)
+def venue(path: str, mtime: float) -> Venue:
+    """The venue file, reloaded when its mtime changes."""
+    return load_venue(path)
+
+
+def _now(now_s: float) -> datetime:
+    return datetime.fromtimestamp(now_s, UTC)
+
+
+@st.cache_data(ttl=TTL_S, max_entries=_MAX, show_spinner=False)
+def active(store_url: str, now_s: float) -> list[AlertEvent]:
+    """Active alerts, newest first."""
+    return queries.active_alert_events(store(store_url), _now(now_s))
+
+
+@st.cache_data(ttl=TTL_S, max_entries=_MAX, show_spinner=False)
+def active_table(store_url: str, now_s: float) -> pd.DataFrame:
+    """Active alerts as a table, critical first."""
+    return queries.active_alert_table(store(store_url), _now(now_s))
+
+
+@st.cache_data(ttl=TTL_S, max_entries=_MAX, show_spinner=False)
+def data_age(
+    store_url: str,
+    venue_path: str,
+    mtime: float,
+    kinds: tuple[str, ...],
+    now_s: float,
+    stale_s: float,
+) -> queries.DataAge:
+    """Age of the newest reading of some families."""
+    return queries.data_age(store(store_url), venue(venue_path, mtime), kinds, _now(now_s), stale_s)
+
+
+@st.cache_data(ttl=TTL_S, max_entries=_MAX, show_spinner=False)
+def frame(store_url: str, venue_path: str, mtime: float, what: str, now_s: float) -> pd.DataFrame:
+    """An entity table: what is zones, gates, generators, units or shuttles."""
+    s, v, now = store(store_url), venue(venue_path, mtime), _now(now_s)
+    act = active(store_url, now_s)
+    if what == "zones":
+        return queries.zones_frame(s, v, now, act)
+    if what == "gates":
+        return queries.gates_frame(s, v, now, act)
+    if what == "generators":
+        return queries.generators_frame(s, v, now, act)
+    if what == "units":
+        ids = tuple(u.id for u in v.catering if u.type != "freezer")
+        danger = queries.danger_zone_minutes(
+            s,
+            ids,
+            now,
+            closed_hour=_closed(store_url, "coldchain", "temp_c", ids, queries.DANGER_EVERY),
+        )
+        return queries.units_frame(s, v, now, act, danger)
+    if what == "shuttles":
+        return queries.shuttles_frame(s, v, now, act)
+    raise ValueError(f"unknown table {what!r}")
+
+
+@st.cache_data(ttl=600, max_entries=4096, show_spinner=False)
+def _hour(
+    store_url: str, kind: str, field: str, ids: tuple[str, ...], every_s: float, hour_s: float
+) -> pd.DataFrame:
+    """One closed hour of a series: it no longer changes, so it is kept for ten minutes."""
+    hour = _now(hour_s)
+    return queries.series_frame(
+        store(store_url), kind, field, ids, hour, hour + queries.HOUR, timedelta(seconds=every_s)
+    )
+
+
+def _closed(
+    store_url: str, kind: str, field: str, ids: tuple[str, ...], every: timedelta | None
+) -> queries.HourSlice | None:
+    if every is None:
+        return None
+    step = every.total_seconds()
+    return lambda hour: _hour(store_url, kind, field, ids, step, hour.timestamp())
+
+
+@st.cache_data(ttl=TTL_S, max_entries=_MAX, show_spinner=False)
+def series(
+    store_url: str,
+    kind: str,
+    field: str,
+    sensor_ids: tuple[str, ...],
+    now_s: float,
+    window_s: float,
+) -> pd.DataFrame:
+    """A chart's series over the last window_s seconds."""
+    window = timedelta(seconds=window_s)
+    closed = _closed(store_url, kind, field, sensor_ids, queries.choose_every(window))
+    return queries.window_series(
+        store(store_url), kind, field, sensor_ids, _now(now_s), window, closed
+    )
+
+
+@st.cache_data(ttl=TTL_S, max_entries=_MAX, show_spinner=False)
+def history(
+    store_url: str,
+    now_s: float,
+    window_s: float,
+    severities: tuple[str, ...],
+    states: tuple[str, ...],
+    kinds: tuple[str, ...],
+    text: str,
+) -> pd.DataFrame:
+    """Alert transitions of the last window_s seconds, filtered, newest first."""
+    now = _now(now_s)
+    return queries.alert_history(
+        store(store_url),
+        now - timedelta(seconds=window_s),
+        now + queries.FUTURE_SLACK,
+        severities=severities,
+        states=states,
+        kinds=kinds,
+        text=text,
+    )
+
+
+@st.cache_data(ttl=TTL_S, max_entries=_MAX, show_spinner=False)
+def around(store_url: str, alert_id: str, now_s: float) -> pd.DataFrame:
+    """The readings around one alert (its latest event)."""
+    s = store(store_url)
+    events = s.alert_events(alert_id=alert_id)
+    if not events:
+        return queries.readings_around(s, _placeholder(alert_id, now_s))
+    return queries.readings_around(s, events[-1])
+
+
+def _placeholder(alert_id: str, now_s: float) -> AlertEvent:
+    return AlertEvent(
+        alert_id=alert_id,
+        rule="",
+        subject="",
+        kind="",
+        severity="info",
+        state="resolved",
+        ts=_now(now_s),
+    )

@@ -1,0 +1,135 @@
+"""Alerts: active and history with filters, acknowledge with name and note, readings around."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import cache, charts, queries, ui
+from dashboard.ack import AckError, publish_ack
+
+COLUMNS = [
+    "severity",
+    "state",
+    "kind",
+    "subject",
+    "rule",
+    "message",
+    "value",
+    "ts",
+    "actor",
+    "drill",
+]
+HISTORY = [*COLUMNS, "note", "alert_id"]
+_IDS = "alerts_active_ids"
+
+
+def _local(frame: pd.DataFrame, tz: str) -> pd.DataFrame:
+    return frame.assign(ts=frame["ts"].dt.tz_convert(tz)) if len(frame) else frame
+
+
+@st.fragment(run_every=ui.REFRESH_S)
+def live(ctx: ui.Context, filters: dict[str, tuple[str, ...]], text: str, window_s: float) -> None:
+    """Active alerts and the history, refreshed in place."""
+    now = ui.now_s()
+    active = cache.active_table(ctx.store_url, now)
+    if tuple(active["alert_id"]) != st.session_state.get(_IDS):
+        st.rerun()  # the acknowledge list below is out of date: redraw the page
+    ui.drill_banner(bool(len(active) and active["drill"].any()))
+    counts = queries.alert_counts(active)
+    st.markdown(
+        f"**Active:** {counts['critical']} critical · {counts['warning']} warning · "
+        f"{counts['info']} info"
+    )
+    if len(active):
+        st.dataframe(_local(active[COLUMNS], ctx.tz), hide_index=True, width="stretch")
+    else:
+        st.success("No active alerts.")
+    st.subheader("History")
+    history = cache.history(
+        ctx.store_url,
+        now,
+        window_s,
+        filters["severity"],
+        filters["state"],
+        filters["kind"],
+        text,
+    )
+    st.caption(f"{len(history)} transitions")
+    st.dataframe(_local(history[HISTORY], ctx.tz), hide_index=True, width="stretch")
+
+
+@st.fragment(run_every=ui.REFRESH_S)
+def around(ctx: ui.Context, alert_id: str, title: str) -> None:
+    """The subject's readings around the chosen alert."""
+    frame = cache.around(ctx.store_url, alert_id, ui.now_s())
+    if not len(frame):
+        st.info("No readings stored around this alert.")
+        return
+    for field, part in frame.groupby("field", sort=False):
+        st.plotly_chart(
+            charts.series_chart(
+                part.assign(sensor_id=str(field)),
+                {},
+                f"{title}: {field}",
+                str(field),
+                timezone=ctx.tz,
+            ),
+            key=f"around_{field}",
+        )
+
+
+def acknowledge(ctx: ui.Context, active: pd.DataFrame) -> str | None:
+    """The acknowledge form; returns the chosen alert's id."""
+    if not len(active):
+        return None
+    options = {
+        row.alert_id: f"{row.severity.upper()} · {row.subject} · {row.rule} ({row.state})"
+        for row in active.itertuples()
+    }
+    chosen: str | None = st.selectbox(
+        "Alert", list(options), format_func=lambda i: options[i], key="ack_alert"
+    )
+    with st.form("ack_form", clear_on_submit=False):
+        actor = st.text_input("Your name", key="ack_actor")
+        note = st.text_area("Note", key="ack_note", height=80)
+        sent = st.form_submit_button("Acknowledge", type="primary")
+    if sent and chosen:
+        try:
+            topic = publish_ack(ctx.settings, chosen, actor, note)
+        except AckError as exc:
+            st.error(str(exc))
+        except (ConnectionError, OSError) as exc:
+            st.error(f"Acknowledgement NOT sent: {exc}")
+        else:
+            st.success(f"Acknowledgement sent for {options[chosen]} by {actor.strip()} ({topic}).")
+    return chosen
+
+
+context = ui.context()
+st.title("Alerts")
+now_s = ui.now_s()
+active_now = cache.active_table(context.store_url, now_s)
+st.session_state[_IDS] = tuple(active_now["alert_id"])
+
+with st.expander("Filters", expanded=False):
+    c1, c2, c3 = st.columns(3)
+    chosen_filters = {
+        "severity": tuple(c1.multiselect("Severity", ["critical", "warning", "info"], key="f_sev")),
+        "state": tuple(
+            c2.multiselect(
+                "State", ["pending", "firing", "acknowledged", "resolved"], key="f_state"
+            )
+        ),
+        "kind": tuple(c3.multiselect("Family", list(queries.FAMILY_LABELS), key="f_kind")),
+    }
+    search = st.text_input("Search subject, rule or message", key="f_text")
+    history_window = ui.window_picker("alerts_window", default="24 h")
+
+live(context, chosen_filters, search, history_window)
+
+st.subheader("Acknowledge")
+selected = acknowledge(context, active_now)
+if selected:
+    st.subheader("Readings around the alert")
+    around(context, selected, str(active_now.set_index("alert_id").loc[selected, "subject"]))

@@ -1,0 +1,64 @@
+"""Cold chain: temperatures with limit bands per unit type, and danger-zone time per unit."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard import cache, charts, limits, ui
+
+TABLE = ["name", "vendor", "type", "temp_c", "danger_zone_min", "door_open", "status", "age_s"]
+TYPES = {"fridge": "Fridges", "freezer": "Freezers", "hot_holding": "Hot holding"}
+RED = charts.COLOURS["critical"]
+AMBER = charts.COLOURS["warning"]
+BANDS: dict[str, tuple[list[charts.Band], list[charts.Line]]] = {
+    "fridge": ([(8.0, None, RED), (5.0, 8.0, AMBER)], [(5.0, AMBER, "5 °C"), (8.0, RED, "8 °C")]),
+    "freezer": (
+        [(-12.0, None, RED), (-18.0, -12.0, AMBER)],
+        [(-18.0, AMBER, "-18 °C"), (-12.0, RED, "-12 °C")],
+    ),
+    "hot_holding": ([(None, 63.0, RED)], [(63.0, RED, "63 °C")]),
+}
+
+
+@st.fragment(run_every=ui.REFRESH_S)
+def live(ctx: ui.Context, types: tuple[str, ...], window_s: float) -> None:
+    """Table and one chart per unit type, refreshed in place."""
+    now = ui.now_s()
+    key = (ctx.store_url, ctx.venue_path, ctx.venue_mtime)
+    age = cache.data_age(*key, ("coldchain",), now, ctx.settings.dashboard_stale_s)
+    table = cache.frame(*key, "units", now)
+    ui.drill_banner(age.drill)
+    ui.freshness(age, ctx.tz)
+    ui.table(table, TABLE)
+    st.caption(
+        f"Danger-zone time: minutes between {limits.DANGER_ZONE_C[0]:.0f} and "
+        f"{limits.DANGER_ZONE_C[1]:.0f} °C in the last 24 h (2 h: use now, 4 h: discard)."
+    )
+    for unit_type in types:
+        units = [u for u in ctx.venue.catering if u.type == unit_type]
+        if not units:
+            continue
+        ids = tuple(u.id for u in units)
+        series = cache.series(ctx.store_url, "coldchain", "temp_c", ids, now, window_s)
+        bands, lines = BANDS[unit_type]
+        st.plotly_chart(
+            charts.series_chart(
+                series,
+                {u.id: u.name or u.id for u in units},
+                f"{TYPES[unit_type]}: temperature",
+                "°C",
+                bands,
+                lines,
+                timezone=ctx.tz,
+            ),
+            key=f"cold_{unit_type}",
+        )
+
+
+context = ui.context()
+st.title("Cold chain")
+picked = st.multiselect(
+    "Unit types", list(TYPES), default=list(TYPES), format_func=lambda t: TYPES[t], key="cold_types"
+)
+window = ui.window_picker("cold_window")
+live(context, tuple(picked), window)

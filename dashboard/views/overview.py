@@ -1,0 +1,54 @@
+"""Overview: a traffic light per family and per zone, active alerts by severity, data age."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import cache, queries, ui
+
+ALERT_COLUMNS = ["severity", "state", "kind", "subject", "rule", "message", "ts", "drill"]
+
+
+@st.fragment(run_every=ui.REFRESH_S)
+def live(ctx: ui.Context) -> None:
+    """The whole page, refreshed in place."""
+    now = ui.now_s()
+    key = (ctx.store_url, ctx.venue_path, ctx.venue_mtime)
+    stale_s = ctx.settings.dashboard_stale_s
+    active = cache.active_table(ctx.store_url, now)
+    zones = cache.frame(*key, "zones", now)
+    frames = {
+        "crowd": pd.concat([zones[["status"]], cache.frame(*key, "gates", now)[["status"]]]),
+        "power": cache.frame(*key, "generators", now),
+        "coldchain": cache.frame(*key, "units", now),
+        "shuttle": cache.frame(*key, "shuttles", now),
+    }
+    ages = {k: cache.data_age(*key, (k,), now, stale_s) for k in queries.FAMILY_LABELS}
+    overall = cache.data_age(*key, tuple(queries.FAMILY_LABELS), now, stale_s)
+    ui.drill_banner(overall.drill or bool(len(active) and active["drill"].any()))
+    ui.freshness(overall, ctx.tz)
+
+    counts = queries.alert_counts(active)
+    c1, c2, c3, c4 = st.columns(4)
+    c1.metric("Critical alerts", counts["critical"])
+    c2.metric("Warning alerts", counts["warning"])
+    c3.metric("Info alerts", counts["info"])
+    c4.metric("Data age", overall.text)
+
+    st.subheader("Families")
+    ui.tiles(queries.family_tiles(frames, active, ages), columns=4)
+    st.subheader("Zones")
+    ui.tiles(queries.zone_tiles(zones), columns=3)
+
+    st.subheader("Active alerts")
+    if len(active):
+        shown = active[ALERT_COLUMNS].assign(ts=active["ts"].dt.tz_convert(ctx.tz))
+        st.dataframe(shown, hide_index=True, width="stretch")
+    else:
+        st.success("No active alerts.")
+
+
+context = ui.context()
+st.title(f"{context.venue.event.name} · Overview")
+live(context)

@@ -1,0 +1,166 @@
+"""The running dashboard in a real headless Chromium: log in, see the alert, acknowledge it.
+
+Starts `opsroom dashboard` as a subprocess against Mosquitto and a populated SQLite store, and
+saves a screenshot of every page under test-artifacts/screenshots/.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import orjson
+import pytest
+
+from opsroom import topics
+from opsroom.broker import free_port
+from opsroom.store.sqlite import SqliteStore
+from tests.dashboard import data
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+PASSWORD = "wall-screen-test"
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.integration,
+    pytest.mark.skipif(
+        CHROMIUM is None, reason="chromium is not installed (apt-get install chromium)"
+    ),
+]
+playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+
+
+def _healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=1) as resp:
+            return resp.read() == b"ok"
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def dashboard(tmp_path: Path, broker, event: str) -> Iterator[tuple[str, Path]]:
+    """`opsroom dashboard` on a free port over a store holding a firing alert; URL and store."""
+    store = data.fill(tmp_path / "store.db", datetime.now(UTC))
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPSROOM_DASHBOARD_")} | {
+        "OPSROOM_DASHBOARD_PASSWORD": PASSWORD
+    }
+    log = (tmp_path / "dashboard.log").open("wb")
+    proc = subprocess.Popen(
+        [
+            sys.executable, "-m", "opsroom.cli", "dashboard",
+            "--port", str(port),
+            "--event", event,
+            "--mqtt-url", broker.url,
+            "--store", f"sqlite:///{store}",
+            "--venue", str(data.VENUE),
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while not _healthy(url):
+            assert proc.poll() is None, (tmp_path / "dashboard.log").read_text()
+            assert time.monotonic() < deadline, "dashboard did not become healthy in 30 s"
+            time.sleep(0.2)
+        yield url, store
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+def test_log_in_see_the_alert_and_acknowledge_it(dashboard, collect, event: str) -> None:
+    url, store_path = dashboard
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    acks = collect(topics.acks_filter(event))
+    with playwright_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1600, "height": 2200})
+            page.set_default_timeout(30_000)
+            page.goto(url)
+
+            page.get_by_label("Password", exact=True).fill("not the password")
+            page.get_by_role("button", name="Log in").click()
+            page.get_by_text("Wrong password.").wait_for()
+            page.screenshot(path=SHOTS / "00-login-refused.png")
+
+            page.get_by_label("Password", exact=True).fill(PASSWORD)
+            page.get_by_role("button", name="Log in").click()
+            page.get_by_text("Active alerts", exact=True).wait_for()
+            # the firing alert: a critical Cold chain tile and the alert in the active list
+            page.locator("div.ops-tile", has_text="Cold chain").get_by_text("CRITICAL").wait_for()
+            page.get_by_text("Critical alerts").wait_for()
+            page.locator("[data-testid='stDataFrame']").first.wait_for()
+            page.wait_for_timeout(1000)
+            page.screenshot(path=SHOTS / "01-overview.png", full_page=True)
+
+            # the page refreshes itself: a new alert shows up without a reload
+            warning = data.firing_alert(datetime.now(UTC)).model_copy(
+                update={
+                    "alert_id": "power-load.gen-family",
+                    "rule": "power-load",
+                    "subject": "gen-family",
+                    "kind": "power",
+                    "severity": "warning",
+                    "value": 41.0,
+                    "message": "Family Field generator above 80 % of rated load",
+                }
+            )
+            store = SqliteStore(store_path)
+            store.write_alert_events([warning])
+            store.close()
+            metric = page.locator("[data-testid='stMetric']", has_text="Warning alerts")
+            metric.get_by_text("1", exact=True).wait_for(timeout=8000)
+
+            for n, title in enumerate(["Crowd", "Power", "Cold chain", "Shuttles"], start=2):
+                page.get_by_role("link", name=title).click()
+                page.get_by_role("heading", name=title).wait_for()
+                page.wait_for_selector("div.js-plotly-plot .main-svg")
+                page.wait_for_timeout(1500)
+                name = title.lower().replace(" ", "")
+                page.screenshot(path=SHOTS / f"{n:02d}-{name}.png", full_page=True)
+
+            page.get_by_role("link", name="Alerts").click()
+            page.get_by_role("heading", name="Alerts", exact=True).wait_for()
+            page.get_by_label("Your name").fill("Duty officer Sam")
+            page.get_by_label("Note").fill("Vendor told to move stock to the spare fridge")
+            page.wait_for_timeout(2500)  # a live refresh must not lose what was typed
+            page.get_by_role("button", name="Acknowledge").click()
+            page.get_by_text("Acknowledgement sent").wait_for()
+            page.wait_for_selector("div.js-plotly-plot .main-svg")
+            page.screenshot(path=SHOTS / "06-alerts.png", full_page=True)
+        finally:
+            browser.close()
+
+    (msg,) = acks.wait_for(1)
+    assert msg.topic == topics.ack(event, data.ALERT_ID)
+    body = orjson.loads(msg.payload)
+    assert body["actor"] == "Duty officer Sam"
+    assert body["note"] == "Vendor told to move stock to the spare fridge"
+    assert datetime.fromisoformat(body["ts"]).tzinfo is not None

@@ -1,0 +1,197 @@
+"""Every dashboard page through Streamlit's AppTest, against a populated SQLite store."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import orjson
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from opsroom import topics
+from tests.dashboard import data
+
+APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
+PASSWORD = "correct horse battery staple"
+PAGES = {
+    "crowd": "views/crowd.py",
+    "power": "views/power.py",
+    "coldchain": "views/coldchain.py",
+    "shuttles": "views/shuttles.py",
+    "alerts": "views/alerts.py",
+}
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Callable[..., Path]:
+    """Point the app at a fresh store filled as asked: env(drill=..., age=...)."""
+    for name in ("OPSROOM_DASHBOARD_NO_AUTH", "OPSROOM_DASHBOARD_PASSWORD", "OPSROOM_EVENT"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("OPSROOM_VENUE", str(data.VENUE))
+    monkeypatch.setenv("OPSROOM_DASHBOARD_PASSWORD", PASSWORD)
+
+    def fill(drill: bool = False, age: timedelta = timedelta(0), alert: bool = True) -> Path:
+        path = tmp_path / f"store-{drill}-{int(age.total_seconds())}.db"
+        data.fill(path, datetime.now(UTC) - age, drill=drill, alert=alert)
+        monkeypatch.setenv("OPSROOM_STORE", f"sqlite:///{path}")
+        return path
+
+    return fill
+
+
+def logged_in(page: str | None = None) -> AppTest:
+    """The app after a correct login, on `page` (a views/ path) or the overview."""
+    at = AppTest.from_file(APP, default_timeout=30).run()
+    at.text_input(key="login_password").input(PASSWORD)
+    at.button[0].click().run()
+    assert not at.exception, at.exception
+    if page:
+        at.switch_page(page).run()
+        assert not at.exception, at.exception
+    return at
+
+
+def markdown(at: AppTest) -> str:
+    return "\n".join(m.value for m in at.markdown)
+
+
+def errors(at: AppTest) -> str:
+    return "\n".join(e.value for e in at.error)
+
+
+def test_wrong_password_is_refused_and_shows_nothing(env) -> None:
+    env()
+    at = AppTest.from_file(APP, default_timeout=30).run()
+    at.text_input(key="login_password").input("guess")
+    at.button[0].click().run()
+    assert "Wrong password." in errors(at)
+    assert "ops-tile" not in markdown(at) and not at.metric
+
+
+def test_without_a_password_the_app_refuses_unless_told_to_run_open(env, monkeypatch) -> None:
+    env()
+    monkeypatch.delenv("OPSROOM_DASHBOARD_PASSWORD")
+    at = AppTest.from_file(APP, default_timeout=30).run()
+    assert "OPSROOM_DASHBOARD_PASSWORD" in errors(at) and not at.text_input
+    monkeypatch.setenv("OPSROOM_DASHBOARD_NO_AUTH", "1")
+    at = AppTest.from_file(APP, default_timeout=30).run()
+    assert not at.exception and "ops-tile" in markdown(at)
+
+
+def test_overview_shows_tiles_alert_counts_and_data_age(env) -> None:
+    env()
+    at = logged_in()
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Critical alerts"] == "1" and metrics["Warning alerts"] == "0"
+    assert metrics["Data age"].endswith(" s")
+    text = markdown(at)
+    for label in ("Crowd", "Power", "Cold chain", "Shuttles", "Main Arena", "Riverside Campsite"):
+        assert f">{label}</div>" in text
+    assert "CRITICAL" in text and "WARNING" in text  # the fridge; the busy arena
+    assert "DRILL" not in text and "STALE" not in errors(at)
+    assert at.dataframe[0].value["subject"].tolist() == [data.HOT_FRIDGE]
+
+
+def test_drill_data_shows_the_drill_banner(env) -> None:
+    env(drill=True)
+    assert "DRILL" in markdown(logged_in())
+    assert "DRILL" in markdown(logged_in(PAGES["power"]))
+
+
+def test_old_data_shows_the_stale_warning(env) -> None:
+    env(age=timedelta(minutes=10))
+    at = logged_in()
+    assert "STALE" in errors(at)
+    assert "STALE" in markdown(at)  # the family tiles say it too
+    assert "STALE" in errors(logged_in(PAGES["crowd"]))
+
+
+def test_empty_store_says_no_data(env) -> None:
+    env(alert=False, age=timedelta(days=30))  # everything older than the 24 h charts
+    at = logged_in()
+    assert "No active alerts." in [s.value for s in at.success]
+
+
+def test_crowd_page(env) -> None:
+    env()
+    at = logged_in(PAGES["crowd"])
+    assert [t.value for t in at.title] == ["Crowd"]
+    assert len(at.get("plotly_chart")) == 4  # map, occupancy bars, series, gate flow
+    zones = at.dataframe[0].value.set_index("name")
+    assert zones.loc["Main Arena", "status"] == "warning"
+    gates = at.dataframe[1].value.set_index("name")
+    assert gates.loc["Arena Gate", "flow_per_m_min"] == pytest.approx(20)
+
+
+def test_crowd_window_choice_survives_a_rerun(env) -> None:
+    env()
+    at = logged_in(PAGES["crowd"])
+    at.button_group(key="crowd_window").set_value("6 h").run()
+    at.run()
+    assert at.button_group(key="crowd_window").value == "6 h" and not at.exception
+
+
+def test_power_page(env) -> None:
+    env()
+    at = logged_in(PAGES["power"])
+    assert len(at.get("plotly_chart")) == 3  # voltage, frequency, load
+    table = at.dataframe[0].value
+    assert set(table["status"]) == {"ok"} and len(table) == 6
+    at.multiselect(key="power_generators").set_value(["gen-family"]).run()
+    assert not at.exception and len(at.get("plotly_chart")) == 3
+
+
+def test_coldchain_page(env) -> None:
+    env()
+    at = logged_in(PAGES["coldchain"])
+    assert len(at.get("plotly_chart")) == 3  # fridges, freezers, hot holding
+    table = at.dataframe[0].value.set_index("name")
+    assert table.loc["Green Leaf Kitchen - salad fridge", "status"] == "critical"
+    assert table.loc["Green Leaf Kitchen - salad fridge", "danger_zone_min"] >= 30
+
+
+def test_shuttles_page_marks_the_stranded_bus(env) -> None:
+    env()
+    at = logged_in(PAGES["shuttles"])
+    assert [w.value for w in at.warning] == ["Loop bus 2: OFF ROUTE, STOPPED (Car park loop)"]
+    assert len(at.get("plotly_chart")) == 1
+    buses = at.dataframe[0].value.set_index("name")
+    assert buses.loc["Loop bus 2", "stopped"] and buses.loc["Loop bus 2", "off_route"]
+
+
+def test_alerts_page_lists_filters_and_shows_readings_around(env) -> None:
+    env()
+    at = logged_in(PAGES["alerts"])
+    assert at.dataframe[0].value["subject"].tolist() == [data.HOT_FRIDGE]
+    assert "1 critical" in markdown(at)
+    assert at.selectbox(key="ack_alert").value == data.ALERT_ID
+    assert len(at.get("plotly_chart")) == 1  # temp_c around the alert
+    at.multiselect(key="f_sev").set_value(["warning"]).run()
+    assert "0 transitions" in [c.value for c in at.caption]
+
+
+def test_ack_needs_a_name(env) -> None:
+    env()
+    at = logged_in(PAGES["alerts"])
+    at.button(key="FormSubmitter:ack_form-Acknowledge").click().run()
+    assert "enter your name" in errors(at)
+
+
+@pytest.mark.integration
+def test_ack_from_the_alerts_page_is_published_on_mqtt(env, broker, collect, event, monkeypatch):
+    env()
+    monkeypatch.setenv("OPSROOM_MQTT_URL", broker.url)
+    monkeypatch.setenv("OPSROOM_EVENT", event)
+    got = collect(topics.acks_filter(event))
+    at = logged_in(PAGES["alerts"])
+    at.text_input(key="ack_actor").input("Duty officer Sam")
+    at.text_area(key="ack_note").input("Vendor told to move stock")
+    at.button(key="FormSubmitter:ack_form-Acknowledge").click().run()
+    assert any("Acknowledgement sent" in s.value for s in at.success), errors(at)
+    (msg,) = got.wait_for(1)
+    assert msg.topic == topics.ack(event, data.ALERT_ID) and msg.qos == 1
+    body = orjson.loads(msg.payload)
+    assert body["actor"] == "Duty officer Sam" and body["note"] == "Vendor told to move stock"
+    assert datetime.fromisoformat(body["ts"]) <= datetime.now(UTC)
