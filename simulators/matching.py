@@ -1,0 +1,192 @@
+"""After-action matching: which injected incident raised which alert, and how fast.
+
+Pure functions over the incident log and the alert events; no I/O, no clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from opsroom.alerts import SEVERITIES, AlertEvent
+
+DEFAULT_GRACE = timedelta(minutes=10)
+
+
+@dataclass(frozen=True)
+class InjectedIncident:
+    """One incident a drill injected, as its log recorded it."""
+
+    id: str
+    type: str
+    target: str
+    subjects: tuple[str, ...]
+    start: datetime
+    end: datetime
+    expected_alert: str = ""
+    expected_rules: tuple[str, ...] = ()
+    alerting: bool = True
+
+    @classmethod
+    def from_record(cls, rec: dict[str, Any]) -> InjectedIncident:
+        """From one `incident` record of the drill log."""
+        exp = rec.get("expected") or {}
+        return cls(
+            id=str(rec["id"]),
+            type=str(rec["type"]),
+            target=str(rec["target"]),
+            subjects=tuple(rec.get("subjects") or [rec["target"]]),
+            start=datetime.fromisoformat(rec["start"]),
+            end=datetime.fromisoformat(rec["end"]),
+            expected_alert=str(exp.get("alert", "")),
+            expected_rules=tuple(exp.get("rules") or ()),
+            alerting=bool(exp.get("alerting", True)),
+        )
+
+
+@dataclass(frozen=True)
+class AlertLife:
+    """One occurrence of an alert, from its first transition to its resolution."""
+
+    alert_id: str
+    rule: str
+    subject: str
+    kind: str
+    severity: str  # the highest it reached
+    first_at: datetime
+    firing_at: datetime | None
+    acked_at: datetime | None
+    resolved_at: datetime | None
+    acked_by: str | None = None
+
+
+def _life(events: Sequence[AlertEvent]) -> AlertLife:
+    first = events[0]
+
+    def at(state: str) -> datetime | None:
+        return next((e.ts for e in events if e.state == state), None)
+
+    acked = next((e for e in events if e.state == "acknowledged"), None)
+    worst = max(events, key=lambda e: SEVERITIES.index(e.severity)).severity
+    return AlertLife(
+        alert_id=first.alert_id,
+        rule=first.rule,
+        subject=first.subject,
+        kind=first.kind,
+        severity=worst,
+        first_at=first.ts,
+        firing_at=at("firing"),
+        acked_at=acked.ts if acked else None,
+        resolved_at=at("resolved"),
+        acked_by=acked.actor if acked else None,
+    )
+
+
+def lives(events: Iterable[AlertEvent]) -> list[AlertLife]:
+    """Group alert transitions into occurrences (a new one starts after a resolution)."""
+    open_: dict[str, list[AlertEvent]] = {}
+    done: list[list[AlertEvent]] = []
+    for e in sorted(events, key=lambda e: e.ts):
+        seq = open_.setdefault(e.alert_id, [])
+        seq.append(e)
+        if e.state == "resolved":
+            done.append(open_.pop(e.alert_id))
+    done.extend(open_.values())
+    return sorted((_life(seq) for seq in done), key=lambda a: (a.first_at, a.alert_id))
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How the ops room did on one incident."""
+
+    incident: InjectedIncident
+    alerts: tuple[AlertLife, ...]
+    detected: bool | None  # None: the incident is not meant to raise an alert
+    time_to_alert: timedelta | None
+    time_to_ack: timedelta | None
+    time_to_resolve: timedelta | None
+    expected_rule_fired: bool | None
+
+
+@dataclass(frozen=True)
+class Matching:
+    """Every incident's outcome, and the alerts no incident explains."""
+
+    outcomes: tuple[Outcome, ...]
+    unmatched: tuple[AlertLife, ...]
+
+    @property
+    def detected(self) -> int:
+        """How many alerting incidents raised an alert."""
+        return sum(1 for o in self.outcomes if o.detected)
+
+    @property
+    def expected(self) -> int:
+        """How many incidents were meant to raise an alert."""
+        return sum(1 for o in self.outcomes if o.detected is not None)
+
+
+# an alert stamped by the event clock (a last will has no timestamp of its own) can be dated a
+# moment before the incident that caused it: the newest reading seen before the will arrived
+LEAD = timedelta(seconds=60)
+
+
+def _matches(inc: InjectedIncident, alert: AlertLife, grace: timedelta) -> bool:
+    return alert.subject in inc.subjects and inc.start - LEAD <= alert.first_at <= inc.end + grace
+
+
+def outcome(inc: InjectedIncident, alerts: Sequence[AlertLife]) -> Outcome:
+    """Score one incident against the alerts that matched it."""
+    firing = [a.firing_at for a in alerts if a.firing_at is not None]
+    acked = [a.acked_at for a in alerts if a.acked_at is not None]
+    resolved = [a.resolved_at for a in alerts if a.resolved_at is not None]
+    # an incident not meant to alert (malformed payloads) is neither detected nor missed
+    detected: bool | None = bool(firing) if inc.alerting else None
+    rule_fired = (
+        any(a.rule in inc.expected_rules and a.firing_at is not None for a in alerts)
+        if inc.expected_rules
+        else None
+    )
+    return Outcome(
+        incident=inc,
+        alerts=tuple(alerts),
+        detected=detected,
+        time_to_alert=min(firing) - inc.start if firing else None,
+        time_to_ack=min(acked) - inc.start if acked else None,
+        time_to_resolve=(
+            max(resolved) - inc.start if firing and len(resolved) == len(alerts) else None
+        ),
+        expected_rule_fired=rule_fired,
+    )
+
+
+def match(
+    incidents: Sequence[InjectedIncident],
+    events: Iterable[AlertEvent],
+    *,
+    grace: timedelta = DEFAULT_GRACE,
+    window: tuple[datetime, datetime] | None = None,
+) -> Matching:
+    """Match alerts to incidents by subject and time: first transition within the incident
+    (from a minute before its start, see LEAD, to its end + grace).
+
+    Only drill alerts that fired count. Alerts that match no incident are listed if they began
+    inside `window` (the drill's span), so what follows the drill's end is not blamed on it.
+    """
+    # an alert that was only ever pending (its hold time never met) never reached anyone
+    all_lives = [a for a in lives(e for e in events if e.drill) if a.firing_at is not None]
+    used: set[tuple[str, datetime]] = set()
+    outcomes = []
+    for inc in sorted(incidents, key=lambda i: (i.start, i.id)):
+        hits = [a for a in all_lives if _matches(inc, a, grace)]
+        used.update((a.alert_id, a.first_at) for a in hits)
+        outcomes.append(outcome(inc, hits))
+    unmatched = [
+        a
+        for a in all_lives
+        if (a.alert_id, a.first_at) not in used
+        and (window is None or window[0] <= a.first_at < window[1])
+    ]
+    return Matching(tuple(outcomes), tuple(unmatched))

@@ -1,0 +1,263 @@
+"""The after-action report of a drill: Markdown and a self-contained HTML page with a timeline.
+
+The HTML embeds plotly.js itself (no CDN), so it opens on an ops-room laptop with no internet.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from simulators.matching import AlertLife, InjectedIncident, Matching, Outcome
+
+
+@dataclass(frozen=True)
+class DrillLog:
+    """What a drill's incident log holds: the drill header, the incidents, the end record."""
+
+    header: dict[str, Any]
+    incidents: tuple[InjectedIncident, ...]
+    end: dict[str, Any] | None
+
+    @property
+    def start(self) -> datetime:
+        """The timestamp of the drill's second 0."""
+        return datetime.fromisoformat(self.header["start"])
+
+    @property
+    def finish(self) -> datetime:
+        """The timestamp of the drill's planned end."""
+        return datetime.fromisoformat(self.header["end"])
+
+
+def read_log(path: Path) -> DrillLog:
+    """Read a JSON-lines incident log written by `opsroom simulate --log`."""
+    header: dict[str, Any] = {}
+    incidents: list[InjectedIncident] = []
+    end: dict[str, Any] | None = None
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{path}: line {n}: not JSON: {exc}") from exc
+        kind = rec.get("record")
+        if kind == "drill":
+            header = rec
+        elif kind == "incident":
+            try:
+                incidents.append(InjectedIncident.from_record(rec))
+            except (KeyError, TypeError, ValueError) as exc:
+                raise ValueError(f"{path}: line {n}: not an incident record ({exc!r})") from exc
+        elif kind == "end":
+            end = rec
+    if not header:
+        raise ValueError(f"{path}: no drill record: is this a log of `opsroom simulate --log`?")
+    return DrillLog(header, tuple(incidents), end)
+
+
+def fmt_delta(d: timedelta | None) -> str:
+    """`12m 30s`, or a dash."""
+    if d is None:
+        return "—"
+    s = int(d.total_seconds())
+    sign, s = ("-", -s) if s < 0 else ("", s)
+    h, rem = divmod(s, 3600)
+    m, sec = divmod(rem, 60)
+    return sign + (f"{h}h {m:02d}m {sec:02d}s" if h else f"{m}m {sec:02d}s")
+
+
+def _offset(log: DrillLog, ts: datetime) -> str:
+    return "+" + fmt_delta(ts - log.start)
+
+
+def _verdict(o: Outcome) -> str:
+    if o.detected is None:
+        return "n/a (no alert expected)"
+    return "detected" if o.detected else "MISSED"
+
+
+def markdown(log: DrillLog, m: Matching, grace: timedelta) -> str:
+    """The report as Markdown."""
+    h = log.header
+    lines = [
+        f"# After-action report: {h.get('name', 'drill')}",
+        "",
+        f"- event `{h.get('event', '?')}`, seed {h.get('seed', '?')}, speed {h.get('speed', '?')}x",
+        f"- drill clock {log.start.isoformat()} to {log.finish.isoformat()}",
+        f"- alerts matched by subject within each incident's window + {fmt_delta(grace)} grace",
+        f"- **{m.detected} of {m.expected} incidents detected**, "
+        f"{len(m.unmatched)} alert(s) matched no incident",
+    ]
+    if log.end is not None and not log.end.get("completed", True):
+        lines.append("- the drill was stopped before its end")
+    lines += [
+        "",
+        "## Incidents",
+        "",
+        "| # | incident | target | at | duration | result | to alert | to ack | to resolve "
+        "| alerts |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for i, o in enumerate(m.outcomes, 1):
+        inc = o.incident
+        alerts = ", ".join(f"`{a.rule}` ({a.severity}) on {a.subject}" for a in o.alerts) or "—"
+        if o.expected_rule_fired is False:
+            alerts += f" — expected {', '.join(inc.expected_rules)}"
+        lines.append(
+            f"| {i} | {inc.type} | {inc.target} | {_offset(log, inc.start)} "
+            f"| {fmt_delta(inc.end - inc.start)} | {_verdict(o)} | {fmt_delta(o.time_to_alert)} "
+            f"| {fmt_delta(o.time_to_ack)} | {fmt_delta(o.time_to_resolve)} | {alerts} |"
+        )
+    missed = [o for o in m.outcomes if o.detected is False]
+    if missed:
+        lines += ["", "## Missed", ""]
+        for o in missed:
+            lines.append(
+                f"- {o.incident.type} on {o.incident.target}: expected {o.incident.expected_alert}"
+            )
+    lines += ["", "## Alerts that matched no incident", ""]
+    if not m.unmatched:
+        lines.append("None.")
+    for a in m.unmatched:
+        lines.append(
+            f"- `{a.rule}` ({a.severity}) on {a.subject} at {_offset(log, a.first_at)}, "
+            f"resolved {_offset(log, a.resolved_at) if a.resolved_at else 'no'}"
+        )
+    lines += ["", "Times are from the incident's injection, on the drill's clock.", ""]
+    return "\n".join(lines)
+
+
+def timeline_figure(log: DrillLog, m: Matching) -> Any:
+    """A Plotly timeline: incidents and alerts as bars per subject, on the drill's clock."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    end_of_drill = log.finish
+
+    def bar(name: str, y: str, start: datetime, stop: datetime, color: str, text: str) -> None:
+        ms = max((stop - start).total_seconds() * 1000, 1000.0)
+        fig.add_trace(
+            go.Bar(
+                x=[ms],
+                base=[start.isoformat()],
+                y=[y],
+                orientation="h",
+                name=name,
+                marker_color=color,
+                hovertext=[text],
+                hoverinfo="text",
+                showlegend=False,
+                width=0.4,
+                # the y axis is reversed (first subject on top): -0.4 is the upper half
+                offset=-0.4 if name == "incident" else 0.0,
+            )
+        )
+
+    for o in m.outcomes:
+        inc = o.incident
+        color = "#888" if o.detected is None else ("#2a9d8f" if o.detected else "#e63946")
+        bar(
+            "incident",
+            inc.target,
+            inc.start,
+            inc.end,
+            color,
+            f"{inc.type} on {inc.target}: {_verdict(o)}",
+        )
+    alerts: list[AlertLife] = [a for o in m.outcomes for a in o.alerts] + list(m.unmatched)
+    colors = {"info": "#8ecae6", "warning": "#f4a261", "critical": "#7b2cbf"}
+    for a in alerts:
+        stop = a.resolved_at or end_of_drill
+        acked = f", acknowledged {_offset(log, a.acked_at)}" if a.acked_at else ""
+        bar(
+            "alert",
+            a.subject,
+            a.first_at,
+            stop,
+            colors.get(a.severity, "#999"),
+            f"{a.rule} ({a.severity}) on {a.subject}: from {_offset(log, a.first_at)}{acked}, "
+            f"resolved {_offset(log, a.resolved_at) if a.resolved_at else 'no'}",
+        )
+    rows = {a.subject for a in alerts} | {o.incident.target for o in m.outcomes}
+    fig.update_layout(
+        barmode="overlay",
+        xaxis={"type": "date", "title": "drill clock (UTC)"},
+        yaxis={"title": "", "autorange": "reversed"},
+        height=max(320, 34 * len(rows) + 140),
+        margin={"l": 160, "r": 20, "t": 30, "b": 40},
+    )
+    return fig
+
+
+def html_page(log: DrillLog, m: Matching, grace: timedelta) -> str:
+    """The report as one self-contained HTML page (plotly.js inlined, works offline)."""
+    fig = timeline_figure(log, m)
+    chart = fig.to_html(full_html=False, include_plotlyjs=True)
+    title = html.escape(f"After-action report: {log.header.get('name', 'drill')}")
+    rows = []
+    for i, o in enumerate(m.outcomes, 1):
+        inc = o.incident
+        cls = "na" if o.detected is None else ("ok" if o.detected else "missed")
+        alerts = ", ".join(f"{a.rule} ({a.severity}) on {a.subject}" for a in o.alerts) or "—"
+        cells = [
+            str(i),
+            inc.type,
+            inc.target,
+            _offset(log, inc.start),
+            fmt_delta(inc.end - inc.start),
+            _verdict(o),
+            fmt_delta(o.time_to_alert),
+            fmt_delta(o.time_to_ack),
+            fmt_delta(o.time_to_resolve),
+            alerts,
+        ]
+        rows.append(
+            f'<tr class="{cls}">' + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>"
+        )
+    unmatched = "".join(
+        f"<li>{html.escape(a.rule)} ({html.escape(a.severity)}) on {html.escape(a.subject)} at "
+        f"{html.escape(_offset(log, a.first_at))}</li>"
+        for a in m.unmatched
+    )
+    head = (
+        "<th>#</th><th>incident</th><th>target</th><th>at</th><th>duration</th><th>result</th>"
+        "<th>to alert</th><th>to ack</th><th>to resolve</th><th>alerts</th>"
+    )
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 2em; color: #222; }}
+table {{ border-collapse: collapse; }} td, th {{ border: 1px solid #ccc; padding: 4px 8px; }}
+tr.missed td {{ background: #fde2e4; }} tr.ok td {{ background: #e6f4f1; }}
+tr.na td {{ color: #666; }}
+</style></head><body>
+<h1>{title}</h1>
+<p>Event <code>{html.escape(str(log.header.get("event", "?")))}</code>, drill clock
+{html.escape(log.start.isoformat())} to {html.escape(log.finish.isoformat())};
+<strong>{m.detected} of {m.expected} incidents detected</strong>; alerts matched by subject within
+each incident's window + {html.escape(fmt_delta(grace))}.</p>
+<p>Per subject, the upper bar is an injected incident (green: detected, red: missed, grey: no
+alert expected) and the lower bar an alert (orange: warning, purple: critical), from its first
+transition to its resolution. Hover for details.</p>
+{chart}
+<h2>Incidents</h2>
+<table><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>
+<h2>Alerts that matched no incident</h2>
+<ul>{unmatched or "<li>None.</li>"}</ul>
+</body></html>
+"""
+
+
+def write_report(log: DrillLog, m: Matching, out: Path, grace: timedelta) -> tuple[Path, Path]:
+    """Write drill-report.md and drill-report.html into `out`; return their paths."""
+    out.mkdir(parents=True, exist_ok=True)
+    md, page = out / "drill-report.md", out / "drill-report.html"
+    md.write_text(markdown(log, m, grace), encoding="utf-8")
+    page.write_text(html_page(log, m, grace), encoding="utf-8")
+    return md, page
