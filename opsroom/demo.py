@@ -1,0 +1,504 @@
+"""`opsroom demo`: broker, SQLite store, ingest, rules, a looping drill and the dashboard.
+
+Everything runs on 127.0.0.1 from one data folder. The broker is Mosquitto when it is
+installed (a subprocess on a free port) or else amqtt in this process (a thread with its own
+event loop; MQTT 3.1.1 only, which the services' `auto` protocol negotiation falls back to).
+Ingest, rules, the drill and the dashboard are `opsroom` subprocesses, each in its own process
+group: a crash of one is seen (its exit), it is stopped with SIGTERM like in production, a
+terminal's Ctrl-C reaches only the demo (which then stops the parts in reverse order), and
+whatever a part started (Streamlit under `opsroom dashboard`) goes with its group.
+
+The drill's first round plays at `--speed` with its clock running from the past up to now
+(see simulators.runner), so alerts fire within the first minute. Rules judge time on the
+readings' own timestamps and ignore a reading older than its subject's newest, so a second
+round replayed from the past would be ignored; the following rounds therefore play live (1x),
+continuing the event's clock from where the first round left it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import importlib.util
+import logging
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any, Literal
+
+from opsroom.broker import Mosquitto, free_port
+from opsroom.configfile import ConfigError
+
+log = logging.getLogger("opsroom.demo")
+
+BrokerChoice = Literal["auto", "mosquitto", "embedded"]
+MARKER = ".opsroom-demo"
+STOP_TIMEOUT_S = 15.0
+READY_TIMEOUT_S = 60.0
+Print = Callable[[str], None]
+
+
+def examples_dir() -> Path:
+    """The examples/ folder next to the package (a source checkout or an editable install)."""
+    return Path(__file__).resolve().parents[1] / "examples"
+
+
+def _example(given: Path | None, name: str, flag: str) -> Path:
+    if given is not None:
+        if not given.is_file():
+            raise ConfigError(str(given), [f"{flag}: no such file"])
+        return given.resolve()
+    path = examples_dir() / name
+    if not path.is_file():
+        raise ConfigError(
+            "demo",
+            [
+                f"{flag}: the example {name} is not at {path}: the demo uses the examples/ "
+                f"folder of a source checkout (pip install -e .); pass {flag} FILE instead"
+            ],
+        )
+    return path
+
+
+def _need_module(name: str, what: str) -> None:
+    if importlib.util.find_spec(name) is None:
+        raise ConfigError(
+            "demo", [f"{what} needs the Python package {name}: pip install -e '.[demo]'"]
+        )
+
+
+def mosquitto_binary() -> str | None:
+    """The mosquitto executable on this machine, if any."""
+    found = shutil.which("mosquitto")
+    if found:
+        return found
+    return "/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None
+
+
+class EmbeddedBroker:
+    """amqtt's broker on 127.0.0.1:port in a thread with its own asyncio loop."""
+
+    def __init__(self, port: int = 0) -> None:
+        self.port = port or free_port()
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._serve, name="amqtt-broker", daemon=True)
+        self._ready = threading.Event()
+        self._broker: Any = None
+        self._error: BaseException | None = None
+
+    @property
+    def url(self) -> str:
+        """The broker's mqtt:// URL."""
+        return f"mqtt://127.0.0.1:{self.port}"
+
+    def _serve(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        try:
+            self._loop.run_until_complete(self._start())
+        except BaseException as exc:  # reported by start()
+            self._error = exc
+            self._ready.set()
+            return
+        self._ready.set()
+        self._loop.run_forever()
+
+    async def _start(self) -> None:
+        from amqtt.broker import Broker  # type: ignore[import-untyped]
+
+        # its warnings are the services' MQTT v5 probes being refused, by design
+        logging.getLogger("amqtt").setLevel(logging.ERROR)
+        logging.getLogger("transitions").setLevel(logging.WARNING)
+        config = {
+            "listeners": {"default": {"type": "tcp", "bind": f"127.0.0.1:{self.port}"}},
+            "plugins": {
+                "amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}
+            },
+        }
+        self._broker = Broker(config)
+        await self._broker.start()
+
+    def start(self, timeout: float = 10.0) -> EmbeddedBroker:
+        """Start serving; raise RuntimeError if it cannot."""
+        self._thread.start()
+        if not self._ready.wait(timeout) or self._error is not None:
+            raise RuntimeError(f"the embedded MQTT broker did not start: {self._error}")
+        return self  # Broker.start() returns once its listener accepts connections
+
+    def alive(self) -> bool:
+        """True while the broker's thread runs."""
+        return self._thread.is_alive()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Shut the broker down and end its thread."""
+        if not self._thread.is_alive():
+            return
+        if self._broker is not None:
+            future = asyncio.run_coroutine_threadsafe(self._broker.shutdown(), self._loop)
+            try:
+                future.result(timeout)
+            except Exception as exc:  # stopping anyway
+                log.warning("embedded broker shutdown: %s", exc)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout)
+        if not self._thread.is_alive():
+            self._loop.close()
+
+
+@dataclass
+class Part:
+    """One `opsroom` subprocess of the demo, logging to its own file."""
+
+    name: str
+    argv: list[str]
+    log_file: Path
+    proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, env: dict[str, str]) -> Part:
+        """Start it in its own process group, output to its log file."""
+        self.log_file.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_file.open("ab") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "opsroom.cli", *self.argv],
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                process_group=0,
+            )
+        return self
+
+    def exit_code(self) -> int | None:
+        """None while it runs, else its exit code."""
+        return None if self.proc is None else self.proc.poll()
+
+    def stop(self, timeout: float = STOP_TIMEOUT_S) -> None:
+        """SIGTERM, then SIGKILL to its whole group if it does not end within `timeout`."""
+        proc = self.proc
+        if proc is None:
+            return
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                log.warning("%s did not stop within %.0f s: killing it", self.name, timeout)
+        # anything left in its group (a child it started) goes too
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+    def tail(self, lines: int = 15) -> str:
+        """The end of its log, to show why it stopped."""
+        try:
+            text = self.log_file.read_text(errors="replace")
+        except OSError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
+
+
+@dataclass
+class DemoOptions:
+    """What `opsroom demo` runs with."""
+
+    data_dir: Path = Path("opsroom-data")
+    port: int = 8501
+    speed: float = 60.0
+    drill: Path | None = None
+    venue: Path | None = None
+    rules: Path | None = None
+    broker: BrokerChoice = "auto"
+    seed: int | None = None
+    loop: bool = True
+
+
+def prepare_data_dir(data_dir: Path) -> IO[str]:
+    """Make `data_dir` the demo's own, emptied of a previous run's data; return its lock.
+
+    A run replays the drill's hour up to now, so an earlier run's readings and rules state
+    would overlap it in event time. A folder the demo did not make is never touched, nor one
+    that a running demo holds (the returned open file keeps the lock until it is closed).
+    """
+    marker = data_dir / MARKER
+    if data_dir.exists() and any(data_dir.iterdir()) and not marker.exists():
+        raise ConfigError(
+            str(data_dir),
+            [
+                "--data-dir: this folder holds files the demo did not make; the demo resets its "
+                "data folder on each start, so give it an empty or new one"
+            ],
+        )
+    data_dir.mkdir(parents=True, exist_ok=True)
+    lock = marker.open("a", encoding="utf-8")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        lock.close()
+        raise ConfigError(
+            str(data_dir), ["--data-dir: another `opsroom demo` is running with this folder"]
+        ) from None
+    for child in data_dir.iterdir():
+        if child.name == MARKER:
+            continue
+        if child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child)
+        else:
+            child.unlink()
+    lock.truncate(0)
+    lock.write("made by `opsroom demo`: emptied on each start\n")
+    lock.flush()
+    return lock
+
+
+def _check_port_free(port: int) -> None:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError as exc:
+            raise ConfigError(
+                "demo", [f"--port: 127.0.0.1:{port} is not free ({exc.strerror}); pick another"]
+            ) from None
+
+
+def dashboard_healthy(port: int) -> bool:
+    """True if Streamlit on 127.0.0.1:port answers /_stcore/health with ok."""
+    try:
+        with urllib.request.urlopen(
+            f"http://127.0.0.1:{port}/_stcore/health", timeout=2
+        ) as response:
+            return bool(response.status == 200 and response.read().strip() == b"ok")
+    except (OSError, urllib.error.URLError):
+        return False
+
+
+def _log_says(part: Part, text: str) -> bool:
+    try:
+        return text in part.log_file.read_text(errors="replace")
+    except OSError:
+        return False
+
+
+def _connected(part: Part) -> Callable[[], bool]:
+    return lambda: _log_says(part, "connected to")
+
+
+class PartDied(RuntimeError):
+    """A part of the demo stopped on its own."""
+
+
+@dataclass
+class Demo:
+    """The running demo: start everything, watch it, stop it in reverse order."""
+
+    options: DemoOptions
+    out: Print = field(default=print)
+    broker: Mosquitto | EmbeddedBroker | None = None
+    parts: dict[str, Part] = field(default_factory=dict)
+    rounds: int = 0
+    password: str = ""
+
+    def _files(self) -> tuple[Path, Path, Path]:
+        from opsroom.venue import load_venue
+        from rules.model import load_rules
+        from simulators.cli import load_drill_and_venue
+
+        o = self.options
+        drill = _example(o.drill, "drills/opening-rush.yaml", "--drill")
+        venue = _example(o.venue, "venue.yaml", "--venue")
+        rules = _example(o.rules, "rules.yaml", "--rules")
+        load_drill_and_venue(drill, venue)  # errors name the file and line, before any start
+        load_rules(rules, load_venue(venue))
+        _need_module("streamlit", "the dashboard")
+        return drill, venue, rules
+
+    def _start_broker(self) -> str:
+        data = self.options.data_dir.resolve()
+        choice = self.options.broker
+        binary = mosquitto_binary()
+        if choice == "mosquitto" and binary is None:
+            raise ConfigError("demo", ["--broker mosquitto: mosquitto is not installed"])
+        if choice != "embedded" and binary is not None:
+            self.broker = Mosquitto(data / "mosquitto", own_process_group=True).start()
+            return f"Mosquitto on {self.broker.url}"
+        _need_module("amqtt", "the embedded MQTT broker (or install mosquitto)")
+        self.broker = EmbeddedBroker().start()
+        return f"embedded broker (amqtt, MQTT 3.1.1) on {self.broker.url}"
+
+    def _env(self, venue: Path, rules: Path) -> dict[str, str]:
+        assert self.broker is not None
+        data = self.options.data_dir.resolve()
+        # the demo's broker is local and anonymous; drill alerts go to no real notifier
+        own = ("OPSROOM_MQTT_USERNAME", "OPSROOM_MQTT_PASSWORD", "OPSROOM_MQTT_CA_FILE")
+        env = {k: v for k, v in os.environ.items() if k not in (*own, "OPSROOM_NOTIFIERS")}
+        env.update(
+            {
+                "OPSROOM_MQTT_URL": self.broker.url,
+                "OPSROOM_MQTT_PROTOCOL": "auto",
+                "OPSROOM_STORE": f"sqlite:///{data / 'opsroom.db'}",
+                "OPSROOM_DATA_DIR": str(data),
+                "OPSROOM_SPOOL_DIR": str(data / "spool"),
+                "OPSROOM_VENUE": str(venue),
+                "OPSROOM_RULES": str(rules),
+                "OPSROOM_DASHBOARD_PASSWORD": self.password,
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
+        env.pop("OPSROOM_DASHBOARD_NO_AUTH", None)
+        return env
+
+    def _part(self, name: str, argv: list[str]) -> Part:
+        logs = self.options.data_dir.resolve() / "logs"
+        part = Part(name, argv, logs / f"{name}.log")
+        self.parts[name] = part
+        return part
+
+    def _start_round(self, env: dict[str, str], drill: Path, venue: Path, rules: Path) -> None:
+        self.rounds += 1
+        speed = self.options.speed if self.rounds == 1 else 1.0
+        drills = self.options.data_dir.resolve() / "drills"
+        argv = [
+            "simulate", str(drill), "--venue", str(venue), "--rules", str(rules),
+            "--speed", f"{speed:g}", "--log", str(drills / f"round-{self.rounds}.jsonl"),
+            "--progress-every", "30",
+        ]  # fmt: skip
+        if self.options.seed is not None:
+            argv += ["--seed", str(self.options.seed + self.rounds - 1)]
+        self._part("simulator", argv).start(env)
+        if self.rounds > 1:
+            self.out(f"opsroom demo: drill round {self.rounds} (live, 1x)")
+
+    def _check(self) -> None:
+        for name, part in self.parts.items():
+            code = part.exit_code()
+            if code is not None and not (name == "simulator" and code == 0):
+                raise PartDied(f"{name} stopped unexpectedly (exit {code}):\n{part.tail()}")
+        if isinstance(self.broker, EmbeddedBroker) and not self.broker.alive():
+            raise PartDied("the embedded MQTT broker stopped unexpectedly")
+        if isinstance(self.broker, Mosquitto) and (
+            self.broker.proc is None or self.broker.proc.poll() is not None
+        ):
+            raise PartDied("mosquitto stopped unexpectedly")
+
+    def _wait(self, what: str, ready: Callable[[], bool], stop: threading.Event) -> bool:
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while not ready():
+            self._check()
+            if time.monotonic() > deadline:
+                raise PartDied(f"{what} was not ready within {READY_TIMEOUT_S:.0f} s")
+            if stop.wait(0.2):
+                return False
+        return True
+
+    def run(self, stop: threading.Event) -> int:
+        """Run until `stop` is set (exit 0) or a part dies (exit 1); always stop everything."""
+        o = self.options
+        t0 = time.monotonic()
+        drill, venue, rules = self._files()
+        _check_port_free(o.port)
+        lock = prepare_data_dir(o.data_dir)
+        given = os.environ.get("OPSROOM_DASHBOARD_PASSWORD", "")
+        self.password = given or secrets.token_urlsafe(12)
+        generated = not given
+        try:
+            broker = self._start_broker()
+            env = self._env(venue, rules)
+            ingest = self._part("ingest", ["ingest", "--venue", str(venue)]).start(env)
+            rules_part = self._part(
+                "rules",
+                ["rules", "--rules", str(rules), "--venue", str(venue)],
+            ).start(env)
+            self._part(
+                "dashboard",
+                ["dashboard", "--venue", str(venue), "--port", str(o.port),
+                 "--address", "127.0.0.1"],
+            ).start(env)  # fmt: skip
+            for part in (ingest, rules_part):
+                if not self._wait(part.name, _connected(part), stop):
+                    return 0
+            time.sleep(0.5)  # the subscriptions are sent right after the connection
+            self._start_round(env, drill, venue, rules)
+            if not self._wait("the dashboard", lambda: dashboard_healthy(o.port), stop):
+                return 0
+            self._banner(broker, generated, time.monotonic() - t0, drill)
+            while not stop.wait(0.5):
+                sim = self.parts.get("simulator")
+                if sim is not None and sim.exit_code() == 0:
+                    sim.stop()
+                    if o.loop:
+                        self._start_round(env, drill, venue, rules)
+                    else:
+                        del self.parts["simulator"]
+                        self.out("opsroom demo: the drill is over; Ctrl-C stops the demo")
+                self._check()
+            self.out("opsroom demo: stopping")
+            return 0
+        except (RuntimeError, OSError) as exc:  # PartDied, or a broker that cannot start
+            print(f"opsroom demo: {exc}", file=sys.stderr)
+            print("opsroom demo: stopping everything", file=sys.stderr)
+            return 1
+        finally:
+            self.shutdown()
+            lock.close()
+
+    def _banner(self, broker: str, generated: bool, took: float, drill: Path) -> None:
+        o = self.options
+        data = o.data_dir.resolve()
+        pw = (
+            f"{self.password}   (generated for this run; set OPSROOM_DASHBOARD_PASSWORD "
+            "to choose one)"
+            if generated
+            else "the one in OPSROOM_DASHBOARD_PASSWORD"
+        )
+        speed = f"{o.speed:g}x" if o.speed > 0 else "full speed"
+        then = ", then again and again, live (1x)" if o.loop else ", once"
+        lines = [
+            "",
+            "=" * 72,
+            f"  Opsroom demo is up ({took:.1f} s)",
+            "",
+            f"  Dashboard:  http://127.0.0.1:{o.port}   (open it in a browser)",
+            f"  Password:   {pw}",
+            "",
+            f"  Broker:     {broker}",
+            f"  Store:      sqlite:///{data / 'opsroom.db'}",
+            f"  Drill:      {drill.name} at {speed}{then}; alerts within about a minute",
+            f"  Logs:       {data / 'logs'}",
+            f"  Query:      OPSROOM_STORE=sqlite:///{data / 'opsroom.db'} "
+            "opsroom query alerts --active",
+            "",
+            "  Ctrl-C stops everything.",
+            "=" * 72,
+            "",
+        ]
+        self.out("\n".join(lines))
+
+    def shutdown(self) -> None:
+        """Stop the parts in reverse order of need: simulator, dashboard, rules, ingest, broker."""
+        for name in ("simulator", "dashboard", "rules", "ingest"):
+            part = self.parts.get(name)
+            if part is not None:
+                part.stop()
+        if self.broker is not None:
+            self.broker.stop()
+            self.broker = None
+
+
+def run_demo(options: DemoOptions, stop: threading.Event, out: Print = print) -> int:
+    """Run the demo until `stop` is set; 0 on a clean stop, 1 if a part died."""
+
+    def say(text: str) -> None:
+        out(text)
+        sys.stdout.flush()
+
+    return Demo(options, out=say).run(stop)
