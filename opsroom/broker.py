@@ -47,6 +47,9 @@ class Mosquitto:
     extra_config: list[str] = field(default_factory=list)
     password_file: Path | None = None
     acl_file: Path | None = None
+    # a process group of its own: a terminal's Ctrl-C then reaches only the parent, which
+    # stops the broker last, after the clients that still need it (the demo)
+    own_process_group: bool = False
     proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -86,7 +89,10 @@ class Mosquitto:
         conf = self.data_dir / "mosquitto.conf"
         conf.write_text(self.config())
         self.proc = subprocess.Popen(
-            [binary, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+            [binary, "-c", str(conf)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            process_group=0 if self.own_process_group else None,
         )
         try:
             wait_for_port("127.0.0.1", self.port, timeout)

@@ -112,3 +112,8 @@ def parse_status(topic: str, event: str) -> str | None:
 def parse_ack(topic: str, event: str) -> str | None:
     """The alert id of `opsroom/<event>/ack/<alert_id>`; None for any other topic."""
     return _last(topic, event, "ack")
+
+
+def parse_alert(topic: str, event: str) -> str | None:
+    """The alert id of `opsroom/<event>/alerts/<alert_id>`; None for any other topic."""
+    return _last(topic, event, "alerts")

@@ -1,0 +1,56 @@
+"""Health of a running service, judged by its retained counters on _sys/<service>."""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime, timedelta
+
+import orjson
+import paho.mqtt.client as mqtt
+
+from opsroom import topics
+from opsroom.clock import Clock, utcnow
+from opsroom.mqtt import make_client, negotiate_protocol
+from opsroom.settings import Settings
+
+
+def check(
+    settings: Settings,
+    service: str,
+    max_age: timedelta,
+    *,
+    clock: Clock = utcnow,
+    timeout: float = 5.0,
+) -> tuple[bool, str]:
+    """(healthy, why): the service published its counters within `max_age`."""
+    topic = topics.system(settings.event, service)
+    got: list[bytes] = []
+    arrived = threading.Event()
+
+    def on_message(c: mqtt.Client, u: object, m: mqtt.MQTTMessage) -> None:
+        got.append(bytes(m.payload))
+        arrived.set()
+
+    protocol = negotiate_protocol(settings, timeout)
+    client = make_client(settings, "", protocol)
+    client.on_message = on_message
+    client.on_connect = lambda c, *a: c.subscribe(topic, qos=1)
+    url = settings.mqtt
+    client.connect(url.host, url.port, keepalive=10)
+    client.loop_start()
+    try:
+        arrived.wait(timeout)
+    finally:
+        client.loop_stop()
+        client.disconnect()
+    if not got:
+        return False, f"no status on {topic} within {timeout:.0f} s"
+    try:
+        status = orjson.loads(got[-1])
+        ts = datetime.fromisoformat(status["ts"])
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+        return False, f"unreadable status on {topic}"
+    age = clock() - ts
+    if age > max_age:
+        return False, f"{service} last reported {age.total_seconds():.0f} s ago"
+    return True, f"{service} reported {age.total_seconds():.0f} s ago"
