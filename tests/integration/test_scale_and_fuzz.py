@@ -147,7 +147,7 @@ def test_malformed_input_at_volume(fuzz: Fuzz, batch: list[tuple[str, str, bytes
         fuzz.sent += 1
         fuzz.good_reading()
     service = fuzz.service
-    assert wait_until(lambda: service.counters.received == fuzz.sent, timeout=30), (
+    assert wait_until(lambda: service.counters.received == fuzz.sent, timeout=90), (
         service.counters.received,
         fuzz.sent,
     )
