@@ -2,12 +2,50 @@
 
 from __future__ import annotations
 
+import html
+
 import pandas as pd
 import streamlit as st
 
 from dashboard import cache, queries, ui
 
 ALERT_COLUMNS = ["severity", "state", "kind", "subject", "rule", "message", "ts", "drill"]
+LIST_MAX = 15  # items in the text list of active alerts
+
+
+def alert_list(active: pd.DataFrame, tz: str) -> str:
+    """The newest active alerts as an HTML list: text in the page, not only in a canvas table.
+
+    One `<li data-alert-id=...>` per alert (severity, subject, rule, state, time), newest
+    first, at most LIST_MAX; a screen reader reads it, and a browser test can find it.
+    """
+    newest = active.sort_values("ts", ascending=False, kind="stable").head(LIST_MAX)
+    items = []
+    for row in newest.itertuples(index=False):
+        attrs = " ".join(
+            f'data-{name}="{html.escape(str(getattr(row, field)), quote=True)}"'
+            for name, field in (
+                ("alert-id", "alert_id"),
+                ("severity", "severity"),
+                ("state", "state"),
+                ("subject", "subject"),
+                ("rule", "rule"),
+            )
+        )
+        at = row.ts.tz_convert(tz).strftime("%H:%M:%S")
+        text = " · ".join(
+            html.escape(str(v))
+            for v in (row.severity.upper(), row.subject, row.rule, row.state, at)
+        )
+        items.append(f'<li class="ops-alert" {attrs}>{text}</li>')
+    more = len(active) - len(newest)
+    tail = f"<p>and {more} more in the table above</p>" if more > 0 else ""
+    return (
+        '<ul class="ops-alert-list" aria-label="Active alerts, newest first">'
+        + "".join(items)
+        + "</ul>"
+        + tail
+    )
 
 
 @st.fragment(run_every=ui.REFRESH_S)
@@ -45,6 +83,8 @@ def live(ctx: ui.Context) -> None:
     if len(active):
         shown = active[ALERT_COLUMNS].assign(ts=active["ts"].dt.tz_convert(ctx.tz))
         st.dataframe(shown, hide_index=True, width="stretch")
+        st.caption("Newest first")
+        st.markdown(alert_list(active, ctx.tz), unsafe_allow_html=True)
     else:
         st.success("No active alerts.")
 

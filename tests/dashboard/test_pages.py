@@ -92,6 +92,9 @@ def test_overview_shows_tiles_alert_counts_and_data_age(env) -> None:
     assert "CRITICAL" in text and "WARNING" in text  # the fridge; the busy arena
     assert "DRILL" not in text and "STALE" not in errors(at)
     assert at.dataframe[0].value["subject"].tolist() == [data.HOT_FRIDGE]
+    # the same alerts as text in the page (the table is a canvas), each with its id
+    assert f'data-alert-id="{data.ALERT_ID}"' in text
+    assert f">CRITICAL · {data.HOT_FRIDGE} · " in text
 
 
 def test_drill_data_shows_the_drill_banner(env) -> None:
