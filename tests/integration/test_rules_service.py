@@ -727,3 +727,46 @@ def test_cli_rules_survives_a_kill_and_exits_zero_on_sigterm(
     assert active and all(r["state"] != "resolved" for r in active)
     assert cold not in {r["alert_id"].rsplit(".", 1)[0] for r in active}
     assert "silent-device" in table and "severity" in table.splitlines()[0]
+
+
+def test_broker_restart_mid_stream_loses_no_alert(
+    own_broker: Mosquitto,
+    event: str,
+    store: SqliteStore,
+    tmp_path: Path,
+    engine: Any,
+    venue: Venue,
+) -> None:
+    """Mosquitto (with persistence) is stopped and started while 3,000 readings flow: the
+    rules service reconnects, its persistent session resumes, and the warm spell still gives
+    exactly one alert that fires and resolves."""
+    service = start_rules(own_broker.port, event, tmp_path, store, engine, venue=venue)
+    pub = publisher(own_broker.port, client_id=f"pub-{event}")
+    confirmed: set[int] = set()
+    pub.on_publish = lambda c, u, mid, rc, p: confirmed.add(mid)
+    t0 = datetime.now(UTC) - timedelta(hours=1)
+    values = [3.5] * 1000 + [9.5] * 1500 + [3.5] * 500  # warm for 25 min of event time
+    try:
+        for i, value in enumerate(values):
+            topic, body = temp(event, FRIDGE, t0 + timedelta(seconds=i), value)
+            pub.publish(topic, body, qos=1)
+            if i == 1200:  # mid-alert: pending, not yet firing
+                time.sleep(0.2)
+                own_broker.stop()
+                time.sleep(1.0)
+                own_broker.start()
+        assert wait_until(lambda: len(confirmed) == len(values), timeout=60), len(confirmed)
+
+        def states() -> list[str]:
+            return [e.state for e in store.alert_events() if e.rule == "cold-holding"]
+
+        assert wait_until(lambda: "resolved" in states(), timeout=60), states()
+    finally:
+        service.stop()
+        pub.loop_stop()
+    cold = [e for e in store.alert_events() if e.rule == "cold-holding"]
+    assert len({e.alert_id for e in cold}) == 1  # one alert, not one per connection
+    assert [e.state for e in cold] == ["pending", "firing", "resolved"]
+    firing = cold[1]
+    assert firing.ts == t0 + timedelta(seconds=1000 + 15 * 60)  # 15 min after it went warm
+    assert service.counters.reconnects >= 1
