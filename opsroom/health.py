@@ -41,8 +41,8 @@ def check(
     try:
         arrived.wait(timeout)
     finally:
-        client.loop_stop()
         client.disconnect()
+        client.loop_stop()
     if not got:
         return False, f"no status on {topic} within {timeout:.0f} s"
     try:

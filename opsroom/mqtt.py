@@ -56,8 +56,10 @@ def negotiate_protocol(settings: Settings, timeout: float = 5.0) -> Protocol:
     except OSError as exc:
         raise ConnectionError(f"cannot reach MQTT broker at {url}: {exc}") from exc
     finally:
-        probe.loop_stop()
+        # disconnect first: it wakes the network loop, which loop_stop() would otherwise
+        # wait out (a full second of select timeout on every service start)
         probe.disconnect()
+        probe.loop_stop()
     rc = result.get("rc")
     if rc is not None and not rc.is_failure:
         return "5"
