@@ -17,7 +17,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import asdict, dataclass
-from typing import Any, NamedTuple
+from typing import Any
 
 import orjson
 import paho.mqtt.client as mqtt
@@ -25,7 +25,14 @@ import paho.mqtt.client as mqtt
 from ingest.spool import Spool
 from opsroom import topics
 from opsroom.clock import Clock, utcnow
-from opsroom.mqtt import Protocol, connect_async, make_client, negotiate_protocol
+from opsroom.mqtt import (
+    Protocol,
+    Received,
+    ack_current,
+    connect_async,
+    make_client,
+    negotiate_protocol,
+)
 from opsroom.settings import Settings
 from opsroom.store import Store, StoreError
 from opsroom.telemetry import Limits, PayloadError, Reading, parse_reading
@@ -61,14 +68,6 @@ class Counters:
         return asdict(self)
 
 
-class _Msg(NamedTuple):
-    generation: int
-    mid: int
-    qos: int
-    topic: str
-    payload: bytes
-
-
 class IngestService:
     """MQTT ingest into a Store. `start()`, then `stop()`; or `run()` until a stop request."""
 
@@ -95,11 +94,11 @@ class IngestService:
         self._topics: dict[str, tuple[str, str, str | None] | None] = {}
         # paho's thread appends, the writer pops: a deque hands messages over without a lock
         # or a thread wake-up per message, which cost a third of the throughput with a Queue.
-        self._inbox: deque[tuple[_Msg, Reading | str | None]] = deque()
+        self._inbox: deque[tuple[Received, Reading | str | None]] = deque()
         # stored messages whose acks are due. Acks are sent from the network thread while
         # messages flow (each ack is a socket write, and from the writer thread every one of
         # them handed the GIL back and forth), and by the writer when the stream goes quiet.
-        self._ack_ready: deque[_Msg] = deque()
+        self._ack_ready: deque[Received] = deque()
         self._generation = 0
         self._stopping = threading.Event()
         self._accepting = threading.Event()
@@ -108,7 +107,7 @@ class IngestService:
         # dead letters in flight (their mid -> the original): the original is acknowledged
         # once the broker has confirmed the copy. paho reports confirmations on its network
         # thread; they are handed over on a queue so that no lock is held across publish().
-        self._dl_pending: dict[int, _Msg] = {}
+        self._dl_pending: dict[int, Received] = {}
         self._confirmed: queue.SimpleQueue[int] = queue.SimpleQueue()
         self._writer: threading.Thread | None = None
         self.spool = Spool(settings.spool_dir, int(settings.spool_max_mb * 1024 * 1024))
@@ -205,7 +204,7 @@ class IngestService:
         # the network thread waits while the writer is behind: back-pressure to the broker
         while len(self._inbox) >= self.settings.queue_size and self._accepting.is_set():
             time.sleep(0.005)
-        msg = _Msg(
+        msg = Received(
             self._generation, message.mid, message.qos, message.topic, bytes(message.payload)
         )
         # Validation runs here, on the network thread, so that all the per-message Python work
@@ -230,20 +229,12 @@ class IngestService:
                 break
         self._ack(msgs)
 
-    def _ack(self, msgs: list[_Msg]) -> None:
-        client = self._client
-        if client is None:
-            return
-        generation = self._generation
-        for m in msgs:
-            # a message from before a reconnect is redelivered by the broker; acking its old
-            # packet id could acknowledge a different message of the new connection
-            if m.qos > 0 and m.generation == generation:
-                client.ack(m.mid, m.qos)
+    def _ack(self, msgs: list[Received]) -> None:
+        ack_current(self._client, msgs, self._generation)
 
     def _write_loop(self) -> None:
         batch: list[Reading] = []
-        batch_msgs: list[_Msg] = []
+        batch_msgs: list[Received] = []
         first_at = 0.0
         next_stats = time.monotonic() + self.settings.stats_interval_s
         interval = self.settings.flush_interval_s
@@ -367,7 +358,7 @@ class IngestService:
         self._topics[topic] = result
         return result
 
-    def _classify(self, msg: _Msg) -> Reading | str | None:
+    def _classify(self, msg: Received) -> Reading | str | None:
         """The message's Reading, the reason it is rejected, or None if it is not a reading."""
         parsed = self._topic(msg.topic)
         if parsed is None:
@@ -390,7 +381,7 @@ class IngestService:
                 )
         return reading
 
-    def _dead_letter(self, msg: _Msg, reason: str) -> None:
+    def _dead_letter(self, msg: Received, reason: str) -> None:
         self.counters.rejected += 1
         client = self._client
         assert client is not None
@@ -410,7 +401,7 @@ class IngestService:
 
     def _settle_dead_letters(self) -> None:
         """Acknowledge the originals of dead letters the broker has confirmed."""
-        done: list[_Msg] = []
+        done: list[Received] = []
         while True:
             try:
                 mid = self._confirmed.get_nowait()

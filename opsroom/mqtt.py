@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 import ssl
 import threading
-from typing import Any, Literal
+from collections.abc import Iterable
+from typing import Any, Literal, NamedTuple
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -116,3 +117,27 @@ def connect_async(
     else:
         client.connect_async(url.host, url.port, keepalive=30)
     client.loop_start()
+
+
+class Received(NamedTuple):
+    """A message taken off the broker, tagged with the connection (generation) it came on."""
+
+    generation: int
+    mid: int
+    qos: int
+    topic: str
+    payload: bytes
+    retain: bool = False
+
+
+def ack_current(client: mqtt.Client | None, msgs: Iterable[Received], generation: int) -> None:
+    """Manually acknowledge the messages that came on the current connection.
+
+    A message from before a reconnect is redelivered by the broker (persistent session);
+    acking its old packet id could acknowledge a different message of the new connection.
+    """
+    if client is None:
+        return
+    for m in msgs:
+        if m.qos > 0 and m.generation == generation:
+            client.ack(m.mid, m.qos)

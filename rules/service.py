@@ -53,7 +53,7 @@ from opsroom import topics
 from opsroom.alerts import Acknowledgement, AlertEvent
 from opsroom.clock import Clock, utcnow
 from opsroom.mqtt import Protocol as MqttProtocol
-from opsroom.mqtt import connect_async, make_client, negotiate_protocol
+from opsroom.mqtt import Received, ack_current, connect_async, make_client, negotiate_protocol
 from opsroom.settings import Settings
 from opsroom.store import Store, StoreError
 from opsroom.telemetry import Limits, PayloadError, Reading, parse_reading
@@ -243,15 +243,6 @@ class Counters:
         return asdict(self)
 
 
-class _Msg(NamedTuple):
-    generation: int
-    mid: int
-    qos: int
-    topic: str
-    payload: bytes
-    retain: bool
-
-
 class RulesService:
     """Rules over MQTT. `start()`, then `stop()`; or `run()` until a stop request.
 
@@ -289,10 +280,10 @@ class RulesService:
         self._stale_seen: set[str] = set()
         self._topics: dict[str, tuple[str, str] | None] = {}
         # network thread -> worker
-        self._inbox: deque[_Msg] = deque()
+        self._inbox: deque[Received] = deque()
         self._confirmed: deque[int] = deque()  # mids the broker confirmed (network thread)
         # worker-owned
-        self._unsaved: list[_Msg] = []  # processed, waiting for a save before their ack
+        self._unsaved: list[Received] = []  # processed, waiting for a save before their ack
         self._unconfirmed: dict[int, tuple[str, bytes, bool]] = {}
         self._dirty = False  # engine state (or what the state file lists) changed since a save
         self._last_save = 0.0
@@ -302,8 +293,8 @@ class RulesService:
         self._last_tick: datetime | None = None
         # worker -> saver: the state as JSON and the messages it covers (acked once written)
         self._save_cv = threading.Condition()
-        self._save_slot: tuple[bytes, list[_Msg]] | None = None
-        self._save_retry: list[_Msg] = []  # covered by a save that failed
+        self._save_slot: tuple[bytes, list[Received]] | None = None
+        self._save_retry: list[Received] = []  # covered by a save that failed
         self._saving = False
         self._saver_stop = False
         self._save_error: str | None = None
@@ -621,7 +612,7 @@ class RulesService:
         while len(self._inbox) >= self.settings.queue_size and self._accepting.is_set():
             time.sleep(0.005)  # back-pressure: the broker holds the rest
         self._inbox.append(
-            _Msg(
+            Received(
                 self._generation,
                 message.mid,
                 message.qos,
@@ -674,16 +665,8 @@ class RulesService:
             if not n:
                 time.sleep(POLL_S)
 
-    def _ack(self, msgs: list[_Msg]) -> None:
-        client = self._client
-        if client is None:
-            return
-        generation = self._generation
-        for m in msgs:
-            # a message from before a reconnect is redelivered by the broker; acking its old
-            # packet id could acknowledge a different message of the new connection
-            if m.qos > 0 and m.generation == generation:
-                client.ack(m.mid, m.qos)
+    def _ack(self, msgs: list[Received]) -> None:
+        ack_current(self._client, msgs, self._generation)
 
     def _route(self, topic: str) -> tuple[str, str] | None:
         """(kind or 'status' or 'ack', id) of a topic that is ours to handle, else None."""
@@ -703,7 +686,7 @@ class RulesService:
         self._topics[topic] = result
         return result
 
-    def _handle(self, msg: _Msg) -> None:
+    def _handle(self, msg: Received) -> None:
         """Run one message through the engine; bad input is counted and logged, never raised."""
         self._unsaved.append(msg)
         route = self._route(msg.topic)
@@ -727,7 +710,7 @@ class RulesService:
         if events:
             self._emit(events)
 
-    def _check_retained_alert(self, msg: _Msg) -> None:
+    def _check_retained_alert(self, msg: Received) -> None:
         """A retained alert the engine does not know: its state was lost (or another rules
         process owns it). Reported, not cleared: clearing another process's alert is worse."""
         alert_id = topics.parse_alert(msg.topic, self.event)
@@ -744,7 +727,7 @@ class RulesService:
                 msg.topic,
             )
 
-    def _reading(self, kind: str, sensor_id: str, msg: _Msg) -> list[AlertEvent]:
+    def _reading(self, kind: str, sensor_id: str, msg: Received) -> list[AlertEvent]:
         wall = self.clock()
         if not topics.valid_id(sensor_id):
             self.counters.invalid += 1
@@ -772,7 +755,7 @@ class RulesService:
             events = events + self._tick_events(wall)  # a backlog's silences, in event time
         return events
 
-    def _status(self, sensor_id: str, msg: _Msg) -> list[AlertEvent]:
+    def _status(self, sensor_id: str, msg: Received) -> list[AlertEvent]:
         try:
             status = parse_status(msg.payload)
         except ValueError as exc:
@@ -787,7 +770,7 @@ class RulesService:
         self._dirty = True
         return self.engine.device_status(sensor_id, status.online, ts, status.drill)
 
-    def _acknowledge(self, alert_id: str, msg: _Msg) -> list[AlertEvent]:
+    def _acknowledge(self, alert_id: str, msg: Received) -> list[AlertEvent]:
         try:
             ack = parse_ack(msg.payload)
         except ValueError as exc:
