@@ -101,16 +101,14 @@ class SqliteStore:
         """Store a batch in one transaction; a repeated (kind, sensor, ts) is ignored."""
         if not readings:
             return
-        rows = [(r.kind, r.sensor_id, to_us(r.ts), int(r.drill), r.values) for r in readings]
-        # Only the newest row per sensor in this batch can move the latest table.
-        newest: dict[tuple[str, str], tuple[str, str, int, int, object]] = {}
-        for row in rows:
-            key = (row[0], row[1])
-            if key not in newest or row[2] > newest[key][2]:
-                newest[key] = row
+        rows = orjson.dumps(
+            [(r.kind, r.sensor_id, to_us(r.ts), int(r.drill), r.values) for r in readings]
+        )
         with self._tx("write readings") as db:
-            db.execute(_INSERT, (orjson.dumps(rows),))
-            db.execute(_UPSERT_LATEST, (orjson.dumps(list(newest.values())),))
+            db.execute(_INSERT, (rows,))
+            # the same rows, in order: SQLite applies the upsert row by row, so a sensor with
+            # several readings in the batch ends on its newest (in C, with the GIL released)
+            db.execute(_UPSERT_LATEST, (rows,))
 
     def latest(self, kind: str, sensor_ids: Collection[str] | None = None) -> list[Reading]:
         """The newest reading per sensor of a kind, from the latest table."""

@@ -36,6 +36,15 @@ def test_latest_ignores_write_order(store: Store) -> None:
     assert latest.ts == T0 + timedelta(seconds=120)
 
 
+def test_latest_is_the_newest_within_one_batch_in_any_order(store: Store) -> None:
+    # a reconnecting device flushes its buffer: one batch, the newest reading not last
+    store.write_readings(
+        [temp("fridge-1", 60, 5.0), temp("fridge-1", 180, 7.0), temp("fridge-1", 120, 6.0)]
+    )
+    [latest] = store.latest("coldchain")
+    assert (latest.ts, latest.values["temp_c"]) == (T0 + timedelta(seconds=180), 7.0)
+
+
 def test_latest_filters_kind_and_sensors(store: Store) -> None:
     store.write_readings(
         [
