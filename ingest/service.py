@@ -1,11 +1,12 @@
 """The ingest service: at-least-once from MQTT into the store.
 
 Flow: paho's network thread validates each message and puts it on a bounded inbox; one
-writer thread takes a batch (full, or what gathered in 20 ms) and writes it. A reading is acknowledged to the broker (paho manual ack)
-only after the batch holding it is stored, so a crash loses nothing: the broker
-redelivers, and the store's idempotent writes make the redelivery harmless. A bad payload
-is republished on the dead-letter topic with its reason and acknowledged once the broker
-has that copy; it never waits for, or holds up, good readings.
+writer thread takes a batch (full, or what gathered in 20 ms) and writes it. A reading is
+acknowledged to the broker (paho manual ack) only after the batch holding it is stored, so
+a crash loses nothing: the broker redelivers, and the store's idempotent writes make the
+redelivery harmless. A bad payload is republished on the dead-letter topic with its reason
+and acknowledged once the broker has that copy; it never waits for, or holds up, good
+readings.
 """
 
 from __future__ import annotations
