@@ -8,11 +8,12 @@ query. No function reads a global; the store and venue objects are shared resour
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
-from dashboard import queries
+from dashboard import notifications, queries
 from opsroom.alerts import AlertEvent
 from opsroom.settings import Settings
 from opsroom.store import Store, open_store
@@ -156,6 +157,12 @@ def around(store_url: str, alert_id: str, now_s: float) -> pd.DataFrame:
     if not events:
         return queries.readings_around(s, _placeholder(alert_id, now_s))
     return queries.readings_around(s, events[-1])
+
+
+@st.cache_data(ttl=TTL_S, max_entries=_MAX, show_spinner=False)
+def notification_log(path: str, now_s: float) -> notifications.AttemptLog:
+    """The end of the rules service's notification log (see dashboard.notifications)."""
+    return notifications.read_log(Path(path))
 
 
 def _placeholder(alert_id: str, now_s: float) -> AlertEvent:

@@ -15,6 +15,7 @@ import streamlit as st
 
 from dashboard import cache
 from dashboard.charts import COLOURS
+from dashboard.notifications import NotifierHealth
 from dashboard.queries import DataAge, Tile
 from opsroom.configfile import ConfigError
 from opsroom.settings import Settings
@@ -133,6 +134,19 @@ def freshness(age: DataAge, tz: str) -> None:
         )
     else:
         st.caption(f"Newest data {age.text} ago ({shown}) · {age.sensors} sensors reporting")
+
+
+def notifier_alarms(notifiers: Sequence[NotifierHealth], tz: str) -> None:
+    """A red line per notifier whose latest attempt failed: call-outs are not getting out."""
+    for h in notifiers:
+        if not h.failing:
+            continue
+        since = (h.failing_since or h.last_at).astimezone(ZoneInfo(tz)).strftime("%H:%M:%S")
+        st.error(
+            f"NOTIFICATIONS FAILING: {h.notifier} ({h.type}) since {since}: {h.last_error}. "
+            f"Alerts are not reaching people through it; {h.gave_up} transition(s) never "
+            "delivered. Pass them on another way."
+        )
 
 
 def tiles(items: Sequence[Tile], columns: int = 4) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard import cache, charts, queries, ui
+from dashboard import cache, charts, notifications, queries, ui
 from dashboard.ack import AckError, publish_ack
 
 COLUMNS = [
@@ -57,6 +57,48 @@ def live(ctx: ui.Context, filters: dict[str, tuple[str, ...]], text: str, window
     )
     st.caption(f"{len(history)} transitions")
     st.dataframe(_local(history[HISTORY], ctx.tz), hide_index=True, width="stretch")
+    notification_log(ctx, now)
+
+
+NOTIFICATIONS_SHOWN = 200
+
+
+def notification_log(ctx: ui.Context, now: float) -> None:
+    """Each notifier's state and its latest delivery attempts, from the rules service's log."""
+    st.subheader("Notifications")
+    path = ctx.settings.notification_log
+    read = cache.notification_log(str(path), now)
+    if read.error:
+        st.warning(read.error)
+    notifiers = notifications.health(read.attempts)
+    if not notifiers:
+        st.caption(f"No delivery attempts logged yet (the rules service writes them to {path}).")
+        return
+    ui.notifier_alarms(notifiers, ctx.tz)
+    st.dataframe(notifications.health_frame(notifiers, ctx.tz), hide_index=True, width="stretch")
+    attempts = notifications.attempts_frame(read.attempts)
+    st.caption(
+        f"Latest {min(len(attempts), NOTIFICATIONS_SHOWN)} of {len(attempts)} attempts"
+        + (f" ({read.bad_lines} unreadable lines skipped)" if read.bad_lines else "")
+    )
+    st.dataframe(
+        _at_local(attempts.head(NOTIFICATIONS_SHOWN), ctx.tz), hide_index=True, width="stretch"
+    )
+
+
+def _at_local(frame: pd.DataFrame, tz: str) -> pd.DataFrame:
+    return frame.assign(at=frame["at"].dt.tz_convert(tz)) if len(frame) else frame
+
+
+@st.fragment(run_every=ui.REFRESH_S)
+def alert_notifications(ctx: ui.Context, alert_id: str) -> None:
+    """Who was told about the chosen alert, and whether it got through."""
+    read = cache.notification_log(str(ctx.settings.notification_log), ui.now_s())
+    attempts = notifications.attempts_frame(read.attempts, alert_id)
+    if not len(attempts):
+        st.caption("No notifications were sent for this alert.")
+        return
+    st.dataframe(_at_local(attempts, ctx.tz), hide_index=True, width="stretch")
 
 
 @st.fragment(run_every=ui.REFRESH_S)
@@ -133,3 +175,5 @@ selected = acknowledge(context, active_now)
 if selected:
     st.subheader("Readings around the alert")
     around(context, selected, str(active_now.set_index("alert_id").loc[selected, "subject"]))
+    st.subheader("Notifications for this alert")
+    alert_notifications(context, selected)

@@ -7,7 +7,7 @@ import html
 import pandas as pd
 import streamlit as st
 
-from dashboard import cache, queries, ui
+from dashboard import cache, notifications, queries, ui
 
 ALERT_COLUMNS = ["severity", "state", "kind", "subject", "rule", "message", "ts", "drill"]
 LIST_MAX = 15  # items in the text list of active alerts
@@ -66,6 +66,8 @@ def live(ctx: ui.Context) -> None:
     overall = cache.data_age(*key, tuple(queries.FAMILY_LABELS), now, stale_s)
     ui.drill_banner(overall.drill or bool(len(active) and active["drill"].any()))
     ui.freshness(overall, ctx.tz)
+    attempts = cache.notification_log(str(ctx.settings.notification_log), now)
+    ui.notifier_alarms(notifications.health(attempts.attempts), ctx.tz)
 
     counts = queries.alert_counts(active)
     c1, c2, c3, c4 = st.columns(4)

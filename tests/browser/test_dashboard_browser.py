@@ -23,6 +23,8 @@ from opsroom import topics
 from opsroom.broker import free_port
 from opsroom.store.sqlite import SqliteStore
 from tests.dashboard import data
+from tests.dashboard.test_notifications import write_log
+from tests.rules.test_notify import Target
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
@@ -58,9 +60,18 @@ def _healthy(url: str) -> bool:
 def dashboard(tmp_path: Path, broker, event: str) -> Iterator[tuple[str, Path]]:
     """`opsroom dashboard` on a free port over a store holding a firing alert; URL and store."""
     store = data.fill(tmp_path / "store.db", datetime.now(UTC))
+    # the rules service's notification log in the shared data directory: the sms gateway is down
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    target = Target()
+    try:
+        write_log(data_dir / f"notifications-{event}.jsonl", target.url)
+    finally:
+        target.close()
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("OPSROOM_DASHBOARD_")} | {
-        "OPSROOM_DASHBOARD_PASSWORD": PASSWORD
+        "OPSROOM_DASHBOARD_PASSWORD": PASSWORD,
+        "OPSROOM_DATA_DIR": str(data_dir),
     }
     log = (tmp_path / "dashboard.log").open("wb")
     proc = subprocess.Popen(
@@ -116,6 +127,7 @@ def test_log_in_see_the_alert_and_acknowledge_it(dashboard, collect, event: str)
             # the firing alert: a critical Cold chain tile and the alert in the active list
             page.locator("div.ops-tile", has_text="Cold chain").get_by_text("CRITICAL").wait_for()
             page.get_by_text("Critical alerts").wait_for()
+            page.get_by_text("NOTIFICATIONS FAILING: sms (webhook)").wait_for()
             page.locator("[data-testid='stDataFrame']").first.wait_for()
             page.wait_for_timeout(1000)
             page.screenshot(path=SHOTS / "01-overview.png", full_page=True)
@@ -153,6 +165,8 @@ def test_log_in_see_the_alert_and_acknowledge_it(dashboard, collect, event: str)
             page.wait_for_timeout(2500)  # a live refresh must not lose what was typed
             page.get_by_role("button", name="Acknowledge").click()
             page.get_by_text("Acknowledgement sent").wait_for()
+            page.get_by_role("heading", name="Notifications for this alert").wait_for()
+            page.get_by_text("Latest 4 of 4 attempts").wait_for()
             page.wait_for_selector("div.js-plotly-plot .main-svg")
             page.screenshot(path=SHOTS / "06-alerts.png", full_page=True)
         finally:

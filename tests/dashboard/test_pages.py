@@ -11,7 +11,10 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from opsroom import topics
+from opsroom.settings import Settings
 from tests.dashboard import data
+from tests.dashboard.test_notifications import write_log
+from tests.rules.test_notify import Target
 
 APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
 PASSWORD = "correct horse battery staple"
@@ -31,6 +34,7 @@ def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Callable[..., Path]:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("OPSROOM_VENUE", str(data.VENUE))
     monkeypatch.setenv("OPSROOM_DASHBOARD_PASSWORD", PASSWORD)
+    monkeypatch.setenv("OPSROOM_DATA_DIR", str(tmp_path / "data"))
 
     def fill(drill: bool = False, age: timedelta = timedelta(0), alert: bool = True) -> Path:
         path = tmp_path / f"store-{drill}-{int(age.total_seconds())}.db"
@@ -173,6 +177,48 @@ def test_alerts_page_lists_filters_and_shows_readings_around(env) -> None:
     assert len(at.get("plotly_chart")) == 1  # temp_c around the alert
     at.multiselect(key="f_sev").set_value(["warning"]).run()
     assert "0 transitions" in [c.value for c in at.caption]
+
+
+@pytest.fixture
+def failing_notifier(env) -> Path:
+    """A notification log in the dashboard's data directory: 'sms' refused, 'ops-webhook' ok."""
+    env()
+    path = Settings.load().notification_log
+    path.parent.mkdir(parents=True)
+    target = Target()
+    try:
+        write_log(path, target.url)
+    finally:
+        target.close()
+    return path
+
+
+def test_overview_says_when_notifications_are_not_getting_out(failing_notifier) -> None:
+    at = logged_in()
+    assert "NOTIFICATIONS FAILING: sms (webhook)" in errors(at)
+    assert "1 transition(s) never delivered" in errors(at)
+    assert "ops-webhook" not in errors(at)
+
+
+def test_alerts_page_shows_each_notifier_and_the_alerts_attempts(failing_notifier) -> None:
+    at = logged_in(PAGES["alerts"])
+    frames = [d.value for d in at.dataframe]
+    health = next(f for f in frames if "never delivered" in f.columns).set_index("notifier")
+    assert health.loc["sms", "status"] == "FAILING" and health.loc["sms", "never delivered"] == 1
+    assert health.loc["ops-webhook", "status"] == "ok" and health.loc["ops-webhook", "delivered"]
+    attempts = [f for f in frames if "outcome" in f.columns]
+    assert len(attempts) == 2  # all attempts, and those of the chosen alert
+    assert len(attempts[0]) == 4 and "Latest 4 of 4 attempts" in [c.value for c in at.caption]
+    assert set(attempts[1]["alert_id"]) == {data.ALERT_ID}
+    assert sorted(attempts[1]["outcome"])[0] == "delivered"
+
+
+def test_without_a_notification_log_the_pages_say_so_quietly(env) -> None:
+    env()
+    assert "NOTIFICATIONS" not in errors(logged_in())
+    at = logged_in(PAGES["alerts"])
+    assert any("No delivery attempts logged yet" in c.value for c in at.caption)
+    assert any("No notifications were sent for this alert" in c.value for c in at.caption)
 
 
 def test_ack_needs_a_name(env) -> None:
