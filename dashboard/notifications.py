@@ -74,11 +74,13 @@ def read_log(path: Path, tail_bytes: int = TAIL_BYTES) -> AttemptLog:
 
 
 def outcome(a: NotificationAttempt) -> str:
-    """'delivered', 'retrying in N s' or 'gave up' (no attempt will follow)."""
+    """'delivered', 'retrying in N s', 'kept for restart' or 'gave up' (nothing follows)."""
     if a.ok:
         return "delivered"
     if a.next_attempt_in_s is not None:
         return f"retrying in {a.next_attempt_in_s:g} s"
+    if a.deferred:
+        return "kept for restart"
     return "gave up"
 
 
@@ -134,7 +136,7 @@ def health(attempts: Sequence[NotificationAttempt]) -> list[NotifierHealth]:
             t.since = None
         else:
             t.failed += 1
-            t.gave_up += a.next_attempt_in_s is None
+            t.gave_up += a.next_attempt_in_s is None and not a.deferred
             t.since = t.since or a.at
     return [
         NotifierHealth(

@@ -62,6 +62,9 @@ class NotificationAttempt(BaseModel):
     error: str | None = None
     retryable: bool | None = Field(None, description="for a failure: whether it is tried again")
     next_attempt_in_s: float | None = Field(None, description="back-off before the next try")
+    deferred: bool = Field(
+        False, description="the rules service stopped first: it tries again when it next starts"
+    )
 
 
 class Acknowledgement(BaseModel):

@@ -343,23 +343,36 @@ class _Lane:
         self.notifier = notifier
         self.route = route
         self._d = dispatcher
-        self.queue: queue.Queue[AlertEvent] = queue.Queue(dispatcher.policy.queue_size)
+        self.queue: queue.Queue[tuple[int, AlertEvent]] = queue.Queue(dispatcher.policy.queue_size)
+        # queued or being delivered, by submission number: what a restart must send again
+        self.outstanding: dict[int, AlertEvent] = {}
+        self.lock = threading.Lock()
         self.thread = threading.Thread(
             target=self._run, name=f"notify-{notifier.name}", daemon=True
         )
 
+    def put(self, seq: int, event: AlertEvent) -> None:
+        """Queue `event` (raises queue.Full)."""
+        with self.lock:
+            self.queue.put_nowait((seq, event))
+            self.outstanding[seq] = event
+
     def _run(self) -> None:
         while True:
             try:
-                event = self.queue.get(timeout=0.1)
+                seq, event = self.queue.get(timeout=0.1)
             except queue.Empty:
                 if self._d.stopping.is_set():
                     return
                 continue
-            self.deliver(event)
+            if self.deliver(event) is not None:
+                with self.lock:
+                    del self.outstanding[seq]
+                self._d.settled()
 
-    def deliver(self, event: AlertEvent) -> bool:
-        """Send `event`, retrying while it is worth it; True once delivered."""
+    def deliver(self, event: AlertEvent) -> bool | None:
+        """Send `event`, retrying while it is worth it; True once delivered, False when given
+        up, None when the service stopped first (it stays outstanding, for the next start)."""
         policy = self._d.policy
         for attempt in range(1, policy.attempts + 1):
             try:
@@ -371,11 +384,13 @@ class _Lane:
                 elif attempt == policy.attempts:
                     why = "no attempts left"
                 elif self._d.stopping.is_set():
-                    why = "the service is stopping"
+                    self._defer(event, attempt, exc)
+                    return None
                 delay = None if why else policy.delay(attempt)
                 self._d.record(self.notifier, event, attempt, exc.reason, exc.retryable, delay)
                 if delay is not None and self._d.stopping.wait(delay):
-                    why = "the service is stopping"
+                    self._defer(event, attempt, None)
+                    return None
                 if why is not None:
                     log.warning(
                         "notifier %s gave up on %s (%s) after %d attempt(s), %s: %s",
@@ -398,6 +413,20 @@ class _Lane:
                 self._d.count("delivered")
                 return True
         return False  # pragma: no cover (the loop always returns)
+
+    def _defer(self, event: AlertEvent, attempt: int, exc: DeliveryError | None) -> None:
+        """The service stops mid-retry: keep the event for the next start, not give it up."""
+        if exc is not None:
+            self._d.record(
+                self.notifier, event, attempt, exc.reason, exc.retryable, None, deferred=True
+            )
+        log.warning(
+            "notifier %s: %s (%s) not delivered yet; kept for the next start",
+            self.notifier.name,
+            event.alert_id,
+            event.state,
+        )
+        self._d.count("deferred")
 
 
 class Dispatcher:
@@ -426,8 +455,11 @@ class Dispatcher:
             "delivered": 0,
             "failed": 0,
             "dropped": 0,
+            "deferred": 0,
             "log_errors": 0,
         }
+        self._seq = 0
+        self._settled = 0
         self._log_path = log_path
         self._log: IO[bytes] | None = None
         self._started = False
@@ -449,14 +481,26 @@ class Dispatcher:
             lane.thread.start()
         self._started = True
 
-    def submit(self, event: AlertEvent) -> int:
-        """Queue `event` for every notifier that takes it; returns how many took it."""
+    def submit(self, event: AlertEvent, only: str | None = None) -> int:
+        """Queue `event` for every notifier that takes it (or for notifier `only`, as a restart
+        does with what it had not delivered); returns how many took it."""
         taken = 0
-        for lane in self._lanes:
+        lanes = [lane for lane in self._lanes if only is None or lane.notifier.name == only]
+        if only is not None and not lanes:
+            log.warning(
+                "notifier %s is no longer configured: %s (%s) is not sent",
+                only,
+                event.alert_id,
+                event.state,
+            )
+        for lane in lanes:
             if not lane.route.accepts(event):
                 continue
+            with self._lock:
+                self._seq += 1
+                seq = self._seq
             try:
-                lane.queue.put_nowait(event)
+                lane.put(seq, event)
             except queue.Full:
                 self.count("dropped")
                 log.error(
@@ -484,6 +528,24 @@ class Dispatcher:
         out["queued"] = sum(lane.queue.qsize() for lane in self._lanes)
         return out
 
+    def pending(self) -> list[tuple[str, AlertEvent]]:
+        """(notifier, event) for every transition not delivered or given up yet, in order."""
+        out = []
+        for lane in self._lanes:
+            with lane.lock:
+                out += [(lane.notifier.name, e) for e in lane.outstanding.values()]
+        return out
+
+    @property
+    def settled_count(self) -> int:
+        """How many transitions were delivered or given up (changes what `pending` holds)."""
+        return self._settled
+
+    def settled(self) -> None:
+        """A lane finished with one transition."""
+        with self._lock:
+            self._settled += 1
+
     def recent(self) -> list[NotificationAttempt]:
         """The latest attempts, oldest first."""
         with self._lock:
@@ -497,6 +559,8 @@ class Dispatcher:
         error: str | None,
         retryable: bool | None,
         next_in_s: float | None = None,
+        *,
+        deferred: bool = False,
     ) -> NotificationAttempt:
         """Keep one attempt's outcome in memory and append it to the log file."""
         entry = NotificationAttempt(
@@ -512,6 +576,7 @@ class Dispatcher:
             error=error,
             retryable=retryable,
             next_attempt_in_s=next_in_s,
+            deferred=deferred,
         )
         if error is not None:
             log.info(
@@ -543,9 +608,9 @@ class Dispatcher:
             deadline = time.monotonic() + timeout
             for lane in self._lanes:
                 lane.thread.join(max(0.0, deadline - time.monotonic()))
-        left = sum(lane.queue.qsize() for lane in self._lanes)
+        left = len(self.pending())
         if left:
-            log.warning("stopping with %d notifications not sent", left)
+            log.warning("stopping with %d notifications not delivered yet", left)
         with self._lock:
             if self._log is not None:
                 self._log.close()

@@ -15,9 +15,10 @@ At-least-once, and restarts that neither duplicate nor lose an alert:
 - an MQTT message is acknowledged only after the engine state that reflects it is saved. The
   worker serialises the state; a saver thread writes it (temp file, fsync, os.replace), so the
   disk holds up acknowledgements, never alerts. Beside the engine's snapshot the state file
-  holds the event clock, the alert messages the broker has not confirmed yet and the
-  transitions the store has not written yet; a restart republishes and rewrites those, and
-  nothing else;
+  holds the event clock, the alert messages the broker has not confirmed yet, the
+  transitions the store has not written yet and the notifications not delivered yet (queued,
+  or cut short by a stop); a restart republishes, rewrites and resends those, and nothing
+  else;
 - a crash before a save redelivers the messages behind it to the restored engine, which gives
   the same transitions again (same alert id, state and ts: the store ignores the repeat, MQTT
   subscribers and notifiers may see it twice);
@@ -298,6 +299,7 @@ class RulesService:
         self._saving = False
         self._saver_stop = False
         self._save_error: str | None = None
+        self._notify_settled = 0  # the dispatcher's settled count at the last state snapshot
         self._failing_since: float | None = None
         # worker -> store writer
         self._store_lock = threading.Lock()
@@ -383,14 +385,15 @@ class RulesService:
             self._save_cv.notify()
         if self._saver is not None:
             self._saver.join(max(0.5, deadline - time.monotonic()))
+        # queued notifications get one attempt each; what they leave is in the final save
+        self.dispatcher.close(max(0.5, deadline - time.monotonic()))
         if worker_done and self.engine is not None:
-            # what is still unconfirmed or unstored is redone on the next start
+            # what is still unconfirmed, unstored or unnotified is redone on the next start
             if self._save_now():
                 self._ack(self._save_retry + self._unsaved)
                 self._save_retry, self._unsaved = [], []
         else:
             log.error("the rules worker did not stop in time; state not saved")
-        self.dispatcher.close(max(0.5, deadline - time.monotonic()))
         self._publish_counters()
         if self._client is not None:
             self._client.disconnect()
@@ -453,6 +456,9 @@ class RulesService:
             newest = datetime.fromisoformat(clock) if clock else None
             republish = [(str(t), str(p).encode(), bool(r)) for t, p, r in state["unconfirmed"]]
             unstored = [AlertEvent.model_validate(e) for e in state["unstored"]]
+            unnotified = [
+                (str(name), AlertEvent.model_validate(e)) for name, e in state.get("unnotified", [])
+            ]
         except (KeyError, TypeError, ValueError) as exc:  # pydantic's ValidationError included
             log.error("the saved rules state %s is damaged (%s): not resumed", self.state_file, exc)
             return
@@ -462,16 +468,19 @@ class RulesService:
             self._publish(topic, payload, retain)  # paho sends them once connected
         with self._store_lock:
             self._unstored.extend((e, e.model_dump_json().encode()) for e in unstored)
+        for name, event in unnotified:  # queued before the dispatcher starts: sent first
+            self.dispatcher.submit(event, only=name)
         active = self.engine.active() if self.engine is not None else []
         self.counters.active_alerts = len(active)
         log.info(
             "restored rules state from %s: %d active alerts, event clock %s; "
-            "%d alert messages to republish, %d transitions to store",
+            "%d alert messages to republish, %d transitions to store, %d notifications to send",
             self.state_file,
             len(active),
             clock,
             len(republish),
             len(unstored),
+            len(unnotified),
         )
 
     def _state_bytes(self) -> bytes:
@@ -480,6 +489,8 @@ class RulesService:
         clock = self.event_clock.now(self.clock())
         with self._store_lock:
             unstored = [orjson.Fragment(payload) for _, payload in self._unstored]
+        notify_pending = self.dispatcher.pending()
+        self._notify_settled = self.dispatcher.settled_count
         return orjson.dumps(
             {
                 "version": STATE_VERSION,
@@ -489,6 +500,9 @@ class RulesService:
                 "engine": self.engine.snapshot(),
                 "unconfirmed": [(t, p.decode(), r) for t, p, r in self._unconfirmed.values()],
                 "unstored": unstored,
+                "unnotified": [
+                    (name, orjson.Fragment(e.model_dump_json())) for name, e in notify_pending
+                ],
             }
         )
 
@@ -642,6 +656,8 @@ class RulesService:
             if n:
                 self._last_message = mono
             self._drain_confirmations()
+            if self.dispatcher.settled_count != self._notify_settled:
+                self._dirty = True  # a notification went out (or was given up): not resent
             if mono >= self._next_tick_wall:
                 self._tick(self.clock())
             if self._unsaved or self._dirty:

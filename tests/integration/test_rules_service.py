@@ -19,7 +19,7 @@ import pytest
 
 from opsroom import topics
 from opsroom.alerts import AlertEvent
-from opsroom.broker import Mosquitto
+from opsroom.broker import Mosquitto, free_port
 from opsroom.settings import Settings
 from opsroom.store import StoreError
 from opsroom.store.sqlite import SqliteStore
@@ -495,6 +495,57 @@ def test_a_warm_fridge_fires_after_15_minutes_of_event_time_and_resolves(
     # the other subjects of the venue never reported: silent from the first event time on
     silent = {p["subject"] for p in of(alerts, "silent-device.") if p}
     assert "main-arena" in silent and FRIDGE not in silent
+
+
+def test_a_call_out_the_gateway_missed_goes_out_after_a_restart(
+    broker: Mosquitto,
+    event: str,
+    store: SqliteStore,
+    tmp_path: Path,
+    collect: Any,
+    engine: Any,
+    venue: Venue,
+) -> None:
+    """The SMS gateway is down when the rules service stops: the firing alert's notification
+    is in the saved state, and the next start delivers it once the gateway is back."""
+    alerts = collect(topics.alerts_filter(event))
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/hook"
+    critical = Route(frozenset({"critical"}), frozenset({"firing", "resolved"}))
+
+    def sms() -> NotifierSet:
+        return NotifierSet(((WebhookNotifier("sms", url), critical),), RetryPolicy(backoff_s=30))
+
+    service = start_rules(broker.port, event, tmp_path, store, engine, venue=venue, notifiers=sms())
+    t0 = datetime.now(UTC) - timedelta(minutes=30)
+    cold = f"cold-holding.{FRIDGE}"
+    try:
+        publish_all(broker.port, warm_fridge(event, t0, range(17), 9.0))
+        assert wait_until(lambda: "firing" in states_of(alerts, cold), timeout=15)
+        assert wait_until(lambda: service.dispatcher.counters()["attempts"] == 1, timeout=10)
+    finally:
+        service.stop()
+    firing = of(alerts, cold)[-1]
+    assert firing is not None and firing["state"] == "firing"
+    saved = json.loads(service.state_file.read_text())
+    assert [(n, e["alert_id"], e["state"]) for n, e in saved["unnotified"]] == [
+        ("sms", firing["alert_id"], "firing")
+    ]
+    hook = Target(port)  # the gateway is back
+    service = start_rules(broker.port, event, tmp_path, store, engine, venue=venue, notifiers=sms())
+    try:
+        assert wait_until(lambda: len(hook.requests) == 1, timeout=10)
+        assert wait_until(lambda: service.dispatcher.pending() == [], timeout=5)
+        time.sleep(0.5)  # nothing more comes
+    finally:
+        service.stop()
+        hook.close()
+    [(_, _, body)] = hook.requests
+    assert AlertEvent.model_validate_json(body) == AlertEvent.model_validate(firing)
+    assert json.loads(service.state_file.read_text())["unnotified"] == []
+    assert states_of(alerts, cold) == ["pending", "firing"]  # the alert itself is not redone
+    outcomes = [json.loads(x) for x in service.settings.notification_log.read_text().splitlines()]
+    assert [(a["ok"], a["deferred"]) for a in outcomes] == [(False, False), (True, False)]
 
 
 def test_an_acknowledgement_over_mqtt_moves_the_alert_to_acknowledged(

@@ -54,7 +54,7 @@ def alert(state: str = "firing", severity: str = "critical", **kw: Any) -> Alert
 class Target:
     """A local HTTP server that answers with scripted status codes and keeps what it got."""
 
-    def __init__(self) -> None:
+    def __init__(self, port: int = 0) -> None:
         self.script: list[int] = []
         self.default = 200
         self.delay_s = 0.0
@@ -76,7 +76,7 @@ class Target:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.port = self.server.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}/hook"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -315,7 +315,48 @@ def test_close_cuts_a_back_off_short(tmp_path: Path) -> None:
     started = time.monotonic()
     d.close(timeout=5)
     assert time.monotonic() - started < 2
-    assert d.counters()["failed"] == 1
+    # not given up: kept for the next start of the service
+    assert (d.counters()["failed"], d.counters()["deferred"]) == (0, 1)
+    assert d.pending() == [("dead", alert())]
+
+
+def test_queued_transitions_are_pending_until_settled(tmp_path: Path) -> None:
+    release = threading.Event()
+    rec = Recorder(block=release)
+    events = [alert(), alert(severity="warning"), alert("resolved")]
+    d = dispatch(rec, events, tmp_path)
+    try:
+        assert wait_until(lambda: len(d.pending()) == 3)
+        assert [e for _, e in d.pending()] == events
+        release.set()
+        assert wait_until(lambda: d.pending() == [] and d.settled_count == 3)
+    finally:
+        release.set()
+        d.close()
+
+
+def test_a_stop_mid_retry_logs_the_attempt_as_kept_and_a_restart_sends_it(
+    target: Target, tmp_path: Path
+) -> None:
+    port = free_port()
+    dead = WebhookNotifier("sms", f"http://127.0.0.1:{port}/")
+    first = dispatch(dead, [alert()], tmp_path, RetryPolicy(attempts=5, backoff_s=30))
+    assert wait_until(lambda: first.counters()["attempts"] == 1)
+    first.close(timeout=2)
+    [(name, event)] = first.pending()
+    # the next start: the gateway is back; the kept transition goes to that notifier only
+    other = Recorder("other")
+    back = WebhookNotifier("sms", target.url)
+    second = Dispatcher(NotifierSet(((back, ALL), (other, ALL)), FAST), tmp_path / "a.jsonl")
+    assert second.submit(event, only=name) == 1
+    assert second.submit(event, only="gone") == 0  # a notifier no longer configured
+    second.start()
+    try:
+        assert wait_until(lambda: settled(second, 1))
+    finally:
+        second.close()
+    assert [AlertEvent.model_validate_json(b) for _, _, b in target.requests] == [alert()]
+    assert other.sent == []
 
 
 def test_describe_is_readable() -> None:
