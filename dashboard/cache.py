@@ -2,7 +2,8 @@
 
 Every function takes the store URL, the venue file (path and mtime, so an edited file is
 reloaded) and `now_s` (epoch seconds): sessions that refresh in the same second share one
-query. No function reads a global; the store and venue objects are shared resources.
+query; the entity tables also take the rules file's (path, mtime), or None without one. No
+function reads a global; the store, venue and rules objects are shared resources.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from opsroom.alerts import AlertEvent
 from opsroom.settings import Settings
 from opsroom.store import Store, open_store
 from opsroom.venue import Venue, load_venue
+from rules.bands import threshold_levels
+from rules.model import RuleSet, load_rules
 
 TTL_S = 1.5
 _MAX = 256
@@ -33,6 +36,20 @@ def store(url: str) -> Store:
 def venue(path: str, mtime: float) -> Venue:
     """The venue file, reloaded when its mtime changes."""
     return load_venue(path)
+
+
+@st.cache_resource(show_spinner=False)
+def rules(path: str, mtime: float, venue_path: str, venue_mtime: float) -> RuleSet:
+    """The rules file checked against the venue, reloaded when either file's mtime changes."""
+    return load_rules(path, venue(venue_path, venue_mtime))
+
+
+@st.cache_resource(show_spinner=False)
+def thresholds(path: str, mtime: float, venue_path: str, venue_mtime: float) -> queries.Thresholds:
+    """Each entity's threshold levels from the rules file (see rules.bands)."""
+    return threshold_levels(
+        rules(path, mtime, venue_path, venue_mtime), venue(venue_path, venue_mtime)
+    )
 
 
 def _now(now_s: float) -> datetime:
@@ -65,16 +82,28 @@ def data_age(
 
 
 @st.cache_data(ttl=TTL_S, max_entries=_MAX, show_spinner=False)
-def frame(store_url: str, venue_path: str, mtime: float, what: str, now_s: float) -> pd.DataFrame:
-    """An entity table: what is zones, gates, generators, units or shuttles."""
+def frame(
+    store_url: str,
+    venue_path: str,
+    mtime: float,
+    what: str,
+    now_s: float,
+    rules_file: tuple[str, float] | None = None,
+) -> pd.DataFrame:
+    """An entity table: what is zones, gates, generators, units or shuttles.
+
+    Statuses follow the rules file's levels when `rules_file` (path, mtime) is given, the
+    design defaults otherwise.
+    """
     s, v, now = store(store_url), venue(venue_path, mtime), _now(now_s)
     act = active(store_url, now_s)
+    th = None if rules_file is None else thresholds(*rules_file, venue_path, mtime)
     if what == "zones":
-        return queries.zones_frame(s, v, now, act)
+        return queries.zones_frame(s, v, now, act, th)
     if what == "gates":
-        return queries.gates_frame(s, v, now, act)
+        return queries.gates_frame(s, v, now, act, thresholds=th)
     if what == "generators":
-        return queries.generators_frame(s, v, now, act)
+        return queries.generators_frame(s, v, now, act, th)
     if what == "units":
         ids = tuple(u.id for u in v.catering if u.type != "freezer")
         danger = queries.danger_zone_minutes(
@@ -83,9 +112,9 @@ def frame(store_url: str, venue_path: str, mtime: float, what: str, now_s: float
             now,
             closed_hour=_closed(store_url, "coldchain", "temp_c", ids, queries.DANGER_EVERY),
         )
-        return queries.units_frame(s, v, now, act, danger)
+        return queries.units_frame(s, v, now, act, danger, th)
     if what == "shuttles":
-        return queries.shuttles_frame(s, v, now, act)
+        return queries.shuttles_frame(s, v, now, act, th)
     raise ValueError(f"unknown table {what!r}")
 
 

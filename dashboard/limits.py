@@ -1,15 +1,20 @@
-"""The thresholds the dashboard colours and draws bands with: the design's rule defaults.
+"""The thresholds the dashboard colours and draws bands with.
 
 The rules service decides alerts; these only colour tiles and draw bands, so that a panel
-reads right even before an alert fires. Keep them equal to the rules' defaults.
+reads right even before an alert fires. With a rules file, each entity's bands are built from
+the threshold levels its rules hold it to (rules.bands: overrides merged, disabled rules
+give no band), converted to the unit the tile shows. Without one, or for a value no rule
+watches, the design's rule defaults below are used.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
-from opsroom.venue import CateringUnit, Generator
+from opsroom.venue import CateringUnit, Gate, Generator, Route, Zone
+from rules.bands import Levels
 
 # traffic-light levels, best to worst; "stale" and "nodata" rank between ok and warning
 STATUSES = ("ok", "nodata", "stale", "warning", "critical")
@@ -63,20 +68,115 @@ class Band:
             return "warning"
         return "ok"
 
+    def scaled(self, factor: float) -> Band:
+        """The band with every limit multiplied by `factor` (another unit, e.g. percent)."""
 
-def voltage_band(gen: Generator) -> Band:
-    """Volts outside +10 / -15 % of nominal are critical."""
+        def times(v: float | None) -> float | None:
+            return None if v is None else v * factor
+
+        return Band(
+            times(self.warn_low), times(self.warn_high), times(self.crit_low), times(self.crit_high)
+        )
+
+    def text(self, fmt: Callable[[float], str] = "{:g}".format) -> str:
+        """The limits in words: 'warning 66, critical 82', 'critical below 63', 'no limits'."""
+        parts = [
+            f"{severity} {side}{fmt(v)}"
+            for severity, side, v in (
+                ("warning", "below ", self.warn_low),
+                ("warning", "", self.warn_high),
+                ("critical", "below ", self.crit_low),
+                ("critical", "", self.crit_high),
+            )
+            if v is not None
+        ]
+        return ", ".join(parts) or "no limits"
+
+
+def grouped(bands: Mapping[str, Band]) -> list[tuple[Band, list[str]]]:
+    """Entities (ids) by the band they share, the band most of them share first."""
+    groups: dict[Band, list[str]] = {}
+    for entity_id, band in bands.items():
+        groups.setdefault(band, []).append(entity_id)
+    return sorted(groups.items(), key=lambda item: -len(item[1]))
+
+
+def band_of(levels: Levels | None, convert: Mapping[str, Callable[[float], float]]) -> Band | None:
+    """A Band from the levels of the rule values in `convert`, each threshold converted to the
+    tile's unit; None when no rule watches any of them (the caller's default then applies).
+
+    The strictest level of each severity and side wins; info levels colour nothing.
+    """
+    if levels is None or not convert.keys() & levels.keys():
+        return None
+    highs: dict[str, float] = {}
+    lows: dict[str, float] = {}
+    for value, to_tile in convert.items():
+        for lv in levels.get(value, ()):
+            if lv.severity == "info":
+                continue
+            if lv.above is not None:
+                t = to_tile(lv.above)
+                highs[lv.severity] = min(highs.get(lv.severity, t), t)
+            elif lv.below is not None:
+                t = to_tile(lv.below)
+                lows[lv.severity] = max(lows.get(lv.severity, t), t)
     return Band(
-        crit_low=gen.nominal_v * (1 - VOLTAGE_UNDER), crit_high=gen.nominal_v * (1 + VOLTAGE_OVER)
+        warn_low=lows.get("warning"),
+        warn_high=highs.get("warning"),
+        crit_low=lows.get("critical"),
+        crit_high=highs.get("critical"),
     )
 
 
-def frequency_band(gen: Generator) -> Band:
-    """Hertz outside ±2 % of nominal are critical."""
-    return Band(
-        crit_low=gen.nominal_hz * (1 - FREQUENCY_BAND),
-        crit_high=gen.nominal_hz * (1 + FREQUENCY_BAND),
+def occupancy_band(zone: Zone, levels: Levels | None = None) -> Band:
+    """Occupancy as a fraction of capacity; by default warning above 85 %, critical above 95 %."""
+    got = band_of(
+        levels, {"occupancy_pct": lambda pct: pct / 100, "occupancy": lambda n: n / zone.capacity}
     )
+    return got if got is not None else Band(warn_high=OCCUPANCY_WARN, crit_high=OCCUPANCY_CRIT)
+
+
+def density_band(zone: Zone, levels: Levels | None = None) -> Band:
+    """Persons per m²; by default warning above 2, critical above 4."""
+    got = band_of(levels, {"density_ppm2": float})
+    return got if got is not None else Band(warn_high=DENSITY_WARN, crit_high=DENSITY_CRIT)
+
+
+def gate_flow_band(gate: Gate, levels: Levels | None = None) -> Band:
+    """Persons per metre of width per minute; by default warning above 66, critical above 82."""
+    got = band_of(levels, {"flow_ppmm": float})
+    return got if got is not None else Band(warn_high=GATE_FLOW_WARN, crit_high=GATE_FLOW_CRIT)
+
+
+def voltage_band(gen: Generator, levels: Levels | None = None) -> Band:
+    """Volts; by default outside +10 / -15 % of nominal is critical."""
+    nominal = gen.nominal_v
+    got = band_of(
+        levels,
+        {
+            "voltage_dev_pct": lambda pct: nominal * (1 + pct / 100),
+            "voltage_pct": lambda pct: nominal * pct / 100,
+            "voltage_v": float,
+        },
+    )
+    return (
+        got
+        if got is not None
+        else Band(crit_low=nominal * (1 - VOLTAGE_UNDER), crit_high=nominal * (1 + VOLTAGE_OVER))
+    )
+
+
+def frequency_band(gen: Generator, levels: Levels | None = None) -> Band:
+    """Hertz; by default outside ±2 % of nominal is critical."""
+    nominal = float(gen.nominal_hz)
+    got = band_of(
+        levels,
+        {"frequency_dev_pct": lambda pct: nominal * (1 + pct / 100), "frequency_hz": float},
+    )
+    if got is not None:
+        return got
+    return Band(crit_low=nominal * (1 - FREQUENCY_BAND), crit_high=nominal * (1 + FREQUENCY_BAND))
 
 
 def rated_kw(gen: Generator) -> float:
@@ -84,10 +184,11 @@ def rated_kw(gen: Generator) -> float:
     return gen.rated_kva * gen.power_factor
 
 
-def load_band(gen: Generator) -> Band:
-    """kW above 80 % of rated is a warning, above 95 % critical."""
+def load_band(gen: Generator, levels: Levels | None = None) -> Band:
+    """kW; by default above 80 % of rated is a warning, above 95 % critical."""
     kw = rated_kw(gen)
-    return Band(warn_high=kw * LOAD_WARN, crit_high=kw * LOAD_CRIT)
+    got = band_of(levels, {"load_pct": lambda pct: kw * pct / 100, "power_kw": float})
+    return got if got is not None else Band(warn_high=kw * LOAD_WARN, crit_high=kw * LOAD_CRIT)
 
 
 # fridge: warn above 5, critical above 8; freezer: warn above -18, critical above -12;
@@ -99,6 +200,14 @@ _TEMPERATURE = {
 }
 
 
-def temperature_band(unit: CateringUnit) -> Band:
-    """The limits of one catering unit's type."""
-    return _TEMPERATURE[unit.type]
+def temperature_band(unit: CateringUnit, levels: Levels | None = None) -> Band:
+    """The limits of one catering unit: its rules', else its type's defaults."""
+    got = band_of(levels, {"temp_c": float})
+    return got if got is not None else _TEMPERATURE[unit.type]
+
+
+def speed_band(route: Route, levels: Levels | None = None) -> Band:
+    """km/h; by default above the route's speed limit is a warning."""
+    limit = route.speed_limit_kmh
+    got = band_of(levels, {"over_limit_kmh": lambda over: limit + over, "speed_kmh": float})
+    return got if got is not None else Band(warn_high=limit)

@@ -21,6 +21,7 @@ from opsroom.alerts import AlertEvent
 from opsroom.store import Store, active_alerts
 from opsroom.telemetry import FAMILIES, Reading
 from opsroom.venue import Route, Venue
+from rules.bands import Levels
 
 FAMILY_LABELS = {
     "crowd": "Crowd",
@@ -44,6 +45,8 @@ _NICE_STEPS_S = (10, 30, 60, 120, 300, 600, 900, 1800, 3600)
 HOUR = timedelta(hours=1)
 # one closed hour of a series, bucketed: hour start -> frame (the app caches these)
 HourSlice = Callable[[datetime], pd.DataFrame]
+# entity id -> the threshold levels its rules hold it to (rules.bands); None: no rules file
+Thresholds = Mapping[str, Levels]
 
 
 # ---------------------------------------------------------------- time and freshness
@@ -231,6 +234,11 @@ def readings_around(
     return frame
 
 
+def levels_of(thresholds: Thresholds | None, entity_id: str) -> Levels | None:
+    """One entity's levels for limits.*_band: None without a rules file (the defaults)."""
+    return None if thresholds is None else thresholds.get(entity_id, {})
+
+
 def _alerts_by_subject(active: Sequence[AlertEvent], kind: str) -> dict[str, str]:
     """The worst active alert severity per subject of one family, as a status."""
     out: dict[str, str] = {}
@@ -330,7 +338,11 @@ def _age(now: datetime, r: Reading | None) -> float | None:
 
 
 def zones_frame(
-    store: Store, venue: Venue, now: datetime, active: Sequence[AlertEvent] = ()
+    store: Store,
+    venue: Venue,
+    now: datetime,
+    active: Sequence[AlertEvent] = (),
+    thresholds: Thresholds | None = None,
 ) -> pd.DataFrame:
     """One row per zone: occupancy against capacity, density, status and age."""
     latest = _latest(store, venue, "crowd")
@@ -342,13 +354,10 @@ def zones_frame(
         occupancy = float(occ) if occ is not None else None
         pct = None if occupancy is None else occupancy / z.capacity
         density = None if occupancy is None else occupancy / z.area_m2
+        levels = levels_of(thresholds, z.id)
         status = limits.worst(
-            limits.Band(warn_high=limits.OCCUPANCY_WARN, crit_high=limits.OCCUPANCY_CRIT).status(
-                pct
-            ),
-            limits.Band(warn_high=limits.DENSITY_WARN, crit_high=limits.DENSITY_CRIT).status(
-                density
-            ),
+            limits.occupancy_band(z, levels).status(pct),
+            limits.density_band(z, levels).status(density),
             alerts.get(z.id, "ok"),
         )
         rows.append(
@@ -375,6 +384,7 @@ def gates_frame(
     now: datetime,
     active: Sequence[AlertEvent] = (),
     window: timedelta = GATE_FLOW_WINDOW,
+    thresholds: Thresholds | None = None,
 ) -> pd.DataFrame:
     """One row per gate: persons in and out per minute, and per metre of width per minute.
 
@@ -398,10 +408,10 @@ def gates_frame(
                 interval = FAMILIES["crowd"].report_interval.total_seconds() / 60
                 per_min[sid, direction] = pts[0][1] / interval
     alerts = _alerts_by_subject(active, "crowd")
-    band = limits.Band(warn_high=limits.GATE_FLOW_WARN, crit_high=limits.GATE_FLOW_CRIT)
     rows = []
     for g in venue.gates:
         r = latest.get(g.id)
+        band = limits.gate_flow_band(g, levels_of(thresholds, g.id))
         in_min = per_min.get((g.id, "in"))
         out_min = per_min.get((g.id, "out"))
         flows = [v for v in (in_min, out_min) if v is not None]
@@ -428,7 +438,11 @@ def gates_frame(
 
 
 def generators_frame(
-    store: Store, venue: Venue, now: datetime, active: Sequence[AlertEvent] = ()
+    store: Store,
+    venue: Venue,
+    now: datetime,
+    active: Sequence[AlertEvent] = (),
+    thresholds: Thresholds | None = None,
 ) -> pd.DataFrame:
     """One row per generator: volts, hertz, kW and load against rating, status and age."""
     latest = _latest(store, venue, "power")
@@ -439,13 +453,14 @@ def generators_frame(
         values = r.values if r else {}
         volts, hertz, kw = (_num(values.get(f)) for f in ("voltage_v", "frequency_hz", "power_kw"))
         rated = limits.rated_kw(g)
+        levels = levels_of(thresholds, g.id)
         status = limits.worst(
             *(
                 s
                 for s in (
-                    limits.voltage_band(g).status(volts),
-                    limits.frequency_band(g).status(hertz),
-                    limits.load_band(g).status(kw),
+                    limits.voltage_band(g, levels).status(volts),
+                    limits.frequency_band(g, levels).status(hertz),
+                    limits.load_band(g, levels).status(kw),
                 )
                 if s != "nodata"
             ),
@@ -507,8 +522,9 @@ def units_frame(
     now: datetime,
     active: Sequence[AlertEvent] = (),
     danger: dict[str, float] | None = None,
+    thresholds: Thresholds | None = None,
 ) -> pd.DataFrame:
-    """One row per catering unit: temperature against its type's limits, status and age.
+    """One row per catering unit: temperature against its limits, status and age.
 
     `danger` (from danger_zone_minutes) adds the danger-zone time of fridges and hot holding.
     """
@@ -519,7 +535,7 @@ def units_frame(
         r = latest.get(u.id)
         values = r.values if r else {}
         temp = _num(values.get("temp_c"))
-        band = limits.temperature_band(u)
+        band = limits.temperature_band(u, levels_of(thresholds, u.id))
         minutes = (danger or {}).get(u.id) if u.type != "freezer" else None
         danger_status = "ok"
         if minutes is not None and minutes >= limits.DANGER_CRIT.total_seconds() / 60:
@@ -582,7 +598,11 @@ def nearest_stop_m(lat: float, lon: float, route: Route) -> float:
 
 
 def shuttles_frame(
-    store: Store, venue: Venue, now: datetime, active: Sequence[AlertEvent] = ()
+    store: Store,
+    venue: Venue,
+    now: datetime,
+    active: Sequence[AlertEvent] = (),
+    thresholds: Thresholds | None = None,
 ) -> pd.DataFrame:
     """One row per shuttle: position, speed, load, distance off its route, stopped or not.
 
@@ -620,9 +640,10 @@ def shuttles_frame(
                 and nearest_stop_m(lat, lon, route) > limits.STOP_RADIUS_M
             )
         off_route = off_m is not None and off_m > route.corridor_m
+        speeding = limits.speed_band(route, levels_of(thresholds, bus.id)).status(speed)
         status = limits.worst(
             "warning" if off_route or stopped else "ok",
-            "warning" if speed is not None and speed > route.speed_limit_kmh else "ok",
+            "ok" if speeding == "nodata" else speeding,
             alerts.get(bus.id, "ok"),
         )
         passengers = _num(values.get("passengers"))

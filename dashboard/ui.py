@@ -1,4 +1,4 @@
-"""Shared page furniture: settings and venue, login, the drill banner, freshness, tiles."""
+"""Shared page furniture: settings, venue and rules, login, the drill banner, freshness, tiles."""
 
 from __future__ import annotations
 
@@ -6,20 +6,22 @@ import hmac
 import html
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 import pandas as pd
 import streamlit as st
 
-from dashboard import cache
+from dashboard import cache, charts
 from dashboard.charts import COLOURS
+from dashboard.limits import Band, grouped
 from dashboard.notifications import NotifierHealth
-from dashboard.queries import DataAge, Tile
+from dashboard.queries import DataAge, Tile, levels_of
 from opsroom.configfile import ConfigError
 from opsroom.settings import Settings
 from opsroom.venue import Venue
+from rules.bands import Levels
 
 REFRESH_S = 2
 WINDOWS = {"15 min": 900, "1 h": 3600, "6 h": 21_600, "24 h": 86_400}
@@ -38,12 +40,21 @@ MISSING_PASSWORD_HELP = (
 
 @dataclass(frozen=True)
 class Context:
-    """What every page needs: settings, the store URL and the venue (with its file's identity)."""
+    """What every page needs: settings, the store URL, the venue (with its file's identity) and
+    the rules file's identity (path, mtime), None without one or when it does not load."""
 
     settings: Settings
     venue_path: str
     venue_mtime: float
     venue: Venue
+    rules_file: tuple[str, float] | None = None
+
+    def levels(self, entity_id: str) -> Levels | None:
+        """The levels the rules file holds an entity to; None (the defaults) without one."""
+        if self.rules_file is None:
+            return None
+        th = cache.thresholds(*self.rules_file, self.venue_path, self.venue_mtime)
+        return levels_of(th, entity_id)
 
     @property
     def store_url(self) -> str:
@@ -80,7 +91,28 @@ def context() -> Context:
         st.error(f"Cannot load the venue file: {exc}")
         st.stop()
         raise
-    return Context(s, path, mtime, venue)
+    return Context(s, path, mtime, venue, rules_file(s, path, mtime))
+
+
+def rules_file(s: Settings, venue_path: str, venue_mtime: float) -> tuple[str, float] | None:
+    """The rules file's (path, mtime) once it loads; None without one or, with the problem
+    shown, when it does not: the pages then colour by the design defaults."""
+    if s.rules is None:
+        return None
+    path = str(s.rules)
+    try:
+        mtime = os.stat(path).st_mtime
+        cache.thresholds(path, mtime, venue_path, venue_mtime)
+    except OSError as exc:
+        problem = f"{path}: cannot read file: {exc.strerror or exc}"
+    except ConfigError as exc:
+        problem = str(exc)
+    else:
+        return path, mtime
+    st.error(
+        f"Cannot load the rules file, so limits are the design defaults, not the venue's: {problem}"
+    )
+    return None
 
 
 def now_s() -> float:
@@ -204,3 +236,38 @@ def table(frame: pd.DataFrame, columns: Sequence[str]) -> None:
         if c in columns
     }
     st.dataframe(frame[list(columns)], hide_index=True, width="stretch", column_config=config)
+
+
+def band_marks(
+    bands: Mapping[str, Band],
+    names: Mapping[str, str],
+    label: Callable[[str, float], str],
+    shade_warning: bool = True,
+) -> tuple[list[charts.Band], list[charts.Line]]:
+    """Shading and level lines on a chart for the distinct bands of some entities.
+
+    `label(entity_id, value)` words a line; when the entities do not all share one band, the
+    lines of the others name the entities they are for.
+    """
+    red, amber = COLOURS["critical"], COLOURS["warning"]
+    shades: list[charts.Band] = []
+    lines: list[charts.Line] = []
+    for i, (b, ids) in enumerate(grouped(bands)):
+        whose = "" if i == 0 else " (" + ", ".join(names.get(e, e) for e in ids) + ")"
+        if b.crit_high is not None:
+            shades.append((b.crit_high, None, red))
+        if b.crit_low is not None:
+            shades.append((None, b.crit_low, red))
+        if shade_warning and b.warn_high is not None:
+            shades.append((b.warn_high, b.crit_high, amber))
+        if shade_warning and b.warn_low is not None:
+            shades.append((b.crit_low, b.warn_low, amber))
+        for v, colour in (
+            (b.warn_low, amber),
+            (b.warn_high, amber),
+            (b.crit_low, red),
+            (b.crit_high, red),
+        ):
+            if v is not None:
+                lines.append((v, colour, label(ids[0], v) + whose))
+    return shades, lines

@@ -8,16 +8,6 @@ from dashboard import cache, charts, limits, ui
 
 TABLE = ["name", "vendor", "type", "temp_c", "danger_zone_min", "door_open", "status", "age_s"]
 TYPES = {"fridge": "Fridges", "freezer": "Freezers", "hot_holding": "Hot holding"}
-RED = charts.COLOURS["critical"]
-AMBER = charts.COLOURS["warning"]
-BANDS: dict[str, tuple[list[charts.Band], list[charts.Line]]] = {
-    "fridge": ([(8.0, None, RED), (5.0, 8.0, AMBER)], [(5.0, AMBER, "5 °C"), (8.0, RED, "8 °C")]),
-    "freezer": (
-        [(-12.0, None, RED), (-18.0, -12.0, AMBER)],
-        [(-18.0, AMBER, "-18 °C"), (-12.0, RED, "-12 °C")],
-    ),
-    "hot_holding": ([(None, 63.0, RED)], [(63.0, RED, "63 °C")]),
-}
 
 
 @st.fragment(run_every=ui.REFRESH_S)
@@ -26,7 +16,7 @@ def live(ctx: ui.Context, types: tuple[str, ...], window_s: float) -> None:
     now = ui.now_s()
     key = (ctx.store_url, ctx.venue_path, ctx.venue_mtime)
     age = cache.data_age(*key, ("coldchain",), now, ctx.settings.dashboard_stale_s)
-    table = cache.frame(*key, "units", now)
+    table = cache.frame(*key, "units", now, ctx.rules_file)
     ui.drill_banner(age.drill)
     ui.freshness(age, ctx.tz)
     ui.table(table, TABLE)
@@ -40,11 +30,16 @@ def live(ctx: ui.Context, types: tuple[str, ...], window_s: float) -> None:
             continue
         ids = tuple(u.id for u in units)
         series = cache.series(ctx.store_url, "coldchain", "temp_c", ids, now, window_s)
-        bands, lines = BANDS[unit_type]
+        names = {u.id: u.name or u.id for u in units}
+        bands, lines = ui.band_marks(
+            {u.id: limits.temperature_band(u, ctx.levels(u.id)) for u in units},
+            names,
+            lambda _, v: f"{v:g} °C",
+        )
         st.plotly_chart(
             charts.series_chart(
                 series,
-                {u.id: u.name or u.id for u in units},
+                names,
                 f"{TYPES[unit_type]}: temperature",
                 "°C",
                 bands,

@@ -10,14 +10,26 @@ ZONE_COLUMNS = ["name", "occupancy", "capacity", "occupancy_pct", "density", "st
 GATE_COLUMNS = ["name", "width_m", "in_per_min", "out_per_min", "flow_per_m_min", "status"]
 
 
+def _gate_limits(ctx: ui.Context) -> str:
+    """The gates' flow limits in words; gates held to other limits than most are named."""
+    bands = {g.id: limits.gate_flow_band(g, ctx.levels(g.id)) for g in ctx.venue.gates}
+    names = {g.id: g.name or g.id for g in ctx.venue.gates}
+    parts = [b.text("{:.0f}".format) for b, _ in limits.grouped(bands)[:1]]
+    parts += [
+        f"{', '.join(names[i] for i in ids)}: {b.text('{:.0f}'.format)}"
+        for b, ids in limits.grouped(bands)[1:]
+    ]
+    return "; ".join(parts)
+
+
 @st.fragment(run_every=ui.REFRESH_S)
 def live(ctx: ui.Context, window_s: float) -> None:
     """Map, charts and tables, refreshed in place."""
     now = ui.now_s()
     key = (ctx.store_url, ctx.venue_path, ctx.venue_mtime)
     age = cache.data_age(*key, ("crowd",), now, ctx.settings.dashboard_stale_s)
-    zones = cache.frame(*key, "zones", now)
-    gates = cache.frame(*key, "gates", now)
+    zones = cache.frame(*key, "zones", now, ctx.rules_file)
+    gates = cache.frame(*key, "gates", now, ctx.rules_file)
     ui.drill_banner(age.drill)
     ui.freshness(age, ctx.tz)
 
@@ -47,17 +59,21 @@ def live(ctx: ui.Context, window_s: float) -> None:
     capacity = {z.id: z.capacity for z in ctx.venue.zones}
     if len(series):
         series = series.assign(value=series["value"] / series["sensor_id"].map(capacity) * 100)
+    names = {z.id: z.name or z.id for z in ctx.venue.zones}
+    bands, lines = ui.band_marks(
+        {z.id: limits.occupancy_band(z, ctx.levels(z.id)).scaled(100) for z in ctx.venue.zones},
+        names,
+        lambda _, pct: f"{pct:g} %",
+        shade_warning=False,
+    )
     st.plotly_chart(
         charts.series_chart(
             series,
-            {z.id: z.name or z.id for z in ctx.venue.zones},
+            names,
             "Occupancy over time, % of capacity",
             "%",
-            bands=[(limits.OCCUPANCY_CRIT * 100, None, charts.COLOURS["critical"])],
-            lines=[
-                (limits.OCCUPANCY_WARN * 100, charts.COLOURS["warning"], "85 %"),
-                (limits.OCCUPANCY_CRIT * 100, charts.COLOURS["critical"], "95 %"),
-            ],
+            bands=bands,
+            lines=lines,
             timezone=ctx.tz,
         ),
         key="crowd_series",
@@ -71,8 +87,7 @@ def live(ctx: ui.Context, window_s: float) -> None:
                 list(gates["name"]),
                 list(gates["flow_per_m_min"].fillna(0)),
                 [charts.COLOURS[s] for s in gates["status"]],
-                f"Gate flow (warning {limits.GATE_FLOW_WARN:.0f}, "
-                f"critical {limits.GATE_FLOW_CRIT:.0f})",
+                f"Gate flow ({_gate_limits(ctx)})",
                 "persons / m / min",
             ),
             key="gate_bars",

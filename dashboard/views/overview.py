@@ -55,12 +55,14 @@ def live(ctx: ui.Context) -> None:
     key = (ctx.store_url, ctx.venue_path, ctx.venue_mtime)
     stale_s = ctx.settings.dashboard_stale_s
     active = cache.active_table(ctx.store_url, now)
-    zones = cache.frame(*key, "zones", now)
+    zones = cache.frame(*key, "zones", now, ctx.rules_file)
     frames = {
-        "crowd": pd.concat([zones[["status"]], cache.frame(*key, "gates", now)[["status"]]]),
-        "power": cache.frame(*key, "generators", now),
-        "coldchain": cache.frame(*key, "units", now),
-        "shuttle": cache.frame(*key, "shuttles", now),
+        "crowd": pd.concat(
+            [zones[["status"]], cache.frame(*key, "gates", now, ctx.rules_file)[["status"]]]
+        ),
+        "power": cache.frame(*key, "generators", now, ctx.rules_file),
+        "coldchain": cache.frame(*key, "units", now, ctx.rules_file),
+        "shuttle": cache.frame(*key, "shuttles", now, ctx.rules_file),
     }
     ages = {k: cache.data_age(*key, (k,), now, stale_s) for k in queries.FAMILY_LABELS}
     overall = cache.data_age(*key, tuple(queries.FAMILY_LABELS), now, stale_s)

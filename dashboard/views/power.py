@@ -12,29 +12,47 @@ RED = charts.COLOURS["critical"]
 AMBER = charts.COLOURS["warning"]
 
 
-def _bands(gens: list[Generator], field: str) -> tuple[list[charts.Band], list[charts.Line]]:
-    """Out-of-limit bands and level lines for the chosen generators' distinct nominal values."""
-    bands: list[charts.Band] = []
-    lines: list[charts.Line] = []
-    if field in ("voltage_v", "frequency_hz"):
-        # a band pair per distinct nominal value among the chosen generators
-        band_of = limits.voltage_band if field == "voltage_v" else limits.frequency_band
-        labels = ("-15 %", "+10 %") if field == "voltage_v" else ("-2 %", "+2 %")
-        seen: set[tuple[float | None, float | None]] = set()
-        for g in gens:
-            b = band_of(g)
-            if b.crit_low is None or b.crit_high is None or (b.crit_low, b.crit_high) in seen:
-                continue
-            seen.add((b.crit_low, b.crit_high))
-            bands += [(None, b.crit_low, RED), (b.crit_high, None, RED)]
-            lines += [(b.crit_low, RED, labels[0]), (b.crit_high, RED, labels[1])]
-    else:
-        bands = [(limits.LOAD_CRIT * 100, None, RED)]
-        lines = [
-            (limits.LOAD_WARN * 100, AMBER, "80 % of rated kVA x pf"),
-            (limits.LOAD_CRIT * 100, RED, "95 %"),
-        ]
-    return bands, lines
+def _bands(
+    ctx: ui.Context, gens: list[Generator], field: str
+) -> tuple[list[charts.Band], list[charts.Line]]:
+    """Out-of-limit bands and level lines for the chosen generators' distinct limits.
+
+    Volts and hertz lines are labelled in % from the generator's nominal; load is charted
+    (and banded) in % of rated kW.
+    """
+    names = {g.id: g.name or g.id for g in gens}
+    if field == "power_kw":
+        load = {
+            g.id: limits.load_band(g, ctx.levels(g.id)).scaled(100 / limits.rated_kw(g))
+            for g in gens
+        }
+        return ui.band_marks(load, names, lambda _, pct: f"{pct:g} %", shade_warning=False)
+    bands, nominal = _limits(ctx, gens, field)
+    return ui.band_marks(
+        bands, names, lambda gid, v: f"{(v / nominal[gid] - 1) * 100:+.0f} %", shade_warning=False
+    )
+
+
+def _limits(
+    ctx: ui.Context, gens: list[Generator], field: str
+) -> tuple[dict[str, limits.Band], dict[str, float]]:
+    """Each generator's volts or hertz band, and its nominal value."""
+    if field == "voltage_v":
+        bands = {g.id: limits.voltage_band(g, ctx.levels(g.id)) for g in gens}
+        return bands, {g.id: float(g.nominal_v) for g in gens}
+    bands = {g.id: limits.frequency_band(g, ctx.levels(g.id)) for g in gens}
+    return bands, {g.id: float(g.nominal_hz) for g in gens}
+
+
+def _title(ctx: ui.Context, gens: list[Generator], field: str, what: str) -> str:
+    """E.g. 'Voltage (limits +10 / -15 % of nominal)', for the limits most generators share."""
+    bands, nominal = _limits(ctx, gens, field)
+    band, ids = limits.grouped(bands)[0]
+    levels = {
+        v for v in (band.warn_high, band.crit_high, band.warn_low, band.crit_low) if v is not None
+    }
+    pcts = [f"{(v / nominal[ids[0]] - 1) * 100:+.0f}" for v in sorted(levels, reverse=True)]
+    return f"{what} (limits {' / '.join(pcts)} % of nominal)" if pcts else f"{what} (no limits)"
 
 
 @st.fragment(run_every=ui.REFRESH_S)
@@ -43,7 +61,7 @@ def live(ctx: ui.Context, chosen: tuple[str, ...], window_s: float) -> None:
     now = ui.now_s()
     key = (ctx.store_url, ctx.venue_path, ctx.venue_mtime)
     age = cache.data_age(*key, ("power",), now, ctx.settings.dashboard_stale_s)
-    table = cache.frame(*key, "generators", now)
+    table = cache.frame(*key, "generators", now, ctx.rules_file)
     ui.drill_banner(age.drill)
     ui.freshness(age, ctx.tz)
     ui.table(table, TABLE)
@@ -55,15 +73,15 @@ def live(ctx: ui.Context, chosen: tuple[str, ...], window_s: float) -> None:
     names = {g.id: g.name or g.id for g in gens}
     ids = tuple(g.id for g in gens)
     for field, title, unit in (
-        ("voltage_v", "Voltage (limits +10 / -15 % of nominal)", "V"),
-        ("frequency_hz", "Frequency (limits ±2 % of nominal)", "Hz"),
+        ("voltage_v", _title(ctx, gens, "voltage_v", "Voltage"), "V"),
+        ("frequency_hz", _title(ctx, gens, "frequency_hz", "Frequency"), "Hz"),
         ("power_kw", "Load, % of rated kW (kVA x power factor)", "%"),
     ):
         series = cache.series(ctx.store_url, "power", field, ids, now, window_s)
         if field == "power_kw" and len(series):
             rated = {g.id: limits.rated_kw(g) for g in gens}
             series = series.assign(value=series["value"] / series["sensor_id"].map(rated) * 100)
-        bands, lines = _bands(gens, field)
+        bands, lines = _bands(ctx, gens, field)
         st.plotly_chart(
             charts.series_chart(series, names, title, unit, bands, lines, timezone=ctx.tz),
             key=f"power_{field}",

@@ -26,7 +26,7 @@ def live(ctx: ui.Context) -> None:
     now = ui.now_s()
     key = (ctx.store_url, ctx.venue_path, ctx.venue_mtime)
     age = cache.data_age(*key, ("shuttle",), now, ctx.settings.dashboard_stale_s)
-    buses = cache.frame(*key, "shuttles", now)
+    buses = cache.frame(*key, "shuttles", now, ctx.rules_file)
     ui.drill_banner(age.drill)
     ui.freshness(age, ctx.tz)
     flagged = buses[buses["off_route"] | buses["stopped"]] if len(buses) else buses

@@ -30,7 +30,12 @@ PAGES = {
 @pytest.fixture
 def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Callable[..., Path]:
     """Point the app at a fresh store filled as asked: env(drill=..., age=...)."""
-    for name in ("OPSROOM_DASHBOARD_NO_AUTH", "OPSROOM_DASHBOARD_PASSWORD", "OPSROOM_EVENT"):
+    for name in (
+        "OPSROOM_DASHBOARD_NO_AUTH",
+        "OPSROOM_DASHBOARD_PASSWORD",
+        "OPSROOM_EVENT",
+        "OPSROOM_RULES",  # the design defaults unless a test gives a rules file
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("OPSROOM_VENUE", str(data.VENUE))
     monkeypatch.setenv("OPSROOM_DASHBOARD_PASSWORD", PASSWORD)
@@ -244,3 +249,113 @@ def test_ack_from_the_alerts_page_is_published_on_mqtt(env, broker, collect, eve
     body = orjson.loads(msg.payload)
     assert body["actor"] == "Duty officer Sam" and body["note"] == "Vendor told to move stock"
     assert datetime.fromisoformat(body["ts"]) <= datetime.now(UTC)
+
+
+# a venue's rules file: a stricter occupancy level for the dance tent (at 50 % in the data),
+# and the cold-holding rule switched off for the hot fridge (at 9 °C in the data)
+RULES = f"""\
+rules:
+  - id: zone-occupancy
+    kind: threshold
+    applies_to: zones
+    value: occupancy_pct
+    levels:
+      - {{severity: warning, above: 85, clear: 82}}
+      - {{severity: critical, above: 95, clear: 92}}
+    overrides:
+      dance-tent:
+        levels: [{{severity: warning, above: 45, clear: 40}}]
+  - id: cold-holding
+    kind: threshold
+    applies_to: fridge
+    value: temp_c
+    levels:
+      - {{severity: warning, above: 5, clear: 4.5}}
+      - {{severity: critical, above: 8, clear: 7.5}}
+    overrides:
+      {data.HOT_FRIDGE}: {{enabled: false}}
+"""
+
+
+@pytest.fixture
+def rules_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Callable[[str], Path]:
+    """Give the dashboard a rules file with this text."""
+
+    def write(text: str) -> Path:
+        path = tmp_path / "rules.yaml"
+        path.write_text(text, encoding="utf-8")
+        monkeypatch.setenv("OPSROOM_RULES", str(path))
+        return path
+
+    return write
+
+
+def chart_text(at: AppTest) -> str:
+    """Every chart's figure as JSON, unescaped (titles, labels of level lines, ...)."""
+    return "\n".join(
+        orjson.dumps(orjson.loads(c.proto.spec)).decode() for c in at.get("plotly_chart")
+    )
+
+
+def test_a_stricter_override_turns_a_zone_amber(env, rules_file) -> None:
+    env()
+    at = logged_in(PAGES["crowd"])
+    assert at.dataframe[0].value.set_index("name").loc["Boathouse Dance Tent", "status"] == "ok"
+    rules_file(RULES)
+    at = logged_in(PAGES["crowd"])
+    assert not errors(at)
+    zones = at.dataframe[0].value.set_index("name")
+    assert zones.loc["Boathouse Dance Tent", "status"] == "warning"
+    assert (
+        zones.loc["Main Arena", "status"] == "warning" and zones.loc["Food Court", "status"] == "ok"
+    )
+    # the chart draws the levels used, naming the zone held to its own
+    assert "45 % (Boathouse Dance Tent)" in chart_text(at) and "85 %" in chart_text(at)
+
+
+def test_a_fridge_whose_rule_is_switched_off_is_not_red(env, rules_file) -> None:
+    env(alert=False)  # the hot fridge's alert would colour it on its own
+    name = "Green Leaf Kitchen - salad fridge"
+    assert (
+        logged_in(PAGES["coldchain"]).dataframe[0].value.set_index("name").loc[name, "status"]
+        == "critical"
+    )
+    rules_file(RULES)
+    table = logged_in(PAGES["coldchain"]).dataframe[0].value.set_index("name")
+    assert table.loc[name, "status"] == "ok"
+    assert set(table.drop(index=name)["status"]) == {"ok"}
+
+
+def test_gate_flow_caption_states_the_levels_in_the_rules_file(env, rules_file) -> None:
+    env()
+    assert "Gate flow (warning 66, critical 82)" in chart_text(logged_in(PAGES["crowd"]))
+    rules_file(data.VENUE.with_name("rules.yaml").read_text(encoding="utf-8"))
+    text = chart_text(logged_in(PAGES["crowd"]))
+    assert (
+        "Gate flow (warning 66, critical 82; Dance Tent Entrance: warning 55, critical 66)" in text
+    )
+
+
+def test_every_page_runs_with_the_example_rules(env, rules_file) -> None:
+    env()
+    rules_file(data.VENUE.with_name("rules.yaml").read_text(encoding="utf-8"))
+    at = logged_in()
+    assert "CRITICAL" in markdown(at) and not errors(at)
+    for page in PAGES.values():
+        at = logged_in(page)
+        assert not errors(at), page
+    power = logged_in(PAGES["power"])
+    assert set(power.dataframe[0].value["status"]) == {"ok"}
+    assert "Voltage (limits +10 / -15 / -90 % of nominal)" in chart_text(power)
+
+
+def test_a_rules_file_that_does_not_load_is_named_and_the_defaults_apply(env, rules_file) -> None:
+    env()
+    path = rules_file(RULES.replace("dance-tent:", "dance-tnet:"))
+    at = logged_in(PAGES["crowd"])
+    shown = errors(at)
+    assert "Cannot load the rules file" in shown and str(path) in shown
+    assert "'dance-tnet' is not a zone" in shown
+    zones = at.dataframe[0].value.set_index("name")
+    assert zones.loc["Boathouse Dance Tent", "status"] == "ok"  # the default 85 %
+    assert zones.loc["Main Arena", "status"] == "warning"

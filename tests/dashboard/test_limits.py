@@ -1,0 +1,198 @@
+"""The dashboard's bands: from the rules file's levels in the tile's unit, else the defaults."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pandas as pd
+import pytest
+
+from dashboard import limits, queries
+from opsroom.store.sqlite import SqliteStore
+from opsroom.telemetry import Reading
+from rules.bands import Levels, threshold_levels
+from rules.kinds.threshold import Level
+from rules.model import load_rules, load_rules_text
+from tests.dashboard import data
+
+NOW = datetime(2026, 7, 4, 18, 30, tzinfo=UTC)
+EXAMPLE_RULES = data.VENUE.parent / "rules.yaml"
+
+
+def lv(severity: str, *, above: float | None = None, below: float | None = None) -> Level:
+    clear = above - 1 if above is not None else below + 1  # type: ignore[operator]
+    return Level.model_validate(
+        {"severity": severity, "above": above, "below": below, "clear": clear}
+    )
+
+
+@pytest.fixture(scope="module")
+def venue():
+    return data.venue()
+
+
+def entity(venue, section: str, entity_id: str):
+    return next(e for e in getattr(venue, section) if e.id == entity_id)
+
+
+def test_without_rules_or_a_watching_rule_the_defaults_apply(venue) -> None:
+    fridge = entity(venue, "catering", "smokestack-fridge")
+    default = limits.Band(warn_high=5.0, crit_high=8.0)
+    assert limits.temperature_band(fridge) == default
+    assert limits.temperature_band(fridge, None) == default
+    # a rules file that watches nothing of this unit's temperature
+    assert limits.temperature_band(fridge, {}) == default
+    assert limits.temperature_band(fridge, {"battery_pct": (lv("warning", below=20),)}) == default
+
+
+def test_a_value_switched_off_for_an_entity_has_no_band(venue) -> None:
+    fridge = entity(venue, "catering", "smokestack-fridge")
+    band = limits.temperature_band(fridge, {"temp_c": ()})
+    assert band == limits.Band() and band.status(30.0) == "ok" and band.text() == "no limits"
+
+
+def test_the_strictest_level_of_each_severity_wins_and_info_colours_nothing(venue) -> None:
+    fridge = entity(venue, "catering", "smokestack-fridge")
+    levels: Levels = {
+        "temp_c": (
+            lv("warning", above=5),
+            lv("warning", above=4),
+            lv("critical", above=8),
+            lv("info", above=1),
+            lv("critical", below=0),
+        )
+    }
+    band = limits.temperature_band(fridge, levels)
+    assert band == limits.Band(warn_high=4, crit_high=8, crit_low=0)
+    assert band.text() == "warning 4, critical below 0, critical 8"
+
+
+@pytest.mark.parametrize(
+    ("section", "entity_id", "band_of", "levels", "expected"),
+    [
+        # occupancy tiles show a fraction of capacity (main-arena: 40,000)
+        (
+            "zones",
+            "main-arena",
+            limits.occupancy_band,
+            {"occupancy_pct": (lv("warning", above=80), lv("critical", above=90))},
+            limits.Band(warn_high=0.8, crit_high=0.9),
+        ),
+        (
+            "zones",
+            "main-arena",
+            limits.occupancy_band,
+            {"occupancy": (lv("critical", above=30_000),)},
+            limits.Band(crit_high=0.75),
+        ),
+        (
+            "zones",
+            "main-arena",
+            limits.density_band,
+            {"density_ppm2": (lv("warning", above=1.5),)},
+            limits.Band(warn_high=1.5),
+        ),
+        (
+            "gates",
+            "family-gate",
+            limits.gate_flow_band,
+            {"flow_ppmm": (lv("warning", above=55), lv("critical", above=66))},
+            limits.Band(warn_high=55, crit_high=66),
+        ),
+        # gen-family: 230 V, 50 Hz, 60 kVA x 0.8 = 48 kW
+        (
+            "generators",
+            "gen-family",
+            limits.voltage_band,
+            {
+                "voltage_dev_pct": (lv("warning", above=10), lv("warning", below=-15)),
+                "voltage_pct": (lv("critical", below=10),),
+            },
+            limits.Band(warn_high=253, warn_low=195.5, crit_low=23),
+        ),
+        (
+            "generators",
+            "gen-family",
+            limits.frequency_band,
+            {"frequency_dev_pct": (lv("warning", above=2), lv("warning", below=-2))},
+            limits.Band(warn_high=51, warn_low=49),
+        ),
+        (
+            "generators",
+            "gen-family",
+            limits.load_band,
+            {"load_pct": (lv("warning", above=70), lv("critical", above=90))},
+            limits.Band(warn_high=33.6, crit_high=43.2),
+        ),
+        (
+            "catering",
+            "smokestack-hot",
+            limits.temperature_band,
+            {"temp_c": (lv("critical", below=57),)},
+            limits.Band(crit_low=57),
+        ),
+    ],
+)
+def test_levels_are_converted_to_the_tiles_unit(
+    venue, section, entity_id, band_of, levels, expected
+) -> None:
+    band = band_of(entity(venue, section, entity_id), levels)
+    for got, want in zip(
+        (band.warn_low, band.warn_high, band.crit_low, band.crit_high),
+        (expected.warn_low, expected.warn_high, expected.crit_low, expected.crit_high),
+        strict=True,
+    ):
+        assert got == pytest.approx(want)
+
+
+def test_shuttle_speed_follows_the_overspeed_rule(venue) -> None:
+    route = venue.routes[0]
+    assert limits.speed_band(route).warn_high == route.speed_limit_kmh
+    over = limits.speed_band(route, {"over_limit_kmh": (lv("warning", above=5),)})
+    assert over.warn_high == route.speed_limit_kmh + 5
+
+
+def test_the_example_rules_overrides_change_statuses(tmp_path, venue) -> None:
+    thresholds = threshold_levels(load_rules(EXAMPLE_RULES, venue), venue)
+    s = SqliteStore(tmp_path / "s.db")
+    # 35 kW of gen-family's 48: 73 %, under the 80 % default, over its 70 % override
+    s.write_readings([Reading("power", "gen-family", NOW, {"voltage_v": 231.0, "power_kw": 35.0})])
+    assert queries.generators_frame(s, venue, NOW).set_index("id").loc["gen-family", "status"] == (
+        "ok"
+    )
+    gens = queries.generators_frame(s, venue, NOW, thresholds=thresholds).set_index("id")
+    assert gens.loc["gen-family", "status"] == "warning"
+
+
+def test_a_rule_disabled_for_one_unit_leaves_it_uncoloured(tmp_path, venue) -> None:
+    rules = load_rules_text(
+        f"""
+rules:
+  - id: cold-holding
+    kind: threshold
+    applies_to: fridge
+    value: temp_c
+    levels: [{{severity: critical, above: 8, clear: 7.5}}]
+    overrides:
+      {data.HOT_FRIDGE}: {{enabled: false}}
+""",
+        "rules.yaml",
+        venue,
+    )
+    thresholds = threshold_levels(rules, venue)
+    s = SqliteStore(tmp_path / "s.db")
+    s.write_readings(
+        [
+            Reading("coldchain", data.HOT_FRIDGE, NOW, {"temp_c": 9.0}),
+            Reading("coldchain", "smokestack-fridge", NOW, {"temp_c": 9.0}),
+        ]
+    )
+    units = queries.units_frame(s, venue, NOW, thresholds=thresholds).set_index("id")
+    assert units.loc[data.HOT_FRIDGE, "status"] == "ok"
+    assert units.loc["smokestack-fridge", "status"] == "critical"
+    # no warning level in this file: 6 °C is fine by it, though the default warns
+    later = NOW + timedelta(seconds=1)
+    s.write_readings([Reading("coldchain", "smokestack-fridge", later, {"temp_c": 6.0})])
+    units = queries.units_frame(s, venue, NOW, thresholds=thresholds).set_index("id")
+    assert units.loc["smokestack-fridge", "status"] == "ok"
+    assert pd.isna(units.loc["smokestack-fridge", "limit_warn"])
