@@ -21,6 +21,10 @@ Contract:
   silent-device alert beside them, which resolves with the next reading. A subject that has
   never reported counts as silent from the first clock the engine saw.
 - One alert per (rule, subject) at a time; transitions as described in rules/lifecycle.py.
+- Inhibition. A rule with `inhibited_by` raises no new alert on a subject while one of those
+  rules has an open alert (pending, firing or acknowledged) on it; an alert already open
+  carries on. The evaluator keeps its state, so a condition that outlasts the inhibiting
+  alert is raised then, with its own start time.
 - Restart. `snapshot()` holds every evaluator's state (latches, windows, totals) and every
   active alert; `Engine(..., state=snapshot)` continues with the same alert ids, hold timers
   and totals. An alert whose rule or subject is gone from the files is resolved at the next
@@ -73,11 +77,16 @@ class Engine:
         self._tracks: dict[tuple[str, str], _Track] = {}
         self._by_id: dict[str, _Track] = {}
         for subject in subjects_of(venue).values():
-            evaluators = []
+            bound = []
             for rule in ruleset.rules:
                 variant = rule.for_subject(subject.id) if rule.applies(subject) else None
                 if variant is not None:
-                    evaluators.append(variant.bind(subject))
+                    bound.append((variant, variant.bind(subject)))
+            for variant, ev in bound:
+                ev.inhibitors = tuple(e for r, e in bound if r.id in variant.inhibited_by)
+            # inhibited rules run after the others, so that an inhibiting alert raised by the
+            # same reading holds them back at once
+            evaluators = [e for _, e in sorted(bound, key=lambda b: bool(b[1].inhibitors))]
             track = _Track(subject, evaluators)
             self._tracks[(subject.kind, subject.id)] = track
             self._by_id[subject.id] = track
@@ -89,7 +98,7 @@ class Engine:
         self._newest: float | None = None  # newest reading ts
         self._drill = False  # drill flag of the latest reading
         self._orphans: list[str] = []  # restored alerts whose rule or subject is gone
-        self.readings = self.late = self.unknown = self.transitions = 0
+        self.readings = self.late = self.unknown = self.transitions = self.inhibited = 0
         if state is not None:
             self._restore(state)
 
@@ -122,6 +131,11 @@ class Engine:
             if (ev.status or ev.alert is not None) and (
                 ev.status != ev.shown_status or ev.sev != ev.shown_sev
             ):
+                if ev.alert is None and any(i.alert is not None for i in ev.inhibitors):
+                    # held back while the inhibiting alert is open; the evaluator keeps its
+                    # state, so if the condition outlasts that alert it is raised then
+                    self.inhibited += 1
+                    continue
                 self._settle(ev, ts, at, drill, out)
         for dog in track.watchdogs:
             if dog.status or dog.alert is not None:  # data is back: the silence is over
@@ -262,6 +276,7 @@ class Engine:
             "late": self.late,
             "unknown": self.unknown,
             "transitions": self.transitions,
+            "inhibited": self.inhibited,
             "active": len(self._alerts),
         }
 

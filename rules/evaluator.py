@@ -25,6 +25,7 @@ class Evaluator:
 
     __slots__ = (
         "alert",
+        "inhibitors",
         "kind",
         "last_id",
         "rule_id",
@@ -53,6 +54,8 @@ class Evaluator:
         # the wish last applied to the alert: the engine settles only when it changes
         self.shown_status = NONE
         self.shown_sev = -1
+        # evaluators of the same subject whose open alert holds this one's new alerts back
+        self.inhibitors: tuple[Evaluator, ...] = ()
 
     def step(self, values: Mapping[str, Value], ts: float, dt: float | None) -> None:
         """Take one reading (event time `ts`, `dt` seconds after the subject's previous one)."""

@@ -64,6 +64,21 @@ class RuleSet(Strict):
                     f"rule id {rule.id!r} is already used by rules[{seen[rule.id]}]",
                 )
             seen[rule.id] = i
+        for i, rule in enumerate(self.rules):
+            checks: list[tuple[tuple[str, ...], tuple[str, ...]]] = [
+                (("inhibited_by",), rule.inhibited_by)
+            ]
+            for sid in rule.overrides:
+                variant = rule.for_subject(sid)
+                if variant is not None:
+                    checks.append((("overrides", sid, "inhibited_by"), variant.inhibited_by))
+            for loc, ids in checks:
+                unknown = [x for x in ids if x not in seen]
+                if unknown:
+                    raise FieldError(
+                        ("rules", i, *loc),
+                        f"no rule has the id {unknown[0]!r} (rules: {', '.join(seen)})",
+                    )
         return self
 
     def get(self, rule_id: str) -> RuleBase | None:

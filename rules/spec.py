@@ -78,11 +78,19 @@ class RuleBase(Strict):
     KIND: ClassVar[str] = ""
     # groups this kind can apply to at all (None: any; threshold-like kinds check their value)
     GROUPS: ClassVar[frozenset[str] | None] = None
+    # whether `inhibited_by` can hold this kind's new alerts back (not for silence watchdogs)
+    INHIBITABLE: ClassVar[bool] = True
 
     id: RuleId
     name: str = Field("", description="label in alert messages; the id when empty")
     applies_to: Annotated[tuple[Group, ...], BeforeValidator(_as_tuple), Field(min_length=1)]
     enabled: bool = True
+    inhibited_by: Annotated[tuple[RuleId, ...], BeforeValidator(_as_tuple)] = Field(
+        (),
+        description="rule ids: while one of them has an open alert on the same entity, this "
+        "rule raises no new alert there (one condition, one alert: a tripped generator is an "
+        "interruption, not also a voltage, frequency and power-drop alert)",
+    )
     overrides: dict[Id, dict[str, Any]] = Field(
         default_factory=dict, description="per-entity settings: {entity-id: {field: value}}"
     )
@@ -103,6 +111,10 @@ class RuleBase(Strict):
         Kinds extend this rather than adding model validators of their own, so a mistake in
         the rule itself is reported there, not at the first override that inherits it.
         """
+        if self.inhibited_by and not self.INHIBITABLE:
+            raise FieldError(("inhibited_by",), f"a {self.KIND} rule cannot be inhibited")
+        if self.id in self.inhibited_by:
+            raise FieldError(("inhibited_by",), "a rule cannot inhibit itself")
         if self.GROUPS is not None:
             bad = [g for g in self.applies_to if g not in self.GROUPS]
             if bad:

@@ -24,6 +24,8 @@ from rules.subjects import Subject
 class NoDataRule(RuleBase):
     """No reading for `after` (or `intervals` report intervals), or status offline."""
 
+    INHIBITABLE = False
+
     kind: Literal["no_data"]
     intervals: float = Field(3.0, gt=0, description="silence in report intervals of the family")
     after: Seconds | None = Field(None, gt=0, description="a fixed silence; overrides intervals")
