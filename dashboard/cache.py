@@ -14,12 +14,12 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from dashboard import notifications, queries
+from dashboard import limits, notifications, queries
 from opsroom.alerts import AlertEvent
 from opsroom.settings import Settings
 from opsroom.store import Store, open_store
 from opsroom.venue import Venue, load_venue
-from rules.bands import threshold_levels
+from rules.bands import TimeInRange, threshold_levels, time_in_range
 from rules.model import RuleSet, load_rules
 
 TTL_S = 1.5
@@ -48,6 +48,16 @@ def rules(path: str, mtime: float, venue_path: str, venue_mtime: float) -> RuleS
 def thresholds(path: str, mtime: float, venue_path: str, venue_mtime: float) -> queries.Thresholds:
     """Each entity's threshold levels from the rules file (see rules.bands)."""
     return threshold_levels(
+        rules(path, mtime, venue_path, venue_mtime), venue(venue_path, venue_mtime)
+    )
+
+
+@st.cache_resource(show_spinner=False)
+def time_ranges(
+    path: str, mtime: float, venue_path: str, venue_mtime: float
+) -> dict[str, TimeInRange]:
+    """Each entity's cumulative (time in range) rules from the rules file (see rules.bands)."""
+    return time_in_range(
         rules(path, mtime, venue_path, venue_mtime), venue(venue_path, venue_mtime)
     )
 
@@ -105,14 +115,21 @@ def frame(
     if what == "generators":
         return queries.generators_frame(s, v, now, act, th)
     if what == "units":
-        ids = tuple(u.id for u in v.catering if u.type != "freezer")
+        ranges = None if rules_file is None else time_ranges(*rules_file, venue_path, mtime)
+        zones = {
+            u.id: limits.danger_zone(None if ranges is None else ranges.get(u.id, {}))
+            for u in v.catering
+            if u.type != "freezer"
+        }
+        ids = tuple(i for i, zone in zones.items() if zone is not None)
         danger = queries.danger_zone_minutes(
             s,
             ids,
             now,
             closed_hour=_closed(store_url, "coldchain", "temp_c", ids, queries.DANGER_EVERY),
+            ranges={i: (zone.low, zone.high) for i, zone in zones.items() if zone is not None},
         )
-        return queries.units_frame(s, v, now, act, danger, th)
+        return queries.units_frame(s, v, now, act, danger, th, zones)
     if what == "shuttles":
         return queries.shuttles_frame(s, v, now, act, th)
     raise ValueError(f"unknown table {what!r}")

@@ -12,9 +12,13 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TypeVar
 
 from opsroom.venue import CateringUnit, Gate, Generator, Route, Zone
-from rules.bands import Levels
+from rules.bands import Levels, TimeInRange
+from rules.spec import format_seconds
+
+L = TypeVar("L")
 
 # traffic-light levels, best to worst; "stale" and "nodata" rank between ok and warning
 STATUSES = ("ok", "nodata", "stale", "warning", "critical")
@@ -93,10 +97,10 @@ class Band:
         return ", ".join(parts) or "no limits"
 
 
-def grouped(bands: Mapping[str, Band]) -> list[tuple[Band, list[str]]]:
-    """Entities (ids) by the band they share, the band most of them share first."""
-    groups: dict[Band, list[str]] = {}
-    for entity_id, band in bands.items():
+def grouped(by_entity: Mapping[str, L]) -> list[tuple[L, list[str]]]:
+    """Entities (ids) by the limits they share (a Band, ...), those most of them share first."""
+    groups: dict[L, list[str]] = {}
+    for entity_id, band in by_entity.items():
         groups.setdefault(band, []).append(entity_id)
     return sorted(groups.items(), key=lambda item: -len(item[1]))
 
@@ -211,3 +215,54 @@ def speed_band(route: Route, levels: Levels | None = None) -> Band:
     limit = route.speed_limit_kmh
     got = band_of(levels, {"over_limit_kmh": lambda over: limit + over, "speed_kmh": float})
     return got if got is not None else Band(warn_high=limit)
+
+
+@dataclass(frozen=True, slots=True)
+class DangerZone:
+    """Time between `low` and `high` °C adds up; this many minutes in total is a warning or
+    critical (None: no such level)."""
+
+    low: float
+    high: float
+    warn_min: float | None
+    crit_min: float | None
+
+    def status(self, minutes: float | None) -> str:
+        """'critical', 'warning' or 'ok' for a total ('ok' for None)."""
+        if minutes is None:
+            return "ok"
+        if self.crit_min is not None and minutes >= self.crit_min:
+            return "critical"
+        if self.warn_min is not None and minutes >= self.warn_min:
+            return "warning"
+        return "ok"
+
+    def text(self) -> str:
+        """E.g. 'between 5 and 60 °C (2 h: use now, 4 h: discard)'."""
+        what = [
+            f"{format_seconds(m * 60)}: {action}"
+            for m, action in ((self.warn_min, "use now"), (self.crit_min, "discard"))
+            if m is not None
+        ]
+        levels = f" ({', '.join(what)})" if what else ""
+        return f"between {self.low:g} and {self.high:g} °C{levels}"
+
+
+DEFAULT_DANGER_ZONE = DangerZone(
+    *DANGER_ZONE_C, DANGER_WARN.total_seconds() / 60, DANGER_CRIT.total_seconds() / 60
+)
+
+
+def danger_zone(rules: TimeInRange | None = None) -> DangerZone | None:
+    """The unit's danger zone: by its first cumulative temperature rule, else 5-60 °C for
+    2 h / 4 h; None when the rules file switches the rule off for the unit."""
+    if rules is None or "temp_c" not in rules:
+        return DEFAULT_DANGER_ZONE
+    if not rules["temp_c"]:
+        return None
+    rule = rules["temp_c"][0]
+
+    def minutes(severity: str) -> float | None:
+        return min((lv.after / 60 for lv in rule.levels if lv.severity == severity), default=None)
+
+    return DangerZone(rule.above, rule.below, minutes("warning"), minutes("critical"))

@@ -500,15 +500,21 @@ def danger_zone_minutes(
     now: datetime,
     window: timedelta = timedelta(hours=24),
     closed_hour: HourSlice | None = None,
+    ranges: Mapping[str, tuple[float, float]] | None = None,
 ) -> dict[str, float]:
-    """Minutes each unit spent between 5 and 60 °C in the last `window` (5-minute means)."""
-    low, high = limits.DANGER_ZONE_C
+    """Minutes each unit spent in its danger zone in the last `window` (5-minute means).
+
+    The zone is the unit's (low, high) in `ranges`, else between 5 and 60 °C.
+    """
     out = dict.fromkeys(sensor_ids, 0.0)
     if not sensor_ids:
         return out
     frame = sliced_series(
         store, "coldchain", "temp_c", sensor_ids, now - window, now, DANGER_EVERY, closed_hour
     )
+    default = limits.DANGER_ZONE_C
+    low = frame["sensor_id"].map(lambda sid: (ranges or {}).get(sid, default)[0])
+    high = frame["sensor_id"].map(lambda sid: (ranges or {}).get(sid, default)[1])
     inside = frame[(frame["value"] > low) & (frame["value"] < high)]
     step = DANGER_EVERY.total_seconds() / 60
     for sid, n in inside["sensor_id"].value_counts().items():
@@ -523,10 +529,12 @@ def units_frame(
     active: Sequence[AlertEvent] = (),
     danger: dict[str, float] | None = None,
     thresholds: Thresholds | None = None,
+    danger_zones: Mapping[str, limits.DangerZone | None] | None = None,
 ) -> pd.DataFrame:
     """One row per catering unit: temperature against its limits, status and age.
 
-    `danger` (from danger_zone_minutes) adds the danger-zone time of fridges and hot holding.
+    `danger` (from danger_zone_minutes) adds the danger-zone time of fridges and hot holding,
+    judged by each unit's zone in `danger_zones` (None: not watched), else the default.
     """
     latest = _latest(store, venue, "coldchain")
     alerts = _alerts_by_subject(active, "coldchain")
@@ -537,11 +545,8 @@ def units_frame(
         temp = _num(values.get("temp_c"))
         band = limits.temperature_band(u, levels_of(thresholds, u.id))
         minutes = (danger or {}).get(u.id) if u.type != "freezer" else None
-        danger_status = "ok"
-        if minutes is not None and minutes >= limits.DANGER_CRIT.total_seconds() / 60:
-            danger_status = "critical"
-        elif minutes is not None and minutes >= limits.DANGER_WARN.total_seconds() / 60:
-            danger_status = "warning"
+        zone = (danger_zones or {}).get(u.id, limits.DEFAULT_DANGER_ZONE)
+        danger_status = "ok" if zone is None else zone.status(minutes)
         status = limits.worst(band.status(temp), danger_status, alerts.get(u.id, "ok"))
         rows.append(
             {

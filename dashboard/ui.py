@@ -21,7 +21,7 @@ from dashboard.queries import DataAge, Tile, levels_of
 from opsroom.configfile import ConfigError
 from opsroom.settings import Settings
 from opsroom.venue import Venue
-from rules.bands import Levels
+from rules.bands import Levels, TimeInRange
 
 REFRESH_S = 2
 WINDOWS = {"15 min": 900, "1 h": 3600, "6 h": 21_600, "24 h": 86_400}
@@ -55,6 +55,13 @@ class Context:
             return None
         th = cache.thresholds(*self.rules_file, self.venue_path, self.venue_mtime)
         return levels_of(th, entity_id)
+
+    def time_in_range(self, entity_id: str) -> TimeInRange | None:
+        """The cumulative rules an entity is held to; None (the defaults) without a rules file."""
+        if self.rules_file is None:
+            return None
+        ranges = cache.time_ranges(*self.rules_file, self.venue_path, self.venue_mtime)
+        return ranges.get(entity_id, {})
 
     @property
     def store_url(self) -> str:

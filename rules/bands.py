@@ -1,22 +1,43 @@
-"""The threshold levels each entity is held to, for displays that colour values by them.
+"""The levels each entity is held to, for displays that colour values by them.
 
 The dashboard reads these so that a tile turns amber or red at the levels the rules service
 fires at, per-entity overrides included. A value whose every rule is disabled for an entity
-maps to no levels (the venue switched it off there), which is not the same as a value no rule
+maps to nothing (the venue switched it off there), which is not the same as a value no rule
 watches (absent: a display may fall back to its own defaults).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import TypeVar
 
 from opsroom.venue import Venue
+from rules.kinds.cumulative import CumulativeRule
 from rules.kinds.threshold import Level, ThresholdRule
 from rules.model import RuleSet
 from rules.subjects import subjects_of
 
 Levels = Mapping[str, tuple[Level, ...]]
 """One entity's levels: derived value name -> the levels of every enabled rule watching it."""
+TimeInRange = Mapping[str, tuple[CumulativeRule, ...]]
+"""One entity's cumulative rules (overrides merged): value name -> every enabled one."""
+
+R = TypeVar("R", ThresholdRule, CumulativeRule)
+T = TypeVar("T")
+
+
+def _per_entity(
+    ruleset: RuleSet, venue: Venue, kind: type[R], take: Callable[[R], tuple[T, ...]]
+) -> dict[str, Mapping[str, tuple[T, ...]]]:
+    out: dict[str, dict[str, tuple[T, ...]]] = {}
+    for subject in subjects_of(venue).values():
+        for rule in ruleset.rules:
+            if not isinstance(rule, kind) or not rule.applies(subject):
+                continue
+            mine = rule.for_subject(subject.id)
+            watched = out.setdefault(subject.id, {})
+            watched[rule.value] = watched.get(rule.value, ()) + (take(mine) if mine else ())
+    return dict(out)
 
 
 def threshold_levels(ruleset: RuleSet, venue: Venue) -> dict[str, Levels]:
@@ -25,12 +46,9 @@ def threshold_levels(ruleset: RuleSet, venue: Venue) -> dict[str, Levels]:
     Entities no threshold rule applies to are absent; levels of several rules watching the
     same value are joined in file order.
     """
-    out: dict[str, dict[str, tuple[Level, ...]]] = {}
-    for subject in subjects_of(venue).values():
-        for rule in ruleset.rules:
-            if not isinstance(rule, ThresholdRule) or not rule.applies(subject):
-                continue
-            mine = rule.for_subject(subject.id)
-            levels = out.setdefault(subject.id, {})
-            levels[rule.value] = levels.get(rule.value, ()) + tuple(mine.levels if mine else ())
-    return dict(out)
+    return _per_entity(ruleset, venue, ThresholdRule, lambda rule: tuple(rule.levels))
+
+
+def time_in_range(ruleset: RuleSet, venue: Venue) -> dict[str, TimeInRange]:
+    """Each entity's cumulative rules per watched value, as threshold_levels gives levels."""
+    return _per_entity(ruleset, venue, CumulativeRule, lambda rule: (rule,))

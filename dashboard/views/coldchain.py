@@ -10,6 +10,21 @@ TABLE = ["name", "vendor", "type", "temp_c", "danger_zone_min", "door_open", "st
 TYPES = {"fridge": "Fridges", "freezer": "Freezers", "hot_holding": "Hot holding"}
 
 
+def _danger_caption(ctx: ui.Context) -> str:
+    """What the danger-zone column counts; units held to other limits than most are named."""
+    zones = {
+        u.id: limits.danger_zone(ctx.time_in_range(u.id))
+        for u in ctx.venue.catering
+        if u.type != "freezer"
+    }
+    names = {u.id: u.name or u.id for u in ctx.venue.catering}
+    parts = []
+    for i, (zone, ids) in enumerate(limits.grouped(zones)):
+        text = "not counted" if zone is None else zone.text()
+        parts.append(text if i == 0 else f"{', '.join(names[u] for u in ids)}: {text}")
+    return f"Danger-zone time: minutes in the last 24 h {'; '.join(parts)}."
+
+
 @st.fragment(run_every=ui.REFRESH_S)
 def live(ctx: ui.Context, types: tuple[str, ...], window_s: float) -> None:
     """Table and one chart per unit type, refreshed in place."""
@@ -20,10 +35,7 @@ def live(ctx: ui.Context, types: tuple[str, ...], window_s: float) -> None:
     ui.drill_banner(age.drill)
     ui.freshness(age, ctx.tz)
     ui.table(table, TABLE)
-    st.caption(
-        f"Danger-zone time: minutes between {limits.DANGER_ZONE_C[0]:.0f} and "
-        f"{limits.DANGER_ZONE_C[1]:.0f} °C in the last 24 h (2 h: use now, 4 h: discard)."
-    )
+    st.caption(_danger_caption(ctx))
     for unit_type in types:
         units = [u for u in ctx.venue.catering if u.type == unit_type]
         if not units:

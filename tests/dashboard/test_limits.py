@@ -10,7 +10,7 @@ import pytest
 from dashboard import limits, queries
 from opsroom.store.sqlite import SqliteStore
 from opsroom.telemetry import Reading
-from rules.bands import Levels, threshold_levels
+from rules.bands import Levels, threshold_levels, time_in_range
 from rules.kinds.threshold import Level
 from rules.model import load_rules, load_rules_text
 from tests.dashboard import data
@@ -196,3 +196,67 @@ rules:
     units = queries.units_frame(s, venue, NOW, thresholds=thresholds).set_index("id")
     assert units.loc["smokestack-fridge", "status"] == "ok"
     assert pd.isna(units.loc["smokestack-fridge", "limit_warn"])
+
+
+DANGER = """
+rules:
+  - id: danger-zone
+    kind: cumulative
+    applies_to: catering
+    value: temp_c
+    above: 5
+    below: 60
+    levels: [{severity: warning, after: 2h}, {severity: critical, after: 4h}]
+    overrides:
+      smokestack-fridge:
+        above: 8
+        levels: [{severity: critical, after: 10m}]
+      green-leaf-fridge: {enabled: false}
+"""
+
+
+def test_danger_zones_follow_the_cumulative_rule(venue) -> None:
+    ranges = time_in_range(load_rules_text(DANGER, "rules.yaml", venue), venue)
+    assert limits.danger_zone(None) == limits.DEFAULT_DANGER_ZONE
+    assert limits.danger_zone({}) == limits.DEFAULT_DANGER_ZONE  # no cumulative rule: defaults
+    assert limits.danger_zone(ranges["smokestack-hot"]) == limits.DEFAULT_DANGER_ZONE
+    strict = limits.danger_zone(ranges["smokestack-fridge"])
+    assert strict == limits.DangerZone(8, 60, None, 10)
+    assert strict.text() == "between 8 and 60 °C (10 min: discard)"
+    assert limits.danger_zone(ranges[data.HOT_FRIDGE]) is None
+    assert limits.DEFAULT_DANGER_ZONE.text() == "between 5 and 60 °C (2 h: use now, 4 h: discard)"
+
+
+def test_danger_zone_minutes_and_status_per_unit(tmp_path, venue) -> None:
+    s = SqliteStore(tmp_path / "s.db")
+    s.write_readings(
+        [
+            Reading("coldchain", sid, NOW - timedelta(minutes=m), {"temp_c": 7.0})
+            for m in range(0, 30)
+            for sid in ("smokestack-fridge", "arena-bar-fridge")
+        ]
+    )
+    ranges = {"smokestack-fridge": (6.0, 60.0)}
+    minutes = queries.danger_zone_minutes(
+        s, ["smokestack-fridge", "arena-bar-fridge"], NOW + timedelta(minutes=1), ranges=ranges
+    )
+    assert minutes["smokestack-fridge"] >= 25 and minutes["arena-bar-fridge"] >= 25
+    minutes = queries.danger_zone_minutes(
+        s,
+        ["smokestack-fridge", "arena-bar-fridge"],
+        NOW + timedelta(minutes=1),
+        ranges={"smokestack-fridge": (8.0, 60.0)},
+    )
+    assert minutes["smokestack-fridge"] == 0 and minutes["arena-bar-fridge"] >= 25
+    # temperature levels off, so only the danger zone colours
+    off: queries.Thresholds = {
+        "arena-bar-fridge": {"temp_c": ()},
+        "smokestack-fridge": {"temp_c": ()},
+    }
+    zones = {"arena-bar-fridge": limits.DangerZone(5, 60, None, 20), "smokestack-fridge": None}
+    units = queries.units_frame(s, venue, NOW, danger=minutes, thresholds=off, danger_zones=zones)
+    units = units.set_index("id")
+    assert units.loc["arena-bar-fridge", "status"] == "critical"  # 25 min of its 20
+    assert units.loc["smokestack-fridge", "status"] == "ok"  # not watched
+    default = queries.units_frame(s, venue, NOW, danger=minutes, thresholds=off).set_index("id")
+    assert default.loc["arena-bar-fridge", "status"] == "ok"  # 25 min of the default 2 h

@@ -359,3 +359,35 @@ def test_a_rules_file_that_does_not_load_is_named_and_the_defaults_apply(env, ru
     zones = at.dataframe[0].value.set_index("name")
     assert zones.loc["Boathouse Dance Tent", "status"] == "ok"  # the default 85 %
     assert zones.loc["Main Arena", "status"] == "warning"
+
+
+def test_danger_zone_time_follows_the_rules_file(env, rules_file) -> None:
+    env(alert=False)
+    at = logged_in(PAGES["coldchain"])
+    captions = [c.value for c in at.caption]
+    assert (
+        "Danger-zone time: minutes in the last 24 h between 5 and 60 °C "
+        "(2 h: use now, 4 h: discard)." in captions
+    )
+    # the hot fridge has been at 9 °C for 30 minutes: too long once its limit is 20 minutes
+    rules_file(
+        RULES
+        + f"""\
+  - id: danger-zone
+    kind: cumulative
+    applies_to: catering
+    value: temp_c
+    above: 5
+    below: 60
+    levels: [{{severity: warning, after: 2h}}, {{severity: critical, after: 4h}}]
+    overrides:
+      {data.HOT_FRIDGE}:
+        levels: [{{severity: critical, after: 20m}}]
+"""
+    )
+    at = logged_in(PAGES["coldchain"])
+    table = at.dataframe[0].value.set_index("name")
+    assert table.loc["Green Leaf Kitchen - salad fridge", "status"] == "critical"
+    assert "Green Leaf Kitchen - salad fridge: between 5 and 60 °C (20 min: discard)" in (
+        "\n".join(c.value for c in at.caption)
+    )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from opsroom.venue import CateringUnit
-from rules.bands import threshold_levels
+from rules.bands import threshold_levels, time_in_range
 from rules.model import load_rules_text
 from tests.rules.engine_helpers import VENUE
 
@@ -42,6 +42,16 @@ rules:
     applies_to: zones
     value: occupancy_pct
     levels: [{severity: critical, above: 95, clear: 92}]
+  - id: danger
+    kind: cumulative
+    applies_to: catering
+    value: temp_c
+    above: 5
+    below: 60
+    levels: [{severity: warning, after: 2h}]
+    overrides:
+      f2: {above: 8}
+      h1: {enabled: false}
   - id: silent
     kind: no_data
     applies_to: all
@@ -73,6 +83,13 @@ def test_rules_watching_the_same_value_are_joined_in_file_order() -> None:
 
 def test_entities_without_threshold_rules_are_absent() -> None:
     got = threshold_levels(load_rules_text(RULES, "r.yaml", FRIDGES), FRIDGES)
-    # the freezer, the gate and the generator have only the no_data rule
-    assert not {"fz1", "g1", "gen1", "h1"} & got.keys()
+    assert not {"fz1", "g1", "gen1", "h1"} & got.keys()  # h1, fz1: a cumulative rule only
     assert set(got) == {"f1", "f2", "f3", "z1"}
+
+
+def test_cumulative_rules_per_entity_with_overrides_merged() -> None:
+    got = time_in_range(load_rules_text(RULES, "r.yaml", FRIDGES), FRIDGES)
+    assert [(r.above, r.below) for r in got["f1"]["temp_c"]] == [(5, 60)]
+    assert [(r.above, r.below) for r in got["f2"]["temp_c"]] == [(8, 60)]
+    assert got["h1"] == {"temp_c": ()}
+    assert set(got) == {"f1", "f2", "f3", "fz1", "h1"}
