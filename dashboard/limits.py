@@ -164,11 +164,9 @@ def voltage_band(gen: Generator, levels: Levels | None = None) -> Band:
             "voltage_v": float,
         },
     )
-    return (
-        got
-        if got is not None
-        else Band(crit_low=nominal * (1 - VOLTAGE_UNDER), crit_high=nominal * (1 + VOLTAGE_OVER))
-    )
+    if got is not None:
+        return got
+    return Band(crit_low=nominal * (1 - VOLTAGE_UNDER), crit_high=nominal * (1 + VOLTAGE_OVER))
 
 
 def frequency_band(gen: Generator, levels: Levels | None = None) -> Band:

@@ -14,11 +14,10 @@ def _gate_limits(ctx: ui.Context) -> str:
     """The gates' flow limits in words; gates held to other limits than most are named."""
     bands = {g.id: limits.gate_flow_band(g, ctx.levels(g.id)) for g in ctx.venue.gates}
     names = {g.id: g.name or g.id for g in ctx.venue.gates}
-    parts = [b.text("{:.0f}".format) for b, _ in limits.grouped(bands)[:1]]
-    parts += [
-        f"{', '.join(names[i] for i in ids)}: {b.text('{:.0f}'.format)}"
-        for b, ids in limits.grouped(bands)[1:]
-    ]
+    parts = []
+    for i, (band, ids) in enumerate(limits.grouped(bands)):
+        text = band.text("{:.0f}".format)
+        parts.append(text if i == 0 else f"{', '.join(names[g] for g in ids)}: {text}")
     return "; ".join(parts)
 
 

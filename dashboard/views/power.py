@@ -8,8 +8,6 @@ from dashboard import cache, charts, limits, ui
 from opsroom.venue import Generator
 
 TABLE = ["name", "voltage_v", "frequency_hz", "power_kw", "load_pct", "fuel_pct", "status", "age_s"]
-RED = charts.COLOURS["critical"]
-AMBER = charts.COLOURS["warning"]
 
 
 def _bands(
