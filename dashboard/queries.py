@@ -19,9 +19,11 @@ import pandas as pd
 from dashboard import limits
 from opsroom.alerts import AlertEvent
 from opsroom.store import Store, active_alerts
-from opsroom.telemetry import FAMILIES, Reading
-from opsroom.venue import Route, Venue
+from opsroom.telemetry import FAMILIES, Reading, Value
+from opsroom.venue import Generator, Route, Venue
 from rules.bands import Levels
+from rules.subjects import Subject
+from rules.values import VALUES
 
 FAMILY_LABELS = {
     "crowd": "Crowd",
@@ -414,8 +416,9 @@ def gates_frame(
         band = limits.gate_flow_band(g, levels_of(thresholds, g.id))
         in_min = per_min.get((g.id, "in"))
         out_min = per_min.get((g.id, "out"))
+        # in + out, as the gate-flow rule counts it (rules/values.py: flow_ppmm)
         flows = [v for v in (in_min, out_min) if v is not None]
-        flow = max(flows) / g.width_m if flows else None
+        flow = sum(flows) / g.width_m if flows else None
         rows.append(
             {
                 "id": g.id,
@@ -453,6 +456,9 @@ def generators_frame(
         values = r.values if r else {}
         volts, hertz, kw = (_num(values.get(f)) for f in ("voltage_v", "frequency_hz", "power_kw"))
         rated = limits.rated_kw(g)
+        # the rules' load: the larger of kW over rated kW and V x I over rated kVA
+        load = _load_pct(g, values) if r else None
+        load_kw = None if load is None else load / 100 * rated  # on the kW band's scale
         levels = levels_of(thresholds, g.id)
         status = limits.worst(
             *(
@@ -460,7 +466,7 @@ def generators_frame(
                 for s in (
                     limits.voltage_band(g, levels).status(volts),
                     limits.frequency_band(g, levels).status(hertz),
-                    limits.load_band(g, levels).status(kw),
+                    limits.load_band(g, levels).status(load_kw),
                 )
                 if s != "nodata"
             ),
@@ -477,7 +483,7 @@ def generators_frame(
                 "voltage_v": volts,
                 "frequency_hz": hertz,
                 "power_kw": kw,
-                "load_pct": None if kw is None else kw / rated * 100,
+                "load_pct": load,
                 "fuel_pct": _num(values.get("fuel_pct")),
                 "status": status if r else "nodata",
                 "ts": r.ts if r else None,
@@ -486,6 +492,12 @@ def generators_frame(
             }
         )
     return _frame(rows)
+
+
+def _load_pct(gen: Generator, values: Mapping[str, Value]) -> float | None:
+    """The generator-load rule's value (rules/values.py load_pct) for one reading."""
+    subject = Subject("power", gen.id, frozenset({"all", "generators"}), gen)
+    return VALUES["load_pct"].make(subject)(values, None)
 
 
 # ---------------------------------------------------------------- cold chain

@@ -134,7 +134,7 @@ def test_crowd_page(env) -> None:
     zones = at.dataframe[0].value.set_index("name")
     assert zones.loc["Main Arena", "status"] == "warning"
     gates = at.dataframe[1].value.set_index("name")
-    assert gates.loc["Arena Gate", "flow_per_m_min"] == pytest.approx(20)
+    assert gates.loc["Arena Gate", "flow_per_m_min"] == pytest.approx(24)
 
 
 def test_crowd_window_choice_survives_a_rerun(env) -> None:

@@ -99,11 +99,12 @@ def test_zone_occupancy_above_95_percent_is_critical(tmp_path, venue) -> None:
 
 def test_gate_flow_is_counts_per_minute_per_metre(store, venue) -> None:
     gates = queries.gates_frame(store, venue, NOW).set_index("id")
-    # 100 in every 30 s = 200 a minute through a 10 m gate
+    # 100 in and 20 out every 30 s = 240 a minute both ways (as the gate-flow rule counts)
+    # through a 10 m gate
     assert gates.loc["arena-gate", "in_per_min"] == pytest.approx(200)
     assert gates.loc["arena-gate", "out_per_min"] == pytest.approx(40)
-    assert gates.loc["arena-gate", "flow_per_m_min"] == pytest.approx(20)
-    assert gates.loc["family-gate", "flow_per_m_min"] == pytest.approx(50)
+    assert gates.loc["arena-gate", "flow_per_m_min"] == pytest.approx(24)
+    assert gates.loc["family-gate", "flow_per_m_min"] == pytest.approx(60)  # 4 m
 
 
 def test_gate_flow_above_the_green_guide_rate_is_critical(tmp_path, venue) -> None:
@@ -136,6 +137,16 @@ def test_generator_status_follows_the_bands(tmp_path, venue, values, status) -> 
     gen = queries.generators_frame(s, venue, NOW).set_index("id").loc["gen-family"]
     assert gen["status"] == status
     assert gen["load_pct"] == pytest.approx(values["power_kw"] / 48 * 100)
+
+
+def test_generator_load_counts_apparent_power_as_the_rule_does(tmp_path, venue) -> None:
+    # 20 kW is 42 % of the 48 kW rating, but 3 x 230 V x 100 A = 69 kVA is 115 % of 60 kVA
+    s = SqliteStore(tmp_path / "s.db")
+    values = {"voltage_v": 230.0, "current_a": 100.0, "frequency_hz": 50.0, "power_kw": 20.0}
+    s.write_readings([Reading("power", "gen-family", NOW, values)])
+    gen = queries.generators_frame(s, venue, NOW).set_index("id").loc["gen-family"]
+    assert gen["load_pct"] == pytest.approx(115)
+    assert gen["status"] == "critical"
 
 
 def test_units_follow_their_type_limits_and_count_danger_zone_time(store, venue) -> None:
