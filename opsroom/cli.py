@@ -190,6 +190,7 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
         "mqtt_protocol": args.mqtt_protocol,
         "store": args.store,
         "venue": str(Path(args.venue).resolve()) if args.venue else None,
+        "rules": str(Path(args.rules).resolve()) if args.rules else None,
     }
     env.update({f"OPSROOM_{k.upper()}": str(v) for k, v in given.items() if v is not None})
     app = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
@@ -466,6 +467,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_common(p)
     p.add_argument("--venue", type=Path, help="venue file (OPSROOM_VENUE)")
+    p.add_argument(
+        "--rules",
+        type=Path,
+        help="rules file whose levels colour tiles and bands (OPSROOM_RULES; without one, "
+        "the design defaults)",
+    )
     p.add_argument("--port", type=int, default=8501, help="HTTP port (default 8501)")
     p.add_argument(
         "--address", default="127.0.0.1", help="address to listen on (default 127.0.0.1)"

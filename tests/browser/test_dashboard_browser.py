@@ -82,6 +82,7 @@ def dashboard(tmp_path: Path, broker, event: str) -> Iterator[tuple[str, Path]]:
             "--mqtt-url", broker.url,
             "--store", f"sqlite:///{store}",
             "--venue", str(data.VENUE),
+            "--rules", str(data.VENUE.parent / "rules.yaml"),
         ],
         env=env,
         stdout=log,
@@ -155,6 +156,8 @@ def test_log_in_see_the_alert_and_acknowledge_it(dashboard, collect, event: str)
                 page.get_by_role("heading", name=title).wait_for()
                 page.wait_for_selector("div.js-plotly-plot .main-svg")
                 page.wait_for_timeout(1500)
+                if title == "Crowd":  # the gate-flow levels come from --rules, override included
+                    assert "Dance Tent Entrance: warning 55, critical 66" in page.content()
                 name = title.lower().replace(" ", "")
                 page.screenshot(path=SHOTS / f"{n:02d}-{name}.png", full_page=True)
 

@@ -23,7 +23,7 @@ def test_dashboard_needs_a_venue(monkeypatch, capsys) -> None:
     assert "venue" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("flag", ["--port", "--address"])
+@pytest.mark.parametrize("flag", ["--port", "--address", "--rules"])
 def test_dashboard_help_names_its_flags(flag, capsys) -> None:
     with pytest.raises(SystemExit):
         main(["dashboard", "--help"])
