@@ -78,6 +78,7 @@ def _maybe_open(path: Path | None) -> Iterator[IO[str] | None]:
 def cmd_simulate(args: argparse.Namespace, settings: Settings, stop: threading.Event) -> int:
     """Play a drill: simulated devices publish to the broker, incidents injected on time."""
     from opsroom.mqtt import negotiate_protocol
+    from simulators.deadletters import watch_for
     from simulators.mqtt_sink import MqttSink
 
     drill, venue, venue_path = load_drill_and_venue(args.drill, args.venue, settings.venue)
@@ -95,6 +96,7 @@ def cmd_simulate(args: argparse.Namespace, settings: Settings, stop: threading.E
         "seed": seed,
     }
     sink: Any
+    watch = None
     with _maybe_open(args.log) as log, _maybe_open(args.dry_run) as dry:
         if dry is not None:
             sink = _FileSink(dry)
@@ -109,6 +111,9 @@ def cmd_simulate(args: argparse.Namespace, settings: Settings, stop: threading.E
             own |= {d.sensor_id for d in sim.devices[:n]}
             protocol = negotiate_protocol(settings)
             sink = MqttSink(settings, protocol, f"opsroom-sim-{settings.event}", sorted(own))
+            if log is not None:
+                # subscribed before the first message: was every broken payload dead-lettered?
+                watch = watch_for(settings, protocol, drill)
         print(
             f"opsroom simulate: {drill.name!r} on {venue.event.name}: {len(sim.devices)} devices, "
             f"{len(drill.incidents)} incidents, {drill.duration} at "
@@ -128,11 +133,14 @@ def cmd_simulate(args: argparse.Namespace, settings: Settings, stop: threading.E
             progress_every=args.progress_every,
             stop=stop,
             header=header,
+            watch=watch,
         )
         try:
             state = runner.run()
         finally:
             sink.close()
+            if watch is not None:
+                watch.close()
     return 0 if state.completed else 130
 
 
@@ -152,10 +160,21 @@ def cmd_drill_report(args: argparse.Namespace, settings: Settings) -> int:
         events = store.alert_events(start=log.start - grace, end=log.finish + 2 * grace)
     finally:
         store.close()
-    result = match(log.incidents, events, grace=grace, window=(log.start, log.finish))
+    result = match(
+        log.incidents,
+        events,
+        grace=grace,
+        window=(log.start, log.finish),
+        deadletters=log.deadletters,
+    )
     md, page = write_report(log, result, args.out, grace)
+    handled = (
+        f"{result.handled} of {result.malformed} malformed-payload incidents handled, "
+        if result.malformed
+        else ""
+    )
     print(
-        f"{result.detected} of {result.expected} incidents detected, "
+        f"{result.detected} of {result.expected} incidents detected, {handled}"
         f"{len(result.unmatched)} unmatched alert(s); wrote {md} and {page}"
     )
     return 0

@@ -19,7 +19,7 @@ from opsroom import topics
 from opsroom.venue import Venue
 from simulators.drill import Drill, Incident, MalformedPayloads
 from simulators.families import build_devices
-from simulators.incidents import incident_record
+from simulators.incidents import incident_id, incident_record
 from simulators.world import Device, World
 
 MessageKind = Literal["reading", "status", "incident", "malformed"]
@@ -38,6 +38,7 @@ class Message:
 
     `will` marks an `offline` status that a device with its own connection sends by dropping
     that connection (the broker publishes its last will); others publish it explicitly.
+    `incident` is the id of the incident a malformed payload belongs to.
     """
 
     t: float
@@ -48,6 +49,7 @@ class Message:
     qos: int = 1
     retain: bool = False
     will: bool = False
+    incident: str = ""
 
 
 def iso(ts: datetime) -> str:
@@ -185,6 +187,7 @@ class Simulation:
         start = inc.at.total_seconds()
         stop = start + inc.duration.total_seconds()
         state = {"n": 0}
+        iid = incident_id(inc, index)
 
         def fire(t: float) -> tuple[list[Message], float]:
             n = state["n"]
@@ -204,7 +207,8 @@ class Simulation:
             assert isinstance(inc, MalformedPayloads)
             kind = self._kinds.get(inc.target, "crowd")
             topic = topics.reading(self.event, kind, inc.target)
-            bad = Message(t, topic, self.malformed(inc, n - 1, t), "malformed", inc.target)
+            payload = self.malformed(inc, n - 1, t)
+            bad = Message(t, topic, payload, "malformed", inc.target, incident=iid)
             return [bad], min(stop, round(t + 60.0 / inc.per_minute, 3))
 
         return fire

@@ -142,6 +142,11 @@ def target_type(venue: Venue, sensor_id: str) -> str:
     return sensor_kind(venue, sensor_id)
 
 
+def incident_id(inc: Incident, index: int) -> str:
+    """The id of the drill's `index`-th incident (0-based), as logs and reports name it."""
+    return f"{index + 1:02d}-{inc.type}-{inc.target}"
+
+
 def incident_record(
     inc: Incident,
     index: int,
@@ -154,7 +159,7 @@ def incident_record(
     start = anchor + inc.at
     params = inc.model_dump(mode="json", exclude={"type", "at", "target", "duration", "note"})
     return {
-        "id": f"{index + 1:02d}-{inc.type}-{inc.target}",
+        "id": incident_id(inc, index),
         "type": inc.type,
         "target": inc.target,
         "kind": sensor_kind(venue, inc.target),

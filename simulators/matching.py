@@ -5,7 +5,7 @@ Pure functions over the incident log and the alert events; no I/O, no clock.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -44,6 +44,39 @@ class InjectedIncident:
             expected_rules=tuple(exp.get("rules") or ()),
             alerting=bool(exp.get("alerting", True)),
         )
+
+
+@dataclass(frozen=True)
+class DeadLetterCheck:
+    """What became of one malformed_payloads incident's payloads, as the drill watched them."""
+
+    sent: int
+    dead_lettered: int
+    first_delay_s: float | None = None
+    max_delay_s: float | None = None
+    reasons: tuple[tuple[str, int], ...] = ()  # most frequent first
+
+    @classmethod
+    def from_record(cls, rec: dict[str, Any]) -> DeadLetterCheck:
+        """From one `deadletters` record of the drill log."""
+
+        def seconds(key: str) -> float | None:
+            value = rec.get(key)
+            return None if value is None else float(value)
+
+        reasons = rec.get("reasons") or {}
+        return cls(
+            sent=int(rec["sent"]),
+            dead_lettered=int(rec["dead_lettered"]),
+            first_delay_s=seconds("first_delay_s"),
+            max_delay_s=seconds("max_delay_s"),
+            reasons=tuple((str(r), int(n)) for r, n in reasons.items()),
+        )
+
+    @property
+    def missing(self) -> int:
+        """How many payloads sent were never dead-lettered."""
+        return max(0, self.sent - self.dead_lettered)
 
 
 @dataclass(frozen=True)
@@ -108,6 +141,15 @@ class Outcome:
     time_to_ack: timedelta | None
     time_to_resolve: timedelta | None
     expected_rule_fired: bool | None
+    deadletters: DeadLetterCheck | None = None
+    # a malformed_payloads incident: True if every payload sent was dead-lettered; None when
+    # the incident is of another type, sent nothing, or the log has no record of it
+    handled: bool | None = None
+
+    @property
+    def malformed(self) -> bool:
+        """Whether ingest's handling, not an alert, is what this incident tests."""
+        return self.incident.type == "malformed_payloads"
 
 
 @dataclass(frozen=True)
@@ -127,6 +169,16 @@ class Matching:
         """How many incidents were meant to raise an alert."""
         return sum(1 for o in self.outcomes if o.detected is not None)
 
+    @property
+    def handled(self) -> int:
+        """How many malformed_payloads incidents had every payload dead-lettered."""
+        return sum(1 for o in self.outcomes if o.handled)
+
+    @property
+    def malformed(self) -> int:
+        """How many malformed_payloads incidents the drill injected."""
+        return sum(1 for o in self.outcomes if o.malformed)
+
 
 # an alert stamped by the event clock (a last will has no timestamp of its own) can be dated a
 # moment before the incident that caused it: the newest reading seen before the will arrived
@@ -137,8 +189,10 @@ def _matches(inc: InjectedIncident, alert: AlertLife, grace: timedelta) -> bool:
     return alert.subject in inc.subjects and inc.start - LEAD <= alert.first_at <= inc.end + grace
 
 
-def outcome(inc: InjectedIncident, alerts: Sequence[AlertLife]) -> Outcome:
-    """Score one incident against the alerts that matched it."""
+def outcome(
+    inc: InjectedIncident, alerts: Sequence[AlertLife], deadletters: DeadLetterCheck | None = None
+) -> Outcome:
+    """Score one incident against the alerts that matched it (and its dead letters)."""
     firing = [a.firing_at for a in alerts if a.firing_at is not None]
     acked = [a.acked_at for a in alerts if a.acked_at is not None]
     resolved = [a.resolved_at for a in alerts if a.resolved_at is not None]
@@ -159,6 +213,12 @@ def outcome(inc: InjectedIncident, alerts: Sequence[AlertLife]) -> Outcome:
             max(resolved) - inc.start if firing and len(resolved) == len(alerts) else None
         ),
         expected_rule_fired=rule_fired,
+        deadletters=deadletters,
+        handled=(
+            deadletters.missing == 0
+            if deadletters is not None and deadletters.sent > 0 and inc.type == "malformed_payloads"
+            else None
+        ),
     )
 
 
@@ -168,12 +228,14 @@ def match(
     *,
     grace: timedelta = DEFAULT_GRACE,
     window: tuple[datetime, datetime] | None = None,
+    deadletters: Mapping[str, DeadLetterCheck] | None = None,
 ) -> Matching:
     """Match alerts to incidents by subject and time: first transition within the incident
     (from a minute before its start, see LEAD, to its end + grace).
 
     Only drill alerts that fired count. Alerts that match no incident are listed if they began
     inside `window` (the drill's span), so what follows the drill's end is not blamed on it.
+    A malformed_payloads incident is scored by its `deadletters` check (by incident id).
     """
     # an alert that was only ever pending (its hold time never met) never reached anyone
     all_lives = [a for a in lives(e for e in events if e.drill) if a.firing_at is not None]
@@ -182,7 +244,7 @@ def match(
     for inc in sorted(incidents, key=lambda i: (i.start, i.id)):
         hits = [a for a in all_lives if _matches(inc, a, grace)]
         used.update((a.alert_id, a.first_at) for a in hits)
-        outcomes.append(outcome(inc, hits))
+        outcomes.append(outcome(inc, hits, (deadletters or {}).get(inc.id)))
     unmatched = [
         a
         for a in all_lives

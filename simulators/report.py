@@ -7,21 +7,26 @@ from __future__ import annotations
 
 import html
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from simulators.matching import AlertLife, InjectedIncident, Matching, Outcome
+from simulators.matching import AlertLife, DeadLetterCheck, InjectedIncident, Matching, Outcome
 
 
 @dataclass(frozen=True)
 class DrillLog:
-    """What a drill's incident log holds: the drill header, the incidents, the end record."""
+    """What a drill's incident log holds: the drill header, the incidents, the end record.
+
+    `deadletters`: what became of each malformed_payloads incident's payloads, by incident id
+    (empty for logs written before the drill watched dead letters, or without a broker).
+    """
 
     header: dict[str, Any]
     incidents: tuple[InjectedIncident, ...]
     end: dict[str, Any] | None
+    deadletters: dict[str, DeadLetterCheck] = field(default_factory=dict)
 
     @property
     def start(self) -> datetime:
@@ -39,6 +44,7 @@ def read_log(path: Path) -> DrillLog:
     header: dict[str, Any] = {}
     incidents: list[InjectedIncident] = []
     end: dict[str, Any] | None = None
+    deadletters: dict[str, DeadLetterCheck] = {}
     for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip():
             continue
@@ -54,11 +60,16 @@ def read_log(path: Path) -> DrillLog:
                 incidents.append(InjectedIncident.from_record(rec))
             except (KeyError, TypeError, ValueError) as exc:
                 raise ValueError(f"{path}: line {n}: not an incident record ({exc!r})") from exc
+        elif kind == "deadletters":
+            try:
+                deadletters[str(rec["incident"])] = DeadLetterCheck.from_record(rec)
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                raise ValueError(f"{path}: line {n}: not a deadletters record ({exc!r})") from exc
         elif kind == "end":
             end = rec
     if not header:
         raise ValueError(f"{path}: no drill record: is this a log of `opsroom simulate --log`?")
-    return DrillLog(header, tuple(incidents), end)
+    return DrillLog(header, tuple(incidents), end, deadletters)
 
 
 def fmt_delta(d: timedelta | None) -> str:
@@ -77,9 +88,48 @@ def _offset(log: DrillLog, ts: datetime) -> str:
 
 
 def _verdict(o: Outcome) -> str:
+    if o.malformed:
+        check = o.deadletters
+        if check is None:
+            return "no dead-letter record"
+        if o.handled is None:
+            return "n/a (nothing sent)"
+        if o.handled:
+            return "handled"
+        return f"NOT HANDLED: {check.missing} of {check.sent} not dead-lettered"
     if o.detected is None:
         return "n/a (no alert expected)"
     return "detected" if o.detected else "MISSED"
+
+
+def _seconds(s: float | None) -> str:
+    return "—" if s is None else f"{s:.2f} s"
+
+
+def deadletter_note(check: DeadLetterCheck, reasons: int = 3) -> str:
+    """`12 sent, 12 dead-lettered (first after 0.01 s, at most 0.04 s); reasons: ...`."""
+    text = f"{check.sent} sent, {check.dead_lettered} dead-lettered"
+    if check.dead_lettered:
+        first, worst = _seconds(check.first_delay_s), _seconds(check.max_delay_s)
+        text += f" (first after {first}, at most {worst})"
+    if check.reasons:
+        shown = "; ".join(f"{r} ({n})" for r, n in check.reasons[:reasons])
+        more = len(check.reasons) - reasons
+        text += f"; reasons: {shown}" + (f"; {more} more" if more > 0 else "")
+    return text
+
+
+def _summary(m: Matching) -> list[str]:
+    parts = [f"{m.detected} of {m.expected} incidents detected"]
+    if m.malformed:
+        parts.append(f"{m.handled} of {m.malformed} malformed-payload incidents handled")
+    return parts
+
+
+def _row_class(o: Outcome) -> str:
+    if o.malformed:
+        return "na" if o.handled is None else ("ok" if o.handled else "missed")
+    return "na" if o.detected is None else ("ok" if o.detected else "missed")
 
 
 def markdown(log: DrillLog, m: Matching, grace: timedelta) -> str:
@@ -91,8 +141,9 @@ def markdown(log: DrillLog, m: Matching, grace: timedelta) -> str:
         f"- event `{h.get('event', '?')}`, seed {h.get('seed', '?')}, speed {h.get('speed', '?')}x",
         f"- drill clock {log.start.isoformat()} to {log.finish.isoformat()}",
         f"- alerts matched by subject within each incident's window + {fmt_delta(grace)} grace",
-        f"- **{m.detected} of {m.expected} incidents detected**, "
-        f"{len(m.unmatched)} alert(s) matched no incident",
+        "- "
+        + ", ".join(f"**{part}**" for part in _summary(m))
+        + f", {len(m.unmatched)} alert(s) matched no incident",
     ]
     if log.end is not None and not log.end.get("completed", True):
         lines.append("- the drill was stopped before its end")
@@ -109,6 +160,8 @@ def markdown(log: DrillLog, m: Matching, grace: timedelta) -> str:
         alerts = ", ".join(f"`{a.rule}` ({a.severity}) on {a.subject}" for a in o.alerts) or "—"
         if o.expected_rule_fired is False:
             alerts += f" — expected {', '.join(inc.expected_rules)}"
+        if o.deadletters is not None:
+            alerts = deadletter_note(o.deadletters).replace("|", "\\|")
         lines.append(
             f"| {i} | {inc.type} | {inc.target} | {_offset(log, inc.start)} "
             f"| {fmt_delta(inc.end - inc.start)} | {_verdict(o)} | {fmt_delta(o.time_to_alert)} "
@@ -161,7 +214,7 @@ def timeline_figure(log: DrillLog, m: Matching) -> Any:
 
     for o in m.outcomes:
         inc = o.incident
-        color = "#888" if o.detected is None else ("#2a9d8f" if o.detected else "#e63946")
+        color = {"na": "#888", "ok": "#2a9d8f", "missed": "#e63946"}[_row_class(o)]
         bar(
             "incident",
             inc.target,
@@ -200,11 +253,14 @@ def html_page(log: DrillLog, m: Matching, grace: timedelta) -> str:
     fig = timeline_figure(log, m)
     chart = fig.to_html(full_html=False, include_plotlyjs=True)
     title = html.escape(f"After-action report: {log.header.get('name', 'drill')}")
+    summary = ", ".join(f"<strong>{html.escape(part)}</strong>" for part in _summary(m))
     rows = []
     for i, o in enumerate(m.outcomes, 1):
         inc = o.incident
-        cls = "na" if o.detected is None else ("ok" if o.detected else "missed")
+        cls = _row_class(o)
         alerts = ", ".join(f"{a.rule} ({a.severity}) on {a.subject}" for a in o.alerts) or "—"
+        if o.deadletters is not None:
+            alerts = deadletter_note(o.deadletters)
         cells = [
             str(i),
             inc.type,
@@ -240,11 +296,12 @@ tr.na td {{ color: #666; }}
 <h1>{title}</h1>
 <p>Event <code>{html.escape(str(log.header.get("event", "?")))}</code>, drill clock
 {html.escape(log.start.isoformat())} to {html.escape(log.finish.isoformat())};
-<strong>{m.detected} of {m.expected} incidents detected</strong>; alerts matched by subject within
-each incident's window + {html.escape(fmt_delta(grace))}.</p>
+{summary}; alerts matched by subject within each incident's window +
+{html.escape(fmt_delta(grace))}.</p>
 <p>Per subject, the upper bar is an injected incident (green: detected, red: missed, grey: no
-alert expected) and the lower bar an alert (orange: warning, purple: critical), from its first
-transition to its resolution. Hover for details.</p>
+alert expected; malformed payloads: green if all were dead-lettered, red if not) and the lower
+bar an alert (orange: warning, purple: critical), from its first transition to its resolution.
+Hover for details.</p>
 {chart}
 <h2>Incidents</h2>
 <table><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>

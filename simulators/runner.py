@@ -44,6 +44,18 @@ class Sink(Protocol):
         ...
 
 
+class Watch(Protocol):
+    """Follows what becomes of the drill's malformed payloads (simulators.deadletters)."""
+
+    def sent(self, msg: Message) -> None:
+        """Note a malformed payload just before it is published."""
+        ...
+
+    def finish(self, timeout: float) -> list[dict[str, Any]]:
+        """Wait up to `timeout` for the outcome; the records for the drill log."""
+        ...
+
+
 @dataclass
 class ListSink:
     """Keeps every message with the wall time it was sent at (for tests and dry runs)."""
@@ -125,6 +137,8 @@ class Runner:
         progress_every: float = 3.0,
         stop: threading.Event | None = None,
         header: dict[str, Any] | None = None,
+        watch: Watch | None = None,
+        watch_wait_s: float = 5.0,
     ) -> None:
         self.sim = sim
         self.sink = sink
@@ -139,6 +153,8 @@ class Runner:
             wall_start=wall_start, incidents_total=len(sim.drill.incidents), wall_now=wall_start
         )
         self.header = header or {}
+        self.watch = watch
+        self.watch_wait_s = watch_wait_s
         self._last_report = wall_start
 
     def _write_log(self, record: dict[str, Any]) -> None:
@@ -183,6 +199,8 @@ class Runner:
                 due = st.wall_start + msg.t / self.speed
                 if due - EARLY_S > self.wall():
                     self._wait_until(due)
+            if msg.kind == "malformed" and self.watch is not None:
+                self.watch.sent(msg)  # before the publish: its dead letter may come back fast
             self.sink.send(msg)
             st.sent += 1
             st.sim_t = msg.t
@@ -206,6 +224,9 @@ class Runner:
                 self.sink.send(msg)
         self.sink.drain(timeout=30.0)
         st.wall_now = self.wall()
+        if self.watch is not None:
+            for record in self.watch.finish(timeout=self.watch_wait_s):
+                self._write_log(record)
         self._write_log(
             {
                 "record": "end",

@@ -3,7 +3,8 @@
 A compact drill (2 h 40 min of simulated time, played as fast as the broker takes it) injects
 one incident of each of the 13 types; ingest stores the readings and dead-letters the malformed
 payloads, the rules service raises the alerts, a stand-in duty officer acknowledges each alert,
-and the after-action matching must find every incident detected by its expected rule.
+and the after-action matching must find every incident detected by its expected rule, and
+every malformed payload dead-lettered.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from opsroom.venue import Venue
 from rules.engine import Engine
 from rules.model import load_rules
 from rules.service import RulesService
+from simulators.deadletters import watch_for
 from simulators.drill import INCIDENT_TYPES
 from simulators.engine import Simulation
 from simulators.incidents import rule_ids
@@ -138,11 +140,14 @@ def test_every_incident_raises_its_alert(
         expected_readings = sum(1 for m in sim.messages() if m.kind == "reading")
         sim = Simulation(venue, drill, event, sim.anchor, random.Random(11), rule_ids(RULES))
         log = io.StringIO()
+        watch = watch_for(settings, "5", drill)
+        assert watch is not None
         sink = MqttSink(settings, "5", f"sim-{event}", own_links=["fish-and-ships-freezer"])
         try:
-            state = Runner(sim, sink, 0, start, sleep=sink.pump, log=log).run()
+            state = Runner(sim, sink, 0, start, sleep=sink.pump, log=log, watch=watch).run()
         finally:
             sink.close()
+            watch.close()
         assert state.completed
         assert wait_until(lambda: store.count() >= expected_readings, timeout=120)
         assert store.count() == expected_readings
@@ -167,7 +172,12 @@ def test_every_incident_raises_its_alert(
     assert events and all(
         e.drill for e in events if e.subject in {d.sensor_id for d in sim.devices}
     )
-    result = match(drill_log.incidents, events, window=(drill_log.start, drill_log.finish))
+    result = match(
+        drill_log.incidents,
+        events,
+        window=(drill_log.start, drill_log.finish),
+        deadletters=drill_log.deadletters,
+    )
     md, page = write_report(
         drill_log, result, tmp_path / "report", grace=match.__kwdefaults__["grace"]
     )
@@ -182,5 +192,6 @@ def test_every_incident_raises_its_alert(
             problems.append((o.incident.type, "not acknowledged"))
     assert not problems, report
     assert result.detected == result.expected == 13
+    assert result.handled == result.malformed == 1, report  # every payload dead-lettered
     assert not result.unmatched, report  # no false alarms from the simulated devices
     assert page.stat().st_size > 1_000_000
