@@ -13,10 +13,12 @@ from typing import Any
 
 import pytest
 
+from ingest import IngestService
 from opsroom import topics
 from opsroom.broker import Mosquitto
 from opsroom.cli import main
 from opsroom.settings import Settings
+from opsroom.store.sqlite import SqliteStore
 from opsroom.venue import Venue
 from simulators.engine import Simulation
 from simulators.mqtt_sink import MqttSink
@@ -100,10 +102,18 @@ def test_simulate_command(
     drill.write_text(
         f"name: cli\nvenue: {VENUE}\nduration: 5m\nspeed: 0\nseed: 3\n"
         "incidents:\n  - {type: overload, at: 1m, target: gen-family, duration: 2m}\n"
+        "  - {type: malformed_payloads, at: 1m, target: north-gate, duration: 1m}\n"
     )
     log = tmp_path / "log.jsonl"
     collector = collect(f"opsroom/{event}/power/+")
     saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    # ingest runs beside the command: the drill log says whether it dead-lettered the garbage
+    ingest = IngestService(
+        Settings(event=event, mqtt_url=broker.url, spool_dir=tmp_path / "spool"),
+        SqliteStore(tmp_path / "store.db"),
+    )
+    ingest.start()
+    assert ingest.wait_connected(10)
     try:
         code = main(
             [
@@ -120,10 +130,23 @@ def test_simulate_command(
             ]
         )
     finally:
+        ingest.stop()
         for s, handler in saved.items():
             signal.signal(s, handler)
     assert code == 0
     records = [json.loads(line) for line in log.read_text().splitlines()]
-    assert [r["record"] for r in records] == ["drill", "incident", "end"]
-    assert records[0]["seed"] == 3 and records[1]["expected"]["rules"] == ["generator-load"]
+    assert [r["record"] for r in records] == [
+        "drill",
+        "incident",
+        "incident",
+        "deadletters",
+        "end",
+    ]
+    assert records[0]["seed"] == 3
+    assert {r["type"]: r["expected"]["rules"] for r in records[1:3]} == {
+        "overload": ["generator-load"],
+        "malformed_payloads": [],
+    }
+    dead = records[3]
+    assert dead["sent"] == dead["dead_lettered"] == records[4]["malformed"] > 0
     assert len(collector.wait_for(6 * 30)) == 6 * 30  # 6 generators, every 10 s for 5 min
