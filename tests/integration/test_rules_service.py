@@ -523,6 +523,13 @@ def test_a_call_out_the_gateway_missed_goes_out_after_a_restart(
         publish_all(broker.port, warm_fridge(event, t0, range(17), 9.0))
         assert wait_until(lambda: "firing" in states_of(alerts, cold), timeout=15)
         assert wait_until(lambda: service.dispatcher.counters()["attempts"] == 1, timeout=10)
+
+        # already in the state saved while running: a kill -9 now would resend it too
+        def saved_unnotified() -> list[tuple[str, str]]:
+            state = json.loads(service.state_file.read_text())
+            return [(n, e["state"]) for n, e in state.get("unnotified", [])]
+
+        assert wait_until(lambda: saved_unnotified() == [("sms", "firing")], timeout=5)
     finally:
         service.stop()
     firing = of(alerts, cold)[-1]
