@@ -29,6 +29,7 @@ from opsroom.clock import Clock, utcnow
 from opsroom.mqtt import (
     Protocol,
     Received,
+    Session,
     ack_current,
     connect_async,
     make_client,
@@ -102,13 +103,16 @@ class IngestService:
         # messages flow (each ack is a socket write, and from the writer thread every one of
         # them handed the GIL back and forth), and by the writer when the stream goes quiet.
         self._ack_ready: deque[Received] = deque()
-        self._generation = 0
         self._batch_size = settings.batch_size
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._accepting = threading.Event()
-        self._connected = threading.Event()
-        self._lock = threading.Lock()
+        self.session = Session(
+            settings,
+            lambda client: client.subscribe(self.subscription, qos=1),
+            self.counters,
+            self._stopping,
+        )
         # dead letters in flight (their mid -> the original): the original is acknowledged
         # once the broker has confirmed the copy. paho reports confirmations on its network
         # thread; they are handed over on a queue so that no lock is held across publish().
@@ -131,8 +135,7 @@ class IngestService:
         client = make_client(
             self.settings, self.client_id, self.protocol, persistent=True, manual_ack=True
         )
-        client.on_connect = self._on_connect
-        client.on_disconnect = self._on_disconnect
+        self.session.attach(client)
         client.on_message = self._on_message
         client.on_publish = self._on_publish
         self._client = client
@@ -150,7 +153,7 @@ class IngestService:
 
     def wait_connected(self, timeout: float = 10.0) -> bool:
         """True once the client is connected and subscribed."""
-        return self._connected.wait(timeout)
+        return self.session.connected.wait(timeout)
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop taking messages, store and acknowledge what was taken, publish counters, leave."""
@@ -177,31 +180,6 @@ class IngestService:
 
     # -- paho callbacks (network thread): never raise, never block for long -----------------
 
-    def _on_connect(
-        self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any
-    ) -> None:
-        if reason.is_failure:
-            log.error("broker refused the connection: %s", reason)
-            return
-        with self._lock:
-            self._generation += 1
-            if self._generation > 1:
-                self.counters.reconnects += 1
-        log.info(
-            "connected to %s (session %s)",
-            self.settings.mqtt,
-            "resumed" if flags.session_present else "new",
-        )
-        client.subscribe(self.subscription, qos=1)
-        self._connected.set()
-
-    def _on_disconnect(
-        self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any
-    ) -> None:
-        self._connected.clear()
-        if not self._stopping.is_set():
-            log.warning("lost the broker (%s); reconnecting with back-off", reason)
-
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
         if not self._accepting.is_set():
             return  # not acknowledged: the broker redelivers it to the next session
@@ -211,7 +189,7 @@ class IngestService:
         while len(self._inbox) >= self.settings.queue_size and self._accepting.is_set():
             time.sleep(0.005)
         msg = Received(
-            self._generation, message.mid, message.qos, message.topic, bytes(message.payload)
+            self.session.generation, message.mid, message.qos, message.topic, bytes(message.payload)
         )
         # Validation runs here, on the network thread, so that all the per-message Python work
         # is on one thread: split across two, they fought over the GIL and lost a third of the
@@ -238,7 +216,7 @@ class IngestService:
         self._ack(msgs)
 
     def _ack(self, msgs: list[Received]) -> None:
-        ack_current(self._client, msgs, self._generation)
+        ack_current(self._client, msgs, self.session.generation)
 
     def _write_loop(self) -> None:
         batch: list[Reading] = []

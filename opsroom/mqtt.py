@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 import ssl
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, Literal, NamedTuple
+from typing import Protocol as TypingProtocol
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -117,6 +118,64 @@ def connect_async(
     else:
         client.connect_async(url.host, url.port, keepalive=30)
     client.loop_start()
+
+
+class _Counters(TypingProtocol):
+    reconnects: int
+
+
+class Session:
+    """A service's one persistent session on the broker, as its paho callbacks see it.
+
+    `generation` counts the connections made (it tags each received message, see
+    `ack_current`); `connected` is set while the client is connected and subscribed. Each
+    connection, the first and every reconnect, calls `subscribe(client)`; reconnects are
+    counted in `counters.reconnects`. Attach with `session.attach(client)`.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        subscribe: Callable[[mqtt.Client], object],
+        counters: _Counters,
+        stopping: threading.Event,
+    ) -> None:
+        self.settings = settings
+        self.generation = 0
+        self.connected = threading.Event()
+        self._subscribe = subscribe
+        self._counters = counters
+        self._stopping = stopping
+
+    def attach(self, client: mqtt.Client) -> None:
+        """Take the client's connect and disconnect callbacks."""
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+
+    def _on_connect(
+        self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any
+    ) -> None:
+        if reason.is_failure:
+            log.error("broker refused the connection: %s", reason)
+            return
+        # only paho's network thread changes it; readers take whole ints
+        self.generation += 1
+        if self.generation > 1:
+            self._counters.reconnects += 1
+        log.info(
+            "connected to %s (session %s)",
+            self.settings.mqtt,
+            "resumed" if flags.session_present else "new",
+        )
+        self._subscribe(client)
+        self.connected.set()
+
+    def _on_disconnect(
+        self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any
+    ) -> None:
+        self.connected.clear()
+        if not self._stopping.is_set():
+            log.warning("lost the broker (%s); reconnecting with back-off", reason)
 
 
 class Received(NamedTuple):

@@ -54,7 +54,14 @@ from opsroom import topics
 from opsroom.alerts import Acknowledgement, AlertEvent
 from opsroom.clock import Clock, utcnow
 from opsroom.mqtt import Protocol as MqttProtocol
-from opsroom.mqtt import Received, ack_current, connect_async, make_client, negotiate_protocol
+from opsroom.mqtt import (
+    Received,
+    Session,
+    ack_current,
+    connect_async,
+    make_client,
+    negotiate_protocol,
+)
 from opsroom.settings import Settings
 from opsroom.store import Store, StoreError
 from opsroom.telemetry import Limits, PayloadError, Reading, parse_reading
@@ -306,12 +313,10 @@ class RulesService:
         self._unstored: list[tuple[AlertEvent, bytes]] = []  # with its JSON
         self._store_wake = threading.Event()
         # lifecycle
-        self._generation = 0
-        self._lock = threading.Lock()
         self._accepting = threading.Event()
         self._stopping = threading.Event()
         self._store_stop = threading.Event()
-        self._connected = threading.Event()
+        self.session = Session(settings, self._subscribe, self.counters, self._stopping)
         self._worker: threading.Thread | None = None
         self._store_thread: threading.Thread | None = None
         self._saver: threading.Thread | None = None
@@ -329,8 +334,7 @@ class RulesService:
         client = make_client(
             self.settings, self.client_id, self.protocol, persistent=True, manual_ack=True
         )
-        client.on_connect = self._on_connect
-        client.on_disconnect = self._on_disconnect
+        self.session.attach(client)
         client.on_message = self._on_message
         client.on_publish = self._on_publish
         self._client = client
@@ -358,7 +362,7 @@ class RulesService:
 
     def wait_connected(self, timeout: float = 10.0) -> bool:
         """True once the client is connected and subscribed."""
-        return self._connected.wait(timeout)
+        return self.session.connected.wait(timeout)
 
     def stop(self, timeout: float = 10.0) -> None:
         """Finish what was taken, save the state, flush store and notifiers, leave the broker."""
@@ -591,34 +595,12 @@ class RulesService:
 
     # -- paho callbacks (network thread): never raise, never block for long -----------------
 
-    def _on_connect(
-        self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any
-    ) -> None:
-        if reason.is_failure:
-            log.error("broker refused the connection: %s", reason)
-            return
-        with self._lock:
-            self._generation += 1
-            if self._generation > 1:
-                self.counters.reconnects += 1
-        log.info(
-            "connected to %s (session %s)",
-            self.settings.mqtt,
-            "resumed" if flags.session_present else "new",
-        )
+    def _subscribe(self, client: mqtt.Client) -> None:
         subscription = topics.readings_filter(self.event)
         if self.protocol == "5":
             client.subscribe(subscription, options=SubscribeOptions(qos=1, noLocal=True))
         else:
             client.subscribe(subscription, qos=1)
-        self._connected.set()
-
-    def _on_disconnect(
-        self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any
-    ) -> None:
-        self._connected.clear()
-        if not self._stopping.is_set():
-            log.warning("lost the broker (%s); reconnecting with back-off", reason)
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
         if not self._accepting.is_set():
@@ -627,7 +609,7 @@ class RulesService:
             time.sleep(0.005)  # back-pressure: the broker holds the rest
         self._inbox.append(
             Received(
-                self._generation,
+                self.session.generation,
                 message.mid,
                 message.qos,
                 message.topic,
@@ -682,7 +664,7 @@ class RulesService:
                 time.sleep(POLL_S)
 
     def _ack(self, msgs: list[Received]) -> None:
-        ack_current(self._client, msgs, self._generation)
+        ack_current(self._client, msgs, self.session.generation)
 
     def _route(self, topic: str) -> tuple[str, str] | None:
         """(kind or 'status' or 'ack', id) of a topic that is ours to handle, else None."""
