@@ -8,6 +8,7 @@ function reads a global; the store, venue and rules objects are shared resources
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -205,9 +206,19 @@ def around(store_url: str, alert_id: str, now_s: float) -> pd.DataFrame:
     return queries.readings_around(s, events[-1])
 
 
-@st.cache_data(ttl=TTL_S, max_entries=_MAX, show_spinner=False)
-def notification_log(path: str, now_s: float) -> notifications.AttemptLog:
-    """The end of the rules service's notification log (see dashboard.notifications)."""
+def notification_log(path: str) -> notifications.AttemptLog:
+    """The end of the rules service's notification log (see dashboard.notifications), parsed
+    again only when the file's size or mtime changes: every refresh asks, few find news."""
+    try:
+        stat = os.stat(path)
+        version = (stat.st_mtime_ns, stat.st_size)
+    except OSError:
+        version = None  # no log yet (or unreadable: read_log says why)
+    return _parsed_log(path, version)
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def _parsed_log(path: str, version: tuple[int, int] | None) -> notifications.AttemptLog:
     return notifications.read_log(Path(path))
 
 

@@ -57,17 +57,17 @@ def live(ctx: ui.Context, filters: dict[str, tuple[str, ...]], text: str, window
     )
     st.caption(f"{len(history)} transitions")
     st.dataframe(_local(history[HISTORY], ctx.tz), hide_index=True, width="stretch")
-    notification_log(ctx, now)
+    notification_log(ctx)
 
 
 NOTIFICATIONS_SHOWN = 200
 
 
-def notification_log(ctx: ui.Context, now: float) -> None:
+def notification_log(ctx: ui.Context) -> None:
     """Each notifier's state and its latest delivery attempts, from the rules service's log."""
     st.subheader("Notifications")
     path = ctx.settings.notification_log
-    read = cache.notification_log(str(path), now)
+    read = cache.notification_log(str(path))
     if read.error:
         st.warning(read.error)
     notifiers = notifications.health(read.attempts)
@@ -93,7 +93,7 @@ def _at_local(frame: pd.DataFrame, tz: str) -> pd.DataFrame:
 @st.fragment(run_every=ui.REFRESH_S)
 def alert_notifications(ctx: ui.Context, alert_id: str) -> None:
     """Who was told about the chosen alert, and whether it got through."""
-    read = cache.notification_log(str(ctx.settings.notification_log), ui.now_s())
+    read = cache.notification_log(str(ctx.settings.notification_log))
     attempts = notifications.attempts_frame(read.attempts, alert_id)
     if not len(attempts):
         st.caption("No notifications were sent for this alert.")

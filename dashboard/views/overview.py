@@ -68,7 +68,7 @@ def live(ctx: ui.Context) -> None:
     overall = cache.data_age(*key, tuple(queries.FAMILY_LABELS), now, stale_s)
     ui.drill_banner(overall.drill or bool(len(active) and active["drill"].any()))
     ui.freshness(overall, ctx.tz)
-    attempts = cache.notification_log(str(ctx.settings.notification_log), now)
+    attempts = cache.notification_log(str(ctx.settings.notification_log))
     ui.notifier_alarms(notifications.health(attempts.attempts), ctx.tz)
 
     counts = queries.alert_counts(active)

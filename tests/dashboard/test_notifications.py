@@ -108,3 +108,19 @@ def test_no_log_yet_is_empty_and_an_unreadable_one_says_why(tmp_path: Path) -> N
     assert notifications.read_log(tmp_path / "missing.jsonl") == notifications.AttemptLog()
     read = notifications.read_log(tmp_path)  # a directory where the file should be
     assert read.attempts == () and read.error and str(tmp_path) in read.error
+
+
+def test_the_pages_read_the_log_again_only_when_it_changes(log, monkeypatch) -> None:
+    from dashboard import cache
+
+    path, _ = log
+    reads: list[Path] = []
+    real = notifications.read_log
+    monkeypatch.setattr(notifications, "read_log", lambda p: reads.append(p) or real(p))
+    first = cache.notification_log(str(path))
+    assert cache.notification_log(str(path)) == first and len(reads) == 1  # unchanged: cached
+    line = path.read_bytes().splitlines(keepends=True)[0]
+    with path.open("ab") as f:
+        f.write(line)  # the rules service appends another attempt
+    assert len(cache.notification_log(str(path)).attempts) == len(first.attempts) + 1
+    assert len(reads) == 2
