@@ -16,6 +16,7 @@ import pandas as pd
 from pydantic import ValidationError
 
 from opsroom.alerts import NotificationAttempt
+from opsroom.redact import redact
 
 TAIL_BYTES = 2_000_000  # about 8,000 attempts: the file grows for the whole event
 COLUMNS = [
@@ -56,7 +57,7 @@ def read_log(path: Path, tail_bytes: int = TAIL_BYTES) -> AttemptLog:
     except FileNotFoundError:
         return AttemptLog()
     except OSError as exc:
-        return AttemptLog(error=f"cannot read the notification log {path}: {exc}")
+        return AttemptLog(error=redact(f"cannot read the notification log {path}: {exc}"))
     lines = data.split(b"\n")
     if start > 0:
         lines = lines[1:]  # the window began inside a line
@@ -67,9 +68,13 @@ def read_log(path: Path, tail_bytes: int = TAIL_BYTES) -> AttemptLog:
         if not line.strip():
             continue
         try:
-            attempts.append(NotificationAttempt.model_validate_json(line))
+            attempt = NotificationAttempt.model_validate_json(line)
         except ValidationError:
             bad += 1
+            continue
+        if attempt.error:  # the rules service masks credentials; an older log may not have
+            attempt = attempt.model_copy(update={"error": redact(attempt.error)})
+        attempts.append(attempt)
     return AttemptLog(tuple(attempts), bad)
 
 

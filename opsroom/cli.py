@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from opsroom import __version__
+from opsroom import __version__, redact
 from opsroom.configfile import ConfigError
 from opsroom.settings import Settings
 from opsroom.store import StoreError, active_alerts, open_store
@@ -558,19 +558,30 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    for h in logging.getLogger().handlers:  # every log line, ours or a library's
+        redact.install(h)
     logging.getLogger("urllib3").setLevel(logging.WARNING)
+    sys.excepthook = _redacted_excepthook
     handler: Handler = args.handler
     try:
         return handler(args)
     except ConfigError as exc:
-        print(f"opsroom: configuration error: {exc}", file=sys.stderr)
+        print(f"opsroom: configuration error: {redact.redact(str(exc))}", file=sys.stderr)
         return 2
     except StoreError as exc:
-        print(f"opsroom: store error: {exc}", file=sys.stderr)
+        print(f"opsroom: store error: {redact.redact(str(exc))}", file=sys.stderr)
         return 1
     except ConnectionError as exc:
-        print(f"opsroom: {exc}", file=sys.stderr)
+        print(f"opsroom: {redact.redact(str(exc))}", file=sys.stderr)
         return 1
+
+
+def _redacted_excepthook(kind: type[BaseException], exc: BaseException, tb: Any) -> None:
+    """An unexpected crash still prints its traceback, with credentials masked."""
+    import traceback
+
+    text = "".join(traceback.format_exception(kind, exc, tb))
+    print(redact.redact(text), file=sys.stderr, end="")
 
 
 if __name__ == "__main__":

@@ -14,8 +14,11 @@ from urllib.parse import unquote, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
-from opsroom import topics
+from opsroom import redact, topics
 from opsroom.configfile import ConfigError, validation_problems
+
+MIN_PASSWORD_LENGTH = 12  # the dashboard's; a shared password on a wall screen is guessed
+SECRET_FIELDS = ("mqtt_password", "influxdb_token", "dashboard_password")
 
 
 class MqttUrl(BaseModel):
@@ -34,7 +37,9 @@ class MqttUrl(BaseModel):
         """Parse an MQTT URL; ValueError names what is wrong."""
         parts = urlsplit(url)
         if parts.scheme not in ("mqtt", "mqtts"):
-            raise ValueError(f"MQTT URL must start with mqtt:// or mqtts://, got {url!r}")
+            raise ValueError(
+                f"MQTT URL must start with mqtt:// or mqtts:// (not {parts.scheme or 'no'}://)"
+            )
         if not parts.hostname:
             raise ValueError("MQTT URL has no host")
         try:
@@ -113,6 +118,17 @@ class Settings(BaseModel):
         MqttUrl.parse(v)
         return v
 
+    @field_validator("dashboard_password")
+    @classmethod
+    def _dashboard_password(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is not None and len(v.get_secret_value()) < MIN_PASSWORD_LENGTH:
+            raise ValueError(
+                f"must be at least {MIN_PASSWORD_LENGTH} characters long (it has "
+                f"{len(v.get_secret_value())}); choose a long random one, e.g. "
+                "`openssl rand -base64 18`"
+            )
+        return v
+
     @field_validator("store")
     @classmethod
     def _store_url(cls, v: str) -> str:
@@ -169,11 +185,27 @@ class Settings(BaseModel):
         for name, value in (overrides or {}).items():
             if value is not None:
                 data[name] = value
+        # the values a message must never show, whatever pydantic echoes back
+        secrets: list[str | None] = [str(data[n]) for n in SECRET_FIELDS if data.get(n)]
+        secrets.append(_url_password(str(data.get("mqtt_url", ""))))
         try:
-            return cls.model_validate(data)
+            settings = cls.model_validate(data)
         except ValidationError as exc:
             problems = []
             for problem in validation_problems(exc):
                 name, _, rest = problem.partition(": ")
-                problems.append(f"{name} (OPSROOM_{name.upper()}): {rest}")
-            raise ConfigError("settings", problems) from exc
+                if name in SECRET_FIELDS:  # never echo the value, not even a wrong one
+                    rest = rest.split(" (got ")[0]
+                problems.append(redact.redact(f"{name} (OPSROOM_{name.upper()}): {rest}", secrets))
+            raise ConfigError("settings", problems) from None
+        redact.register(*secrets)
+        return settings
+
+
+def _url_password(url: str) -> str | None:
+    """The password in a URL's user-info, however broken the rest of the URL is."""
+    head = url.partition("://")[2].split("/", 1)[0]
+    if "@" not in head:
+        return None
+    password = head.rpartition("@")[0].partition(":")[2]
+    return unquote(password) or None

@@ -24,7 +24,9 @@ The notifiers file (see examples/notifiers.yaml):
 
 `${NAME}` is replaced by the environment variable NAME when the file is loaded (a missing one
 is an error that stops start-up); secrets belong in the environment, never in the file. URLs
-are never logged: log lines and attempt records name the notifier.
+are never logged: log lines and attempt records name the notifier, and every delivery error
+goes through `opsroom.redact` with the values substituted into the URL and headers (a failing
+request can quote its own URL).
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ import time
 import urllib.error
 import urllib.request
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Literal, Protocol
@@ -47,7 +49,7 @@ from typing import IO, Any, Literal, Protocol
 import apprise
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from opsroom import __version__
+from opsroom import __version__, redact
 from opsroom.alerts import AlertEvent, NotificationAttempt, Severity, State
 from opsroom.clock import Clock, utcnow
 from opsroom.configfile import ConfigError, FieldError, load_model
@@ -144,6 +146,11 @@ def expand_env(text: str, env: Mapping[str, str]) -> str:
     return _VAR.sub(value, text)
 
 
+def substituted(text: str, env: Mapping[str, str]) -> list[str]:
+    """The values `expand_env` puts into `text`: secrets to mask in every message."""
+    return [env.get(name, "") for name in _VAR.findall(text)]
+
+
 # -- notifiers ------------------------------------------------------------------------------
 
 
@@ -189,12 +196,18 @@ class WebhookNotifier:
     type = "webhook"
 
     def __init__(
-        self, name: str, url: str, headers: Mapping[str, str] | None = None, timeout_s: float = 10
+        self,
+        name: str,
+        url: str,
+        headers: Mapping[str, str] | None = None,
+        timeout_s: float = 10,
+        secrets: Sequence[str] = (),
     ) -> None:
         if not url.startswith(("http://", "https://")):
             raise ValueError("a webhook URL must start with http:// or https://")
         self.name = name
         self._url = url
+        self._secrets = (*secrets, *(headers or {}).values())
         self._headers = {
             "Content-Type": "application/json",
             "User-Agent": f"opsroom/{__version__}",
@@ -213,11 +226,15 @@ class WebhookNotifier:
         except urllib.error.HTTPError as exc:
             exc.close()
             retryable = exc.code >= 500 or exc.code in RETRY_HTTP
-            raise DeliveryError(f"HTTP {exc.code} {exc.reason}", retryable) from None
+            raise DeliveryError(self._redact(f"HTTP {exc.code} {exc.reason}"), retryable) from None
         except urllib.error.URLError as exc:  # refused, unreachable, DNS, connect timeout
-            raise DeliveryError(f"cannot connect: {exc.reason}", True) from None
+            raise DeliveryError(self._redact(f"cannot connect: {exc.reason}"), True) from None
         except (OSError, http.client.HTTPException) as exc:  # read timeout, reset, bad reply
-            raise DeliveryError(f"{type(exc).__name__}: {exc}", True) from None
+            # http.client quotes the URL in some errors (a stray space in a token)
+            raise DeliveryError(self._redact(f"{type(exc).__name__}: {exc}"), True) from None
+
+    def _redact(self, text: str) -> str:
+        return redact.redact(text, [self._url, *self._secrets])
 
 
 _APPRISE_TYPES = {
@@ -239,8 +256,9 @@ class AppriseNotifier:
 
     type = "apprise"
 
-    def __init__(self, name: str, url: str) -> None:
+    def __init__(self, name: str, url: str, secrets: Sequence[str] = ()) -> None:
         self.name = name
+        self._secrets = tuple(secrets)
         self._apprise = apprise.Apprise()
         if not self._apprise.add(url):
             raise ValueError("apprise does not recognise this URL (see the apprise wiki)")
@@ -259,7 +277,8 @@ class AppriseNotifier:
             output = captured.getvalue()
         if not ok:
             lines = [line.split(" - ", 2)[-1] for line in output.splitlines() if line.strip()]
-            raise DeliveryError(lines[0] if lines else "apprise reported a failure", True)
+            reason = lines[0] if lines else "apprise reported a failure"
+            raise DeliveryError(redact.redact(reason, self._secrets), True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -310,12 +329,19 @@ def build_notifiers(
             try:
                 url = expand_env(template, env)
                 headers = {k: expand_env(v, env) for k, v in cfg.headers.items()}
+                secrets = substituted(template, env)
+                for v in cfg.headers.values():
+                    secrets += substituted(v, env)
+                # a library's own log line (apprise at debug) may quote the URL: mask them too
+                redact.register(*secrets)
                 label = name if len(urls) == 1 else f"{name}[{j}]"
                 notifier: Notifier
                 if cfg.type == "webhook":
-                    notifier = WebhookNotifier(label, url, headers, config.retry.timeout_s)
+                    notifier = WebhookNotifier(
+                        label, url, headers, config.retry.timeout_s, secrets=secrets
+                    )
                 else:
-                    notifier = AppriseNotifier(label, url)
+                    notifier = AppriseNotifier(label, url, secrets=secrets)
             except KeyError as exc:
                 problems.append(f"{where}: environment variable {exc.args[0]} is not set")
                 continue
@@ -563,6 +589,8 @@ class Dispatcher:
         deferred: bool = False,
     ) -> NotificationAttempt:
         """Keep one attempt's outcome in memory and append it to the log file."""
+        if error is not None:  # the log is shown on the dashboard: no credentials in it
+            error = redact.redact(error)
         entry = NotificationAttempt(
             at=self.clock(),
             notifier=notifier.name,

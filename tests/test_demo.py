@@ -213,9 +213,9 @@ def test_demo_starts_serves_alerts_and_stops_cleanly(
 @pytest.mark.integration
 @pytest.mark.slow
 def test_demo_stops_everything_with_exit_1_when_a_part_dies(start_demo: StartDemo) -> None:
-    demo = start_demo("--broker", "embedded", password="s3cret")
+    demo = start_demo("--broker", "embedded", password="s3cret-long-enough")
     demo.wait_up()
-    assert "OPSROOM_DASHBOARD_PASSWORD" in demo.output and "s3cret" not in demo.output
+    assert "OPSROOM_DASHBOARD_PASSWORD" in demo.output and "s3cret-long-enough" not in demo.output
     below = descendants(demo.proc.pid)
     ingest = [pid for pid in below if " ingest " in cmdline(pid) + " "]
     assert len(ingest) == 1, {pid: cmdline(pid) for pid in below}

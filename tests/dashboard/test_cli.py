@@ -17,7 +17,7 @@ def test_dashboard_refuses_to_start_without_a_password(monkeypatch, capsys) -> N
 
 
 def test_dashboard_needs_a_venue(monkeypatch, capsys) -> None:
-    monkeypatch.setenv("OPSROOM_DASHBOARD_PASSWORD", "x")
+    monkeypatch.setenv("OPSROOM_DASHBOARD_PASSWORD", "x" * 12)
     monkeypatch.delenv("OPSROOM_VENUE", raising=False)
     assert main(["dashboard"]) == 2
     assert "venue" in capsys.readouterr().err
