@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 import streamlit as st
 
-from dashboard import cache, charts
+from dashboard import cache, charts, login
 from dashboard.charts import COLOURS
 from dashboard.limits import Band, grouped
 from dashboard.notifications import NotifierHealth
@@ -136,16 +136,25 @@ def require_login(s: Settings) -> bool:
         return False
     if st.session_state.get("opsroom_authenticated"):
         return True
+    login.ensure_log_handler()
+    address = login.client_address(st.context.ip_address)
     st.title("Opsroom")
     with st.form("login"):
         entered = st.text_input("Password", type="password", key="login_password")
         submitted = st.form_submit_button("Log in")
-    if submitted:
+    left = login.GUARD.locked_for(address)
+    if submitted and left:
+        login.GUARD.refused(address, left)
+    elif submitted:
         expected = s.dashboard_password.get_secret_value().encode()
         if hmac.compare_digest(entered.encode(), expected):
+            login.GUARD.succeeded(address)
             st.session_state["opsroom_authenticated"] = True
             st.rerun()
+        left = login.GUARD.failed(address)
         st.error("Wrong password.")
+    if left:
+        st.error(login.lockout_text(left))
     return False
 
 
@@ -182,10 +191,12 @@ def notifier_alarms(notifiers: Sequence[NotifierHealth], tz: str) -> None:
             continue
         since = (h.failing_since or h.last_at).astimezone(ZoneInfo(tz)).strftime("%H:%M:%S")
         st.error(
-            f"NOTIFICATIONS FAILING: {h.notifier} ({h.type}) since {since}: {h.last_error}. "
+            f"NOTIFICATIONS FAILING: {h.notifier} ({h.type}) since {since}. "
             f"Alerts are not reaching people through it; {h.gave_up} transition(s) never "
-            "delivered. Pass them on another way."
+            "delivered. Pass them on another way. Its last error:"
         )
+        # the error comes from a remote server or a library: plain text, never Markdown
+        st.code(h.last_error or "", language=None, wrap_lines=True)
 
 
 def tiles(items: Sequence[Tile], columns: int = 4) -> None:

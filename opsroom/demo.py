@@ -40,8 +40,15 @@ from typing import IO, Any, Literal
 
 from opsroom.broker import Mosquitto, free_port
 from opsroom.configfile import ConfigError
+from opsroom.settings import MIN_PASSWORD_LENGTH
 
 log = logging.getLogger("opsroom.demo")
+
+
+def generated_password() -> str:
+    """A dashboard password for one demo run: 24 random URL-safe characters."""
+    return secrets.token_urlsafe(18)
+
 
 BrokerChoice = Literal["auto", "mosquitto", "embedded"]
 MARKER = ".opsroom-demo"
@@ -404,11 +411,19 @@ class Demo:
         """Run until `stop` is set (exit 0) or a part dies (exit 1); always stop everything."""
         o = self.options
         t0 = time.monotonic()
+        given = os.environ.get("OPSROOM_DASHBOARD_PASSWORD", "")
+        if given and len(given) < MIN_PASSWORD_LENGTH:
+            print(
+                f"opsroom demo: OPSROOM_DASHBOARD_PASSWORD must be at least "
+                f"{MIN_PASSWORD_LENGTH} characters long (it has {len(given)}); unset it to "
+                "have one generated",
+                file=sys.stderr,
+            )
+            return 2
         drill, venue, rules = self._files()
         _check_port_free(o.port)
         lock = prepare_data_dir(o.data_dir)
-        given = os.environ.get("OPSROOM_DASHBOARD_PASSWORD", "")
-        self.password = given or secrets.token_urlsafe(12)
+        self.password = given or generated_password()
         generated = not given
         try:
             broker = self._start_broker()

@@ -17,7 +17,8 @@ import pytest
 
 from opsroom.broker import free_port
 from opsroom.configfile import ConfigError
-from opsroom.demo import examples_dir, mosquitto_binary, prepare_data_dir
+from opsroom.demo import examples_dir, generated_password, mosquitto_binary, prepare_data_dir
+from opsroom.settings import Settings
 from opsroom.store.sqlite import SqliteStore
 
 UP_TIMEOUT_S = 90.0
@@ -250,3 +251,26 @@ def test_own_data_dir_is_emptied_on_start_unless_a_demo_holds_it(tmp_path: Path)
         with pytest.raises(ConfigError, match="another `opsroom demo` is running"):
             prepare_data_dir(data)
         assert (data / "opsroom.db").read_text() == "this run"
+
+
+def test_a_short_dashboard_password_stops_the_demo_before_it_starts(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPSROOM_")}
+    env["OPSROOM_DASHBOARD_PASSWORD"] = "short-pw"
+    command = [sys.executable, "-m", "opsroom.cli", "demo", "--data-dir", str(tmp_path / "d")]
+    done = subprocess.run(
+        [*command, "--port", str(free_port())],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "at least 12 characters" in done.stderr and "short-pw" not in done.stderr
+    assert not (tmp_path / "d").exists()  # nothing was started or prepared
+
+
+def test_the_generated_demo_password_passes_the_length_check() -> None:
+    password = generated_password()
+    assert len(password) >= 12 and password != generated_password()
+    Settings.load(env={"OPSROOM_DASHBOARD_PASSWORD": password})  # accepted

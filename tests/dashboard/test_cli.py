@@ -28,3 +28,11 @@ def test_dashboard_help_names_its_flags(flag, capsys) -> None:
     with pytest.raises(SystemExit):
         main(["dashboard", "--help"])
     assert flag in capsys.readouterr().out
+
+
+def test_dashboard_refuses_a_password_under_12_characters(monkeypatch, capsys) -> None:
+    monkeypatch.setenv("OPSROOM_DASHBOARD_PASSWORD", "eleven-char")
+    assert main(["dashboard", "--venue", str(data.VENUE), "--port", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "OPSROOM_DASHBOARD_PASSWORD" in err and "at least 12 characters" in err
+    assert "eleven-char" not in err

@@ -10,7 +10,9 @@ import orjson
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from dashboard import login
 from opsroom import topics
+from opsroom.alerts import NotificationAttempt
 from opsroom.settings import Settings
 from tests.dashboard import data
 from tests.dashboard.test_notifications import write_log
@@ -40,6 +42,7 @@ def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Callable[..., Path]:
     monkeypatch.setenv("OPSROOM_VENUE", str(data.VENUE))
     monkeypatch.setenv("OPSROOM_DASHBOARD_PASSWORD", PASSWORD)
     monkeypatch.setenv("OPSROOM_DATA_DIR", str(tmp_path / "data"))
+    login.GUARD.reset()  # one guard per process: no lockout carried from another test
 
     def fill(drill: bool = False, age: timedelta = timedelta(0), alert: bool = True) -> Path:
         path = tmp_path / f"store-{drill}-{int(age.total_seconds())}.db"
@@ -77,6 +80,58 @@ def test_wrong_password_is_refused_and_shows_nothing(env) -> None:
     at.button[0].click().run()
     assert "Wrong password." in errors(at)
     assert "ops-tile" not in markdown(at) and not at.metric
+
+
+def try_password(at: AppTest, password: str) -> AppTest:
+    at.text_input(key="login_password").input(password)
+    at.button[0].click().run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_repeated_wrong_passwords_lock_the_address_out(env, caplog) -> None:
+    env()
+    caplog.set_level("WARNING", logger="opsroom.dashboard.login")
+    at = AppTest.from_file(APP, default_timeout=30).run()
+    for _ in range(login.FREE_FAILURES - 1):
+        assert "Too many failed logins" not in errors(try_password(at, "guess-number-n"))
+    try_password(at, "guess-number-5")  # the fifth: locked out from now on
+    assert "try again in 30 s" in errors(at)
+    try_password(at, "guess-number-6")
+    assert "Too many failed logins" in errors(at)
+    # the right password, in this session or a new one from the same address: not checked
+    try_password(at, PASSWORD)
+    assert "Too many failed logins" in errors(at) and "ops-tile" not in markdown(at)
+    again = try_password(AppTest.from_file(APP, default_timeout=30).run(), PASSWORD)
+    assert "Too many failed logins" in errors(again) and "ops-tile" not in markdown(again)
+    logged = [r.getMessage() for r in caplog.records if r.name == "opsroom.dashboard.login"]
+    assert len([m for m in logged if m.startswith("failed dashboard login from local")]) == 5
+    assert len([m for m in logged if "refused unchecked" in m]) == 3
+    assert not [m for m in logged if "guess" in m or PASSWORD in m]  # never the password
+
+
+def test_a_notifiers_last_error_is_shown_as_plain_text(env) -> None:
+    env()
+    hostile = "**bold** [x](http://evil.example/) :red[alarm]"
+    path = Settings.load().notification_log
+    path.parent.mkdir(parents=True)
+    attempt = NotificationAttempt(
+        at=datetime.now(UTC),
+        notifier="sms",
+        type="webhook",
+        alert_id=data.ALERT_ID,
+        state="firing",
+        severity="critical",
+        attempt=5,
+        ok=False,
+        error=hostile,
+        retryable=True,
+    )
+    path.write_bytes(attempt.model_dump_json().encode() + b"\n")
+    at = logged_in()
+    assert "NOTIFICATIONS FAILING: sms (webhook)" in errors(at)
+    assert hostile in [c.value for c in at.code]  # as written, in a code block
+    assert "**bold**" not in errors(at) + markdown(at)
 
 
 def test_without_a_password_the_app_refuses_unless_told_to_run_open(env, monkeypatch) -> None:

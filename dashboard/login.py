@@ -1,0 +1,130 @@
+"""The dashboard's shared-password login, guarded against guessing until named users land.
+
+Per client address: the first FREE_FAILURES wrong passwords cost nothing; the next failure
+locks the address out for FIRST_LOCKOUT_S, and every failure after that doubles the lockout
+(capped at MAX_LOCKOUT_S). While an address is locked out, no password is checked, the right
+one included. A correct password clears the address's record; a record idle for RESET_AFTER_S
+starts again from zero. Every failure is logged with the address, never the password.
+
+The address is Streamlit's `st.context.ip_address` (None for a loopback connection, kept
+here as "local"). Behind a reverse proxy every client shares the proxy's address, so a
+lockout then holds for everyone behind it: the password is what it protects.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import sys
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from opsroom import redact
+
+FREE_FAILURES = 5
+FIRST_LOCKOUT_S = 30.0
+MAX_LOCKOUT_S = 900.0
+RESET_AFTER_S = 3600.0
+MAX_ADDRESSES = 10_000  # oldest records go first: memory stays bounded whatever connects
+
+log = logging.getLogger("opsroom.dashboard.login")
+
+
+@dataclass
+class _Record:
+    failures: int = 0
+    last_at: float = 0.0
+    locked_until: float = 0.0
+
+
+class LoginGuard:
+    """Failed-login bookkeeping per address (thread-safe: sessions run on their own threads)."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._records: OrderedDict[str, _Record] = OrderedDict()
+
+    def _record(self, address: str, now: float) -> _Record:
+        rec = self._records.get(address)
+        if rec is None or (now - rec.last_at > RESET_AFTER_S and now >= rec.locked_until):
+            rec = _Record()
+        self._records[address] = rec
+        self._records.move_to_end(address)
+        while len(self._records) > MAX_ADDRESSES:
+            self._records.popitem(last=False)
+        return rec
+
+    def locked_for(self, address: str) -> float:
+        """Seconds until `address` may try again; 0 when it may try now."""
+        with self._lock:
+            rec = self._records.get(address)
+            return max(0.0, rec.locked_until - self._clock()) if rec else 0.0
+
+    def failed(self, address: str) -> float:
+        """Count a wrong password from `address`; the lockout it starts (seconds), or 0."""
+        with self._lock:
+            now = self._clock()
+            rec = self._record(address, now)
+            rec.failures += 1
+            rec.last_at = now
+            lockout = 0.0
+            if rec.failures >= FREE_FAILURES:
+                lockout = min(FIRST_LOCKOUT_S * 2 ** (rec.failures - FREE_FAILURES), MAX_LOCKOUT_S)
+                rec.locked_until = now + lockout
+            failures = rec.failures
+        log.warning(
+            "failed dashboard login from %s (%d in a row)%s",
+            address,
+            failures,
+            f"; locked out for {lockout:.0f} s" if lockout else "",
+        )
+        return lockout
+
+    def refused(self, address: str, left: float) -> None:
+        """Log an attempt made while `address` is locked out (its password is not checked)."""
+        log.warning(
+            "dashboard login from %s refused unchecked: locked out for %.0f s more",
+            address,
+            left,
+        )
+
+    def succeeded(self, address: str) -> None:
+        """A correct password: forget the address's failures."""
+        with self._lock:
+            self._records.pop(address, None)
+
+    def reset(self) -> None:
+        """Forget every address (tests)."""
+        with self._lock:
+            self._records.clear()
+
+
+GUARD = LoginGuard()  # one per dashboard process: Streamlit imports this module once
+
+
+def client_address(ip: object) -> str:
+    """The key of a client's record: its IP address, or "local" (loopback, or not known)."""
+    return ip if isinstance(ip, str) and ip else "local"
+
+
+def lockout_text(left: float) -> str:
+    """What a locked-out person reads."""
+    return (
+        f"Too many failed logins from this address: try again in {math.ceil(left)} s. "
+        "Passwords are not checked until then."
+    )
+
+
+def ensure_log_handler() -> None:
+    """Streamlit configures only its own loggers: give ours a handler on stderr, masked."""
+    root = logging.getLogger("opsroom")
+    if root.handlers or logging.getLogger().handlers:
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    redact.install(handler, "%(asctime)s %(levelname)s %(name)s: %(message)s")
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
