@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from opsroom.broker import Mosquitto
+from tests.conftest import wait_until
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -85,3 +87,96 @@ def test_devices_publish_only_to_their_own_topics(secured: Mosquitto) -> None:
         c.loop_stop()
     assert sorted(got) == sorted([*allowed, "opsroom/fest/ack/a1"])
     assert got.count("opsroom/fest/ack/a1") == 1  # only the dashboard's
+
+
+SERVICE_PASSWORDS = {
+    "MQTT_INGEST_PASSWORD": "ingest-pass-0123",
+    "MQTT_RULES_PASSWORD": "rules-pass-0123",
+    "MQTT_DASHBOARD_PASSWORD": "dash-pass-0123",
+}
+
+
+def run_entrypoint(tmp_path: Path, **env: str) -> Path:
+    """deploy/mosquitto/entrypoint.sh as compose runs it, up to its final `exec mosquitto`
+    (a stand-in that exits: the test starts the real broker on the file it wrote)."""
+    if shutil.which("mosquitto_passwd") is None:
+        pytest.skip("mosquitto_passwd is not installed (Debian package mosquitto)")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    (bin_dir / "mosquitto").write_text("#!/bin/sh\nexit 0\n")
+    (bin_dir / "mosquitto").chmod(0o755)
+    devices = tmp_path / "devices.txt"
+    devices.write_text("# sensor:password\ngen-a:gen-a-pass-0123\n")
+    passwd = tmp_path / "passwd"
+    subprocess.run(
+        ["/bin/sh", str(ROOT / "deploy" / "mosquitto" / "entrypoint.sh")],
+        env={
+            "PATH": f"{bin_dir}:/usr/bin:/usr/sbin:/bin",
+            "MOSQUITTO_PASSWD": str(passwd),
+            "MOSQUITTO_DEVICES": str(devices),
+            **SERVICE_PASSWORDS,
+            **env,
+        },
+        check=True,
+        capture_output=True,
+    )
+    return passwd
+
+
+def users_in(passwd: Path) -> set[str]:
+    return {line.split(":", 1)[0] for line in passwd.read_text().splitlines() if line}
+
+
+def test_the_simulator_user_exists_only_for_drills(tmp_path: Path) -> None:
+    production = run_entrypoint(tmp_path)
+    assert users_in(production) == {
+        "opsroom-ingest",
+        "opsroom-rules",
+        "opsroom-dashboard",
+        "gen-a",
+    }
+    drill = run_entrypoint(tmp_path, MQTT_SIMULATOR_PASSWORD="sim-pass-0123")
+    assert "opsroom-simulator" in users_in(drill)
+
+
+def test_the_simulator_plays_devices_but_cannot_forge_alerts_or_acks(tmp_path: Path) -> None:
+    passwd = run_entrypoint(tmp_path, MQTT_SIMULATOR_PASSWORD="sim-pass-0123")
+    broker = Mosquitto(
+        tmp_path / "m", password_file=passwd, acl_file=ROOT / "deploy" / "mosquitto" / "acl"
+    ).start()
+    try:
+        reader, rc = connect(
+            broker.port, "opsroom-ingest", SERVICE_PASSWORDS["MQTT_INGEST_PASSWORD"]
+        )
+        assert rc and not rc[0].is_failure
+        got: list[str] = []
+        subscribed = threading.Event()
+        reader.on_message = lambda c, u, m: got.append(m.topic)
+        reader.on_subscribe = lambda c, u, mid, codes, p: subscribed.set()
+        reader.subscribe("opsroom/#", qos=1)
+        assert subscribed.wait(5)
+        sim, rc = connect(broker.port, "opsroom-simulator", "sim-pass-0123")
+        assert rc and not rc[0].is_failure
+        allowed = [
+            "opsroom/fest/crowd/main-arena",
+            "opsroom/fest/power/gen-b",  # any device of the venue, not just its own name
+            "opsroom/fest/coldchain/fridge-1",
+            "opsroom/fest/shuttle/bus-1",
+            "opsroom/fest/status/bus-1",
+            "opsroom/fest/drill/incidents",
+            "opsroom/fest/_sys/simulate",
+        ]
+        denied = [
+            "opsroom/fest/alerts/power-load.gen-b",  # a forged alert
+            "opsroom/fest/ack/power-load.gen-b",  # a forged acknowledgement
+            "opsroom/fest/_sys/rules",  # a forged service status
+            "opsroom/fest/deadletter/power/gen-b",
+        ]
+        for topic in denied + allowed:  # the last allowed one is the marker
+            sim.publish(topic, b'{"ts": 1}', qos=1).wait_for_publish(5)
+        assert wait_until(lambda: allowed[-1] in got, 10)
+        assert got == allowed
+        sim.loop_stop()
+        reader.loop_stop()
+    finally:
+        broker.stop()
