@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TypeVar
 
+from opsroom.rulesfile.bands import Levels, TimeInRange
+from opsroom.rulesfile.spec import format_seconds
 from opsroom.venue import CateringUnit, Gate, Generator, Route, Zone
-from rules.bands import Levels, TimeInRange
-from rules.spec import format_seconds
 
 L = TypeVar("L")
 

@@ -18,12 +18,12 @@ import pandas as pd
 
 from dashboard import limits
 from opsroom.alerts import AlertEvent
+from opsroom.rulesfile.bands import Levels
+from opsroom.rulesfile.subjects import Subject
+from opsroom.rulesfile.values import VALUES
 from opsroom.store import Store, active_alerts
 from opsroom.telemetry import FAMILIES, Reading, Value
 from opsroom.venue import Generator, Route, Venue
-from rules.bands import Levels
-from rules.subjects import Subject
-from rules.values import VALUES
 
 FAMILY_LABELS = {
     "crowd": "Crowd",
@@ -47,7 +47,7 @@ _NICE_STEPS_S = (10, 30, 60, 120, 300, 600, 900, 1800, 3600)
 HOUR = timedelta(hours=1)
 # one closed hour of a series, bucketed: hour start -> frame (the app caches these)
 HourSlice = Callable[[datetime], pd.DataFrame]
-# entity id -> the threshold levels its rules hold it to (rules.bands); None: no rules file
+# entity id -> the threshold levels its rules hold it to (opsroom.rulesfile.bands); None: no rules file
 Thresholds = Mapping[str, Levels]
 
 
@@ -416,7 +416,7 @@ def gates_frame(
         band = limits.gate_flow_band(g, levels_of(thresholds, g.id))
         in_min = per_min.get((g.id, "in"))
         out_min = per_min.get((g.id, "out"))
-        # in + out, as the gate-flow rule counts it (rules/values.py: flow_ppmm)
+        # in + out, as the gate-flow rule counts it (opsroom/rulesfile/values.py: flow_ppmm)
         flows = [v for v in (in_min, out_min) if v is not None]
         flow = sum(flows) / g.width_m if flows else None
         rows.append(
@@ -495,7 +495,7 @@ def generators_frame(
 
 
 def _load_pct(gen: Generator, values: Mapping[str, Value]) -> float | None:
-    """The generator-load rule's value (rules/values.py load_pct) for one reading."""
+    """The generator-load rule's value (opsroom/rulesfile/values.py load_pct) for one reading."""
     subject = Subject("power", gen.id, frozenset({"all", "generators"}), gen)
     return VALUES["load_pct"].make(subject)(values, None)
 

@@ -8,11 +8,11 @@ import pandas as pd
 import pytest
 
 from dashboard import limits, queries
+from opsroom.rulesfile.bands import Levels, threshold_levels, time_in_range
+from opsroom.rulesfile.kinds import Level
+from opsroom.rulesfile.model import load_rules, load_rules_text
 from opsroom.store.sqlite import SqliteStore
 from opsroom.telemetry import Reading
-from rules.bands import Levels, threshold_levels, time_in_range
-from rules.kinds.threshold import Level
-from rules.model import load_rules, load_rules_text
 from tests.dashboard import data
 
 NOW = datetime(2026, 7, 4, 18, 30, tzinfo=UTC)
