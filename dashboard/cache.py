@@ -57,7 +57,8 @@ def thresholds(path: str, mtime: float, venue_path: str, venue_mtime: float) -> 
 def time_ranges(
     path: str, mtime: float, venue_path: str, venue_mtime: float
 ) -> dict[str, TimeInRange]:
-    """Each entity's cumulative (time in range) rules from the rules file (see opsroom.rulesfile.bands)."""
+    """Each entity's cumulative (time in range) rules from the rules file (see
+    opsroom.rulesfile.bands)."""
     return time_in_range(
         rules(path, mtime, venue_path, venue_mtime), venue(venue_path, venue_mtime)
     )
