@@ -59,13 +59,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from ingest import IngestService
 from opsroom import topics
 from opsroom.broker import Mosquitto, free_port
+from opsroom.rulesfile.model import RuleSet, load_rules
+from opsroom.rulesfile.subjects import subjects_of
 from opsroom.settings import Settings
 from opsroom.store.sqlite import SqliteStore
 from opsroom.venue import load_venue
 from rules.engine import Engine
-from rules.model import RuleSet, load_rules
 from rules.service import RulesService
-from rules.subjects import subjects_of
 
 ROOT = Path(__file__).resolve().parents[1]
 EVENT = "bench-awareness"
@@ -374,7 +374,7 @@ def parse_duration_s(drill: Path) -> float:
     """The drill's duration in seconds (its `duration:` key)."""
     import yaml
 
-    from rules.spec import parse_seconds
+    from opsroom.rulesfile.spec import parse_seconds
 
     data = yaml.safe_load(drill.read_text(encoding="utf-8"))
     value = parse_seconds(data.get("duration", 0))

@@ -30,10 +30,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from opsroom.rulesfile.model import load_rules  # noqa: E402
 from opsroom.telemetry import Reading  # noqa: E402
 from opsroom.venue import Venue, load_venue  # noqa: E402
 from rules.engine import Engine  # noqa: E402
-from rules.model import load_rules  # noqa: E402
 
 START = datetime(2026, 7, 4, 14, 0, tzinfo=UTC)
 M_PER_DEG = 111_195.0

@@ -17,11 +17,11 @@ import streamlit as st
 
 from dashboard import limits, notifications, queries
 from opsroom.alerts import AlertEvent
+from opsroom.rulesfile.bands import TimeInRange, threshold_levels, time_in_range
+from opsroom.rulesfile.model import RuleSet, load_rules
 from opsroom.settings import Settings
 from opsroom.store import Store, open_store
 from opsroom.venue import Venue, load_venue
-from rules.bands import TimeInRange, threshold_levels, time_in_range
-from rules.model import RuleSet, load_rules
 
 TTL_S = 1.5
 _MAX = 256
@@ -47,7 +47,7 @@ def rules(path: str, mtime: float, venue_path: str, venue_mtime: float) -> RuleS
 
 @st.cache_resource(show_spinner=False)
 def thresholds(path: str, mtime: float, venue_path: str, venue_mtime: float) -> queries.Thresholds:
-    """Each entity's threshold levels from the rules file (see rules.bands)."""
+    """Each entity's threshold levels from the rules file (see opsroom.rulesfile.bands)."""
     return threshold_levels(
         rules(path, mtime, venue_path, venue_mtime), venue(venue_path, venue_mtime)
     )
@@ -57,7 +57,8 @@ def thresholds(path: str, mtime: float, venue_path: str, venue_mtime: float) -> 
 def time_ranges(
     path: str, mtime: float, venue_path: str, venue_mtime: float
 ) -> dict[str, TimeInRange]:
-    """Each entity's cumulative (time in range) rules from the rules file (see rules.bands)."""
+    """Each entity's cumulative (time in range) rules from the rules file (see
+    opsroom.rulesfile.bands)."""
     return time_in_range(
         rules(path, mtime, venue_path, venue_mtime), venue(venue_path, venue_mtime)
     )

@@ -2,46 +2,64 @@
 
 The rules service decides alerts; these only colour tiles and draw bands, so that a panel
 reads right even before an alert fires. With a rules file, each entity's bands are built from
-the threshold levels its rules hold it to (rules.bands: overrides merged, disabled rules
-give no band), converted to the unit the tile shows. Without one, or for a value no rule
-watches, the design's rule defaults below are used.
+the threshold levels its rules hold it to (opsroom.rulesfile.bands: overrides merged, disabled
+rules give no band), converted to the unit the tile shows. Without one, or for a value no rule
+watches, the defaults are the shipped rules file's own rules (examples/rules.yaml, read at run
+time; its per-entity overrides are the example venue's and are not applied): the default
+limits are written once, with their sources, in that file.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from functools import cache
 from typing import TypeVar
 
+from opsroom.configfile import ConfigError
+from opsroom.rulesfile.bands import Levels, TimeInRange, base_levels, base_time_in_range
+from opsroom.rulesfile.kinds import CumulativeRule, StoppedRule
+from opsroom.rulesfile.model import RuleSet, shipped_rules
+from opsroom.rulesfile.spec import format_seconds
+from opsroom.rulesfile.subjects import groups_of
 from opsroom.venue import CateringUnit, Gate, Generator, Route, Zone
-from rules.bands import Levels, TimeInRange
-from rules.spec import format_seconds
 
+log = logging.getLogger(__name__)
 L = TypeVar("L")
 
 # traffic-light levels, best to worst; "stale" and "nodata" rank between ok and warning
 STATUSES = ("ok", "nodata", "stale", "warning", "critical")
 
-# crowd: density (persons per m²), occupancy (fraction of licensed capacity), gate flow
-# (persons per metre of width per minute, Green Guide)
-DENSITY_WARN, DENSITY_CRIT = 2.0, 4.0
-OCCUPANCY_WARN, OCCUPANCY_CRIT = 0.85, 0.95
-GATE_FLOW_WARN, GATE_FLOW_CRIT = 66.0, 82.0
+_SHUTTLES = frozenset({"all", "shuttles"})
+_CATERING = frozenset({"all", "catering"})
 
-# power: EN 50160 island supply, and generator load practice
-VOLTAGE_OVER, VOLTAGE_UNDER = 0.10, 0.15
-FREQUENCY_BAND = 0.02
-LOAD_WARN, LOAD_CRIT = 0.80, 0.95
 
-# cold chain: the 5-60 °C danger zone and its 2 h (use now) / 4 h (discard) limits
-DANGER_ZONE_C = (5.0, 60.0)
-DANGER_WARN, DANGER_CRIT = timedelta(hours=2), timedelta(hours=4)
+@cache
+def defaults() -> RuleSet:
+    """The shipped rules file, the one source of the default limits; no rules (the reason
+    logged) when it cannot be read, so tiles then show no limits rather than invented ones."""
+    try:
+        return shipped_rules()
+    except ConfigError as exc:
+        log.warning("no default limits for the dashboard: %s", exc)
+        return RuleSet()
 
-# shuttles: stopped means slower than this for this long, farther than this from a stop
-STOPPED_KMH = 3.0
-STOPPED_FOR = timedelta(minutes=5)
-STOP_RADIUS_M = 50.0
+
+@cache
+def default_levels(groups: frozenset[str]) -> Levels:
+    """The shipped rules' threshold levels for an entity of these groups (no overrides)."""
+    return base_levels(defaults(), groups)
+
+
+def stopped_rule() -> StoppedRule:
+    """The shipped rules' stopped rule for shuttles, else that rule kind's own defaults."""
+    for rule in defaults().rules:
+        if isinstance(rule, StoppedRule) and rule.enabled:
+            return rule
+    return StoppedRule.model_validate(
+        {"id": "stopped", "kind": "stopped", "applies_to": "shuttles"}
+    )
 
 
 def worst(*statuses: str) -> str:
@@ -133,52 +151,48 @@ def band_of(levels: Levels | None, convert: Mapping[str, Callable[[float], float
     )
 
 
+def _band(
+    levels: Levels | None, convert: Mapping[str, Callable[[float], float]], groups: frozenset[str]
+) -> Band:
+    """The band from `levels`, else from the shipped rules' levels, else no limits."""
+    got = band_of(levels, convert)
+    if got is None:
+        got = band_of(default_levels(groups), convert)
+    return got if got is not None else Band()
+
+
 def occupancy_band(zone: Zone, levels: Levels | None = None) -> Band:
-    """Occupancy as a fraction of capacity; by default warning above 85 %, critical above 95 %."""
-    got = band_of(
-        levels, {"occupancy_pct": lambda pct: pct / 100, "occupancy": lambda n: n / zone.capacity}
-    )
-    return got if got is not None else Band(warn_high=OCCUPANCY_WARN, crit_high=OCCUPANCY_CRIT)
+    """Occupancy as a fraction of capacity (shipped: warning above 85 %, critical above 95 %)."""
+    convert = {"occupancy_pct": lambda pct: pct / 100, "occupancy": lambda n: n / zone.capacity}
+    return _band(levels, convert, groups_of(zone))
 
 
 def density_band(zone: Zone, levels: Levels | None = None) -> Band:
-    """Persons per m²; by default warning above 2, critical above 4."""
-    got = band_of(levels, {"density_ppm2": float})
-    return got if got is not None else Band(warn_high=DENSITY_WARN, crit_high=DENSITY_CRIT)
+    """Persons per m² (shipped: warning above 2, critical above 4)."""
+    return _band(levels, {"density_ppm2": float}, groups_of(zone))
 
 
 def gate_flow_band(gate: Gate, levels: Levels | None = None) -> Band:
-    """Persons per metre of width per minute; by default warning above 66, critical above 82."""
-    got = band_of(levels, {"flow_ppmm": float})
-    return got if got is not None else Band(warn_high=GATE_FLOW_WARN, crit_high=GATE_FLOW_CRIT)
+    """Persons per metre of width per minute (shipped: warning above 66, critical above 82)."""
+    return _band(levels, {"flow_ppmm": float}, groups_of(gate))
 
 
 def voltage_band(gen: Generator, levels: Levels | None = None) -> Band:
-    """Volts; by default outside +10 / -15 % of nominal is critical."""
+    """Volts (shipped: a warning outside +10 / -15 % of nominal, critical below 10 %)."""
     nominal = gen.nominal_v
-    got = band_of(
-        levels,
-        {
-            "voltage_dev_pct": lambda pct: nominal * (1 + pct / 100),
-            "voltage_pct": lambda pct: nominal * pct / 100,
-            "voltage_v": float,
-        },
-    )
-    if got is not None:
-        return got
-    return Band(crit_low=nominal * (1 - VOLTAGE_UNDER), crit_high=nominal * (1 + VOLTAGE_OVER))
+    convert: dict[str, Callable[[float], float]] = {
+        "voltage_dev_pct": lambda pct: nominal * (1 + pct / 100),
+        "voltage_pct": lambda pct: nominal * pct / 100,
+        "voltage_v": float,
+    }
+    return _band(levels, convert, groups_of(gen))
 
 
 def frequency_band(gen: Generator, levels: Levels | None = None) -> Band:
-    """Hertz; by default outside ±2 % of nominal is critical."""
+    """Hertz (shipped: a warning outside ±2 % of nominal)."""
     nominal = float(gen.nominal_hz)
-    got = band_of(
-        levels,
-        {"frequency_dev_pct": lambda pct: nominal * (1 + pct / 100), "frequency_hz": float},
-    )
-    if got is not None:
-        return got
-    return Band(crit_low=nominal * (1 - FREQUENCY_BAND), crit_high=nominal * (1 + FREQUENCY_BAND))
+    convert = {"frequency_dev_pct": lambda pct: nominal * (1 + pct / 100), "frequency_hz": float}
+    return _band(levels, convert, groups_of(gen))
 
 
 def rated_kw(gen: Generator) -> float:
@@ -187,32 +201,22 @@ def rated_kw(gen: Generator) -> float:
 
 
 def load_band(gen: Generator, levels: Levels | None = None) -> Band:
-    """kW; by default above 80 % of rated is a warning, above 95 % critical."""
+    """kW (shipped: above 80 % of rated a warning, above 95 % critical)."""
     kw = rated_kw(gen)
-    got = band_of(levels, {"load_pct": lambda pct: kw * pct / 100, "power_kw": float})
-    return got if got is not None else Band(warn_high=kw * LOAD_WARN, crit_high=kw * LOAD_CRIT)
-
-
-# fridge: warn above 5, critical above 8; freezer: warn above -18, critical above -12;
-# hot holding: critical below 63
-_TEMPERATURE = {
-    "fridge": Band(warn_high=5.0, crit_high=8.0),
-    "freezer": Band(warn_high=-18.0, crit_high=-12.0),
-    "hot_holding": Band(crit_low=63.0),
-}
+    convert = {"load_pct": lambda pct: kw * pct / 100, "power_kw": float}
+    return _band(levels, convert, groups_of(gen))
 
 
 def temperature_band(unit: CateringUnit, levels: Levels | None = None) -> Band:
-    """The limits of one catering unit: its rules', else its type's defaults."""
-    got = band_of(levels, {"temp_c": float})
-    return got if got is not None else _TEMPERATURE[unit.type]
+    """The limits of one catering unit: its rules', else the shipped ones for its type."""
+    return _band(levels, {"temp_c": float}, groups_of(unit))
 
 
 def speed_band(route: Route, levels: Levels | None = None) -> Band:
-    """km/h; by default above the route's speed limit is a warning."""
+    """km/h (shipped: above the route's speed limit is a warning)."""
     limit = route.speed_limit_kmh
-    got = band_of(levels, {"over_limit_kmh": lambda over: limit + over, "speed_kmh": float})
-    return got if got is not None else Band(warn_high=limit)
+    convert = {"over_limit_kmh": lambda over: limit + over, "speed_kmh": float}
+    return _band(levels, convert, _SHUTTLES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,21 +250,27 @@ class DangerZone:
         return f"between {self.low:g} and {self.high:g} °C{levels}"
 
 
-DEFAULT_DANGER_ZONE = DangerZone(
-    *DANGER_ZONE_C, DANGER_WARN.total_seconds() / 60, DANGER_CRIT.total_seconds() / 60
-)
-
-
-def danger_zone(rules: TimeInRange | None = None) -> DangerZone | None:
-    """The unit's danger zone: by its first cumulative temperature rule, else 5-60 °C for
-    2 h / 4 h; None when the rules file switches the rule off for the unit."""
-    if rules is None or "temp_c" not in rules:
-        return DEFAULT_DANGER_ZONE
-    if not rules["temp_c"]:
+def _zone_of(rules: tuple[CumulativeRule, ...]) -> DangerZone | None:
+    """The danger zone of the first of some cumulative temperature rules; None without one."""
+    if not rules:
         return None
-    rule = rules["temp_c"][0]
+    rule = rules[0]
 
     def minutes(severity: str) -> float | None:
         return min((lv.after / 60 for lv in rule.levels if lv.severity == severity), default=None)
 
     return DangerZone(rule.above, rule.below, minutes("warning"), minutes("critical"))
+
+
+@cache
+def default_danger_zone() -> DangerZone | None:
+    """The shipped rules' danger zone for catering units (5-60 °C, 2 h / 4 h)."""
+    return _zone_of(base_time_in_range(defaults(), _CATERING).get("temp_c", ()))
+
+
+def danger_zone(rules: TimeInRange | None = None) -> DangerZone | None:
+    """The unit's danger zone: by its first cumulative temperature rule, else the shipped one;
+    None when the rules file switches the rule off for the unit."""
+    if rules is None or "temp_c" not in rules:
+        return default_danger_zone()
+    return _zone_of(rules["temp_c"])

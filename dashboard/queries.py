@@ -8,7 +8,6 @@ Only the venue's own sensors are shown: each entity's id is its sensor id.
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
@@ -18,12 +17,13 @@ import pandas as pd
 
 from dashboard import limits
 from opsroom.alerts import AlertEvent
+from opsroom.geo import Points, Polyline
+from opsroom.rulesfile.bands import Levels
+from opsroom.rulesfile.subjects import Entity, subject_of
+from opsroom.rulesfile.values import VALUES
 from opsroom.store import Store, active_alerts
 from opsroom.telemetry import FAMILIES, Reading, Value
-from opsroom.venue import Generator, Route, Venue
-from rules.bands import Levels
-from rules.subjects import Subject
-from rules.values import VALUES
+from opsroom.venue import Venue
 
 FAMILY_LABELS = {
     "crowd": "Crowd",
@@ -47,7 +47,7 @@ _NICE_STEPS_S = (10, 30, 60, 120, 300, 600, 900, 1800, 3600)
 HOUR = timedelta(hours=1)
 # one closed hour of a series, bucketed: hour start -> frame (the app caches these)
 HourSlice = Callable[[datetime], pd.DataFrame]
-# entity id -> the threshold levels its rules hold it to (rules.bands); None: no rules file
+# entity id -> the threshold levels its rules hold it to (opsroom.rulesfile.bands)
 Thresholds = Mapping[str, Levels]
 
 
@@ -241,6 +241,14 @@ def levels_of(thresholds: Thresholds | None, entity_id: str) -> Levels | None:
     return None if thresholds is None else thresholds.get(entity_id, {})
 
 
+def derived(
+    name: str, entity: Entity, values: Mapping[str, Value], dt: float | None = None
+) -> float | None:
+    """A derived value of the rules (opsroom.rulesfile.values) for one entity's reading, as
+    the rules service computes it; None when the reading lacks what it needs."""
+    return VALUES[name].make(subject_of(entity))(values, dt)
+
+
 def _alerts_by_subject(active: Sequence[AlertEvent], kind: str) -> dict[str, str]:
     """The worst active alert severity per subject of one family, as a status."""
     out: dict[str, str] = {}
@@ -352,10 +360,12 @@ def zones_frame(
     rows = []
     for z in venue.zones:
         r = latest.get(z.id)
-        occ = r.values.get("occupancy") if r else None
+        values = r.values if r else {}
+        occ = values.get("occupancy")
         occupancy = float(occ) if occ is not None else None
-        pct = None if occupancy is None else occupancy / z.capacity
-        density = None if occupancy is None else occupancy / z.area_m2
+        pct = derived("occupancy_pct", z, values)
+        pct = None if pct is None else pct / 100  # the tile's fraction of capacity
+        density = derived("density_ppm2", z, values)
         levels = levels_of(thresholds, z.id)
         status = limits.worst(
             limits.occupancy_band(z, levels).status(pct),
@@ -416,9 +426,9 @@ def gates_frame(
         band = limits.gate_flow_band(g, levels_of(thresholds, g.id))
         in_min = per_min.get((g.id, "in"))
         out_min = per_min.get((g.id, "out"))
-        # in + out, as the gate-flow rule counts it (rules/values.py: flow_ppmm)
-        flows = [v for v in (in_min, out_min) if v is not None]
-        flow = sum(flows) / g.width_m if flows else None
+        # the gate-flow rule's value over the window: counts per minute, over one minute
+        counts = {k: v for k, v in (("in", in_min), ("out", out_min)) if v is not None}
+        flow = derived("flow_ppmm", g, counts, 60.0)
         rows.append(
             {
                 "id": g.id,
@@ -457,7 +467,7 @@ def generators_frame(
         volts, hertz, kw = (_num(values.get(f)) for f in ("voltage_v", "frequency_hz", "power_kw"))
         rated = limits.rated_kw(g)
         # the rules' load: the larger of kW over rated kW and V x I over rated kVA
-        load = _load_pct(g, values) if r else None
+        load = derived("load_pct", g, values) if r else None
         load_kw = None if load is None else load / 100 * rated  # on the kW band's scale
         levels = levels_of(thresholds, g.id)
         status = limits.worst(
@@ -494,12 +504,6 @@ def generators_frame(
     return _frame(rows)
 
 
-def _load_pct(gen: Generator, values: Mapping[str, Value]) -> float | None:
-    """The generator-load rule's value (rules/values.py load_pct) for one reading."""
-    subject = Subject("power", gen.id, frozenset({"all", "generators"}), gen)
-    return VALUES["load_pct"].make(subject)(values, None)
-
-
 # ---------------------------------------------------------------- cold chain
 
 
@@ -516,7 +520,7 @@ def danger_zone_minutes(
 ) -> dict[str, float]:
     """Minutes each unit spent in its danger zone in the last `window` (5-minute means).
 
-    The zone is the unit's (low, high) in `ranges`, else between 5 and 60 °C.
+    The zone is the unit's (low, high) in `ranges`, else the shipped rules' (5 to 60 °C).
     """
     out = dict.fromkeys(sensor_ids, 0.0)
     if not sensor_ids:
@@ -524,7 +528,8 @@ def danger_zone_minutes(
     frame = sliced_series(
         store, "coldchain", "temp_c", sensor_ids, now - window, now, DANGER_EVERY, closed_hour
     )
-    default = limits.DANGER_ZONE_C
+    shipped = limits.default_danger_zone()
+    default = (shipped.low, shipped.high) if shipped is not None else (math.inf, -math.inf)
     low = frame["sensor_id"].map(lambda sid: (ranges or {}).get(sid, default)[0])
     high = frame["sensor_id"].map(lambda sid: (ranges or {}).get(sid, default)[1])
     inside = frame[(frame["value"] > low) & (frame["value"] < high)]
@@ -557,7 +562,7 @@ def units_frame(
         temp = _num(values.get("temp_c"))
         band = limits.temperature_band(u, levels_of(thresholds, u.id))
         minutes = (danger or {}).get(u.id) if u.type != "freezer" else None
-        zone = (danger_zones or {}).get(u.id, limits.DEFAULT_DANGER_ZONE)
+        zone = (danger_zones or {}).get(u.id, limits.default_danger_zone())
         danger_status = "ok" if zone is None else zone.status(minutes)
         status = limits.worst(band.status(temp), danger_status, alerts.get(u.id, "ok"))
         rows.append(
@@ -583,36 +588,6 @@ def units_frame(
 
 # ---------------------------------------------------------------- shuttles
 
-_EARTH_M = 6_371_000.0
-
-
-def _xy(lat: float, lon: float, lat0: float) -> tuple[float, float]:
-    """Metres east and north of (0, lat0) on a local flat projection (fine for a few km)."""
-    return (
-        math.radians(lon) * _EARTH_M * math.cos(math.radians(lat0)),
-        math.radians(lat) * _EARTH_M,
-    )
-
-
-def distance_to_line_m(lat: float, lon: float, line: Sequence[tuple[float, float]]) -> float:
-    """Shortest distance in metres from a point to a polyline of (lat, lon)."""
-    px, py = _xy(lat, lon, lat)
-    best = math.inf
-    pts = [_xy(a, b, lat) for a, b in line]
-    for (ax, ay), (bx, by) in itertools.pairwise(pts):
-        dx, dy = bx - ax, by - ay
-        length2 = dx * dx + dy * dy
-        t = 0.0 if length2 == 0 else max(0.0, min(1.0, ((px - ax) * dx + (py - ay) * dy) / length2))
-        best = min(best, math.hypot(px - (ax + t * dx), py - (ay + t * dy)))
-    if len(pts) == 1:
-        best = math.hypot(px - pts[0][0], py - pts[0][1])
-    return best
-
-
-def nearest_stop_m(lat: float, lon: float, route: Route) -> float:
-    """Distance in metres to the route's nearest stop."""
-    return min(distance_to_line_m(lat, lon, [(s.lat, s.lon)]) for s in route.stops)
-
 
 def shuttles_frame(
     store: Store,
@@ -623,21 +598,23 @@ def shuttles_frame(
 ) -> pd.DataFrame:
     """One row per shuttle: position, speed, load, distance off its route, stopped or not.
 
-    Off route: farther than the route's corridor from its path. Stopped: no speed of 3 km/h
-    or more for 5 minutes, farther than 50 m from any stop.
+    Off route: farther than the route's corridor from its path. Stopped: by the shipped
+    stopped rule (no speed of 3 km/h or more for 5 minutes, farther than 50 m from any stop).
     """
+    rule = limits.stopped_rule()
+    stopped_for = timedelta(seconds=rule.hold)
     latest = _latest(store, venue, "shuttle")
     ids = [s.id for s in venue.shuttles]
     recent_max: dict[str, float] = {}
     first_seen: dict[str, datetime] = {}
     if ids:
-        for p in store.series(
-            "shuttle", "speed_kmh", ids, now - limits.STOPPED_FOR, now + FUTURE_SLACK
-        ):
+        for p in store.series("shuttle", "speed_kmh", ids, now - stopped_for, now + FUTURE_SLACK):
             recent_max[p.sensor_id] = max(recent_max.get(p.sensor_id, 0.0), p.value)
             first_seen.setdefault(p.sensor_id, p.ts)
     alerts = _alerts_by_subject(active, "shuttle")
     routes = {r.id: r for r in venue.routes}
+    lines = {r.id: Polyline(r.geometry()) for r in venue.routes}
+    stops = {r.id: Points([(s.lat, s.lon) for s in r.stops]) for r in venue.routes if r.stops}
     rows = []
     for bus in venue.shuttles:
         r = latest.get(bus.id)
@@ -646,15 +623,16 @@ def shuttles_frame(
         lat, lon, speed = (_num(values.get(f)) for f in ("lat", "lon", "speed_kmh"))
         off_m = stopped = None
         if lat is not None and lon is not None:
-            off_m = distance_to_line_m(lat, lon, route.geometry())
+            off_m = lines[route.id].distance_m(lat, lon)
+            route_stops = stops.get(route.id)
             # stopped needs 5 minutes of slow readings behind it, not one slow fix
             covered = first_seen.get(bus.id)
             stopped = (
                 covered is not None
                 and r is not None
-                and (r.ts - covered) >= limits.STOPPED_FOR * 0.9
-                and recent_max.get(bus.id, math.inf) < limits.STOPPED_KMH
-                and nearest_stop_m(lat, lon, route) > limits.STOP_RADIUS_M
+                and (r.ts - covered) >= stopped_for * 0.9
+                and recent_max.get(bus.id, math.inf) < rule.below_kmh
+                and (route_stops is None or route_stops.nearest_m(lat, lon) > rule.stop_radius_m)
             )
         off_route = off_m is not None and off_m > route.corridor_m
         speeding = limits.speed_band(route, levels_of(thresholds, bus.id)).status(speed)

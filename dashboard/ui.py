@@ -19,9 +19,9 @@ from dashboard.limits import Band, grouped
 from dashboard.notifications import NotifierHealth
 from dashboard.queries import DataAge, Tile, levels_of
 from opsroom.configfile import ConfigError
+from opsroom.rulesfile.bands import Levels, TimeInRange
 from opsroom.settings import Settings
 from opsroom.venue import Venue
-from rules.bands import Levels, TimeInRange
 
 REFRESH_S = 2
 WINDOWS = {"15 min": 900, "1 h": 3600, "6 h": 21_600, "24 h": 86_400}

@@ -98,9 +98,9 @@ def _need(path: Path | None, what: str, flag: str, env: str, hint: str) -> Path:
 
 def cmd_rules(args: argparse.Namespace) -> int:
     """Run the rules service until SIGINT/SIGTERM: alerts from readings, on MQTT and stored."""
+    from opsroom.rulesfile.model import load_rules
     from opsroom.venue import load_venue
     from rules.engine import Engine
-    from rules.model import load_rules
     from rules.notify import NotifierSet, load_notifiers
     from rules.service import EngineLike, RulesService
 
@@ -151,7 +151,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         f"{len(venue.routes)} routes, {len(venue.shuttles)} shuttles; {len(sensors)} sensors"
     )
     if args.rules is not None:
-        from rules.model import load_rules
+        from opsroom.rulesfile.model import load_rules
 
         ruleset = load_rules(args.rules, venue)
         print(f"{args.rules}: OK: {len(ruleset.rules)} rules")

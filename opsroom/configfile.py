@@ -1,4 +1,7 @@
-"""Load YAML config files into pydantic models with errors that name file, line and field."""
+"""Load YAML config files into pydantic models with errors that name file, line and field.
+
+Every config model (venue, rules, notifiers, drills) derives from `Strict` and is loaded here.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +9,16 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 M = TypeVar("M", bound=BaseModel)
 PathKey = tuple[str | int, ...]
+
+
+class Strict(BaseModel):
+    """Config models refuse unknown keys, so a typo is an error rather than a silent default."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class ConfigError(ValueError):

@@ -316,8 +316,8 @@ class Demo:
     password: str = ""
 
     def _files(self) -> tuple[Path, Path, Path]:
+        from opsroom.rulesfile.model import load_rules
         from opsroom.venue import load_venue
-        from rules.model import load_rules
         from simulators.cli import load_drill_and_venue
 
         o = self.options

@@ -9,9 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import Field, StringConstraints, model_validator
 
-from opsroom.configfile import FieldError, load_model
+from opsroom.configfile import FieldError, Strict, load_model
 
 Id = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")]
 Lat = Annotated[float, Field(ge=-90, le=90)]
@@ -19,18 +19,14 @@ Lon = Annotated[float, Field(ge=-180, le=180)]
 LatLon = tuple[Lat, Lon]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
-
-
-class EventInfo(_Strict):
+class EventInfo(Strict):
     """The event itself."""
 
     name: str = Field(min_length=1)
     timezone: str = "UTC"
 
 
-class Zone(_Strict):
+class Zone(Strict):
     """An area with a people counter: licensed capacity and usable area."""
 
     id: Id
@@ -41,7 +37,7 @@ class Zone(_Strict):
     polygon: list[LatLon] | None = Field(None, min_length=3)
 
 
-class Gate(_Strict):
+class Gate(Strict):
     """An entry/exit gate with an in/out counter."""
 
     id: Id
@@ -51,7 +47,7 @@ class Gate(_Strict):
     location: LatLon | None = None
 
 
-class Generator(_Strict):
+class Generator(Strict):
     """A generator (or distribution board) with a power meter."""
 
     id: Id
@@ -63,7 +59,7 @@ class Generator(_Strict):
     location: LatLon | None = None
 
 
-class CateringUnit(_Strict):
+class CateringUnit(Strict):
     """A fridge, freezer or hot-holding unit with a temperature probe."""
 
     id: Id
@@ -73,7 +69,7 @@ class CateringUnit(_Strict):
     location: LatLon | None = None
 
 
-class Stop(_Strict):
+class Stop(Strict):
     """A shuttle stop."""
 
     id: Id
@@ -82,7 +78,7 @@ class Stop(_Strict):
     lon: Lon
 
 
-class Route(_Strict):
+class Route(Strict):
     """A shuttle route: stops in order, the corridor buses keep to, and the speed limit."""
 
     id: Id
@@ -103,7 +99,7 @@ class Route(_Strict):
         return [*line, line[0]] if self.loop else line
 
 
-class Shuttle(_Strict):
+class Shuttle(Strict):
     """A shuttle bus with a GPS tracker, assigned to a route."""
 
     id: Id
@@ -112,7 +108,7 @@ class Shuttle(_Strict):
     seats: int = Field(50, gt=0, le=500)
 
 
-class Venue(_Strict):
+class Venue(Strict):
     """One event's venue file."""
 
     event: EventInfo

@@ -41,13 +41,14 @@ import math
 from datetime import datetime
 from typing import Any
 
+import rules.kinds  # noqa: F401  (registers the evaluator of every rule kind)
 from opsroom.alerts import AlertEvent
+from opsroom.rulesfile.model import RuleSet
+from opsroom.rulesfile.subjects import Subject, subjects_of
 from opsroom.telemetry import Reading
 from opsroom.venue import Venue
-from rules.evaluator import EPS, FIRING, PENDING, Evaluator, Watchdog
+from rules.evaluator import EPS, FIRING, PENDING, Evaluator, Watchdog, bind
 from rules.lifecycle import Alert, acknowledge, epoch_to_dt, settle
-from rules.model import RuleSet
-from rules.subjects import Subject, subjects_of
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +82,7 @@ class Engine:
             for rule in ruleset.rules:
                 variant = rule.for_subject(subject.id) if rule.applies(subject) else None
                 if variant is not None:
-                    bound.append((variant, variant.bind(subject)))
+                    bound.append((variant, bind(variant, subject)))
             for variant, ev in bound:
                 ev.inhibitors = tuple(e for r, e in bound if r.id in variant.inhibited_by)
             # inhibited rules run after the others, so that an inhibiting alert raised by the

@@ -5,13 +5,19 @@ that rule wants for the subject's alert: nothing, pending (with the severity it 
 at), or firing (with its severity), and since when. The lifecycle stage (rules/lifecycle.py)
 turns changes of that wish into alert transitions. Evaluators are plain slotted objects: the
 engine runs several of them for every reading.
+
+Each rule kind's settings are a model of the rules file (opsroom/rulesfile/kinds.py); its
+evaluator registers here with `@evaluates(TheRule)`, and the engine builds evaluators with
+`bind`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
+from opsroom.rulesfile.spec import RuleBase
+from opsroom.rulesfile.subjects import Subject
 from opsroom.telemetry import Value
 
 NONE, PENDING, FIRING = 0, 1, 2
@@ -176,3 +182,26 @@ class Latch:
         self.since = None if since is None else float(since)
         self.run = None if run is None or since is None else float(run)
         self.fired = bool(fired) and self.since is not None
+
+
+Factory = Callable[[Any, Subject], "Evaluator"]
+"""(a rule of the kind, overrides merged; the subject) -> that rule's evaluator for it."""
+EVALUATORS: dict[str, Factory] = {}
+F = TypeVar("F", bound=Factory)
+
+
+def evaluates(rule: type[RuleBase]) -> Callable[[F], F]:
+    """Register an evaluator class or factory for one rule kind (the class of its settings)."""
+
+    def register(factory: F) -> F:
+        if rule.KIND in EVALUATORS:
+            raise ValueError(f"rule kind {rule.KIND!r} has two evaluators")
+        EVALUATORS[rule.KIND] = factory
+        return factory
+
+    return register
+
+
+def bind(rule: RuleBase, subject: Subject) -> Evaluator:
+    """The evaluator of a rule (overrides merged) for one subject."""
+    return EVALUATORS[rule.KIND](rule, subject)

@@ -47,12 +47,12 @@ from pathlib import Path
 from typing import IO, Any, Literal, Protocol
 
 import apprise
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from opsroom import __version__, redact
 from opsroom.alerts import AlertEvent, NotificationAttempt, Severity, State
 from opsroom.clock import Clock, utcnow
-from opsroom.configfile import ConfigError, FieldError, load_model
+from opsroom.configfile import ConfigError, FieldError, Strict, load_model
 from rules.lifecycle import CLEARED_BEFORE_FIRING
 
 log = logging.getLogger("opsroom.rules.notify")
@@ -66,11 +66,7 @@ _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 # -- configuration --------------------------------------------------------------------------
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
-
-
-class RetryPolicy(_Strict):
+class RetryPolicy(Strict):
     """How deliveries are retried; the defaults wait 1, 2, 4 and 8 s between five attempts."""
 
     attempts: int = Field(5, ge=1, le=20, description="attempts per transition, the first included")
@@ -86,7 +82,7 @@ class RetryPolicy(_Strict):
         return float(min(self.backoff_s * 2 ** (attempt - 1), self.max_backoff_s))
 
 
-class NotifierConfig(_Strict):
+class NotifierConfig(Strict):
     """One notifier: where to send, and which transitions to send there."""
 
     type: Literal["webhook", "apprise"]
@@ -117,7 +113,7 @@ class NotifierConfig(_Strict):
         return [self.url] if isinstance(self.url, str) else list(self.url)
 
 
-class NotifiersFile(_Strict):
+class NotifiersFile(Strict):
     """The notifiers file: the notifiers and the retry policy they share."""
 
     notifiers: list[NotifierConfig] = Field(default_factory=list)

@@ -12,16 +12,21 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
-    BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     ValidationError,
     ValidationInfo,
     model_validator,
 )
 
-from opsroom.configfile import ConfigError, FieldError, PathKey, parse_yaml, validation_problems
+from opsroom.configfile import (
+    ConfigError,
+    FieldError,
+    PathKey,
+    Strict,
+    parse_yaml,
+    validation_problems,
+)
 from opsroom.venue import Id, Venue
 
 _PART = re.compile(r"(\d+(?:\.\d+)?)\s*([hms])")
@@ -66,11 +71,7 @@ def _time_of_day(value: object) -> object:
 TimeOfDay = Annotated[time, BeforeValidator(_time_of_day)]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
-
-
-class Wave(_Strict):
+class Wave(Strict):
     """A headline act: the crowd gathers in a zone before it, and drifts away after."""
 
     zone: Id
@@ -80,7 +81,7 @@ class Wave(_Strict):
     build_up: Length = timedelta(minutes=45)
 
 
-class Crowd(_Strict):
+class Crowd(Strict):
     """When doors open, how many come, the waves before headline acts, and the egress."""
 
     doors: Offset = timedelta(0)
@@ -92,7 +93,7 @@ class Crowd(_Strict):
     waves: list[Wave] = Field(default_factory=list)
 
 
-class _Incident(_Strict):
+class _Incident(Strict):
     at: Offset = Field(description="offset from the drill's start")
     target: Id = Field(description="the venue entity (= sensor id) it happens to")
     duration: Length = timedelta(minutes=30)
@@ -240,7 +241,7 @@ TARGETS: dict[str, tuple[str, frozenset[str] | None]] = {
 INCIDENT_TYPES: tuple[str, ...] = tuple(TARGETS)
 
 
-class Drill(_Strict):
+class Drill(Strict):
     """A drill file: scenario, pacing, seed and the incident timeline."""
 
     name: str = Field(min_length=1)

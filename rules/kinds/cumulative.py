@@ -12,51 +12,17 @@ part of the engine's snapshot, so it survives a restart of the service.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import Field
-
-from opsroom.alerts import Severity
-from opsroom.configfile import FieldError
+from opsroom.rulesfile.kinds import CumulativeRule
+from opsroom.rulesfile.spec import SEV_INDEX, format_seconds
+from opsroom.rulesfile.subjects import Subject
+from opsroom.rulesfile.values import VALUES
 from opsroom.telemetry import Value
-from rules.evaluator import EPS, FIRING, NONE, Evaluator
-from rules.kinds.threshold import check_value
-from rules.spec import SEV_INDEX, RuleBase, Seconds, Strict, format_seconds, register
-from rules.subjects import Subject
-from rules.values import VALUES
+from rules.evaluator import EPS, FIRING, NONE, Evaluator, evaluates
 
 
-class TimeLevel(Strict):
-    """A severity reached once the cumulative time is at least `after`."""
-
-    severity: Severity
-    after: Seconds = Field(gt=0)
-
-
-@register
-class CumulativeRule(RuleBase):
-    """Cumulative time with `above` < value < `below`; levels by total time."""
-
-    kind: Literal["cumulative"]
-    value: str
-    above: float
-    below: float
-    levels: list[TimeLevel] = Field(min_length=1)
-    reset_after: Seconds = Field(3600.0, gt=0, description="out of range this long resets")
-    max_gap: Seconds = Field(600.0, gt=0, description="most a gap between readings counts")
-
-    def check(self) -> None:
-        """A value defined for the rule's groups, and a range that is not upside down."""
-        super().check()
-        check_value(self, self.value)
-        if self.below <= self.above:
-            raise FieldError(("below",), f"must be greater than above ({self.above:g})")
-
-    def bind(self, subject: Subject) -> Evaluator:
-        """A CumulativeEvaluator for one subject."""
-        return CumulativeEvaluator(self, subject)
-
-
+@evaluates(CumulativeRule)
 class CumulativeEvaluator(Evaluator):
     """Adds up time in range; fires at the highest level the total has reached."""
 

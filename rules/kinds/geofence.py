@@ -11,16 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from functools import lru_cache
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import Field
-
-from opsroom.alerts import Severity
+from opsroom.geo import LatLon, Polyline
+from opsroom.rulesfile.kinds import GeofenceRule
+from opsroom.rulesfile.spec import SEV_INDEX, format_seconds
+from opsroom.rulesfile.subjects import Subject
 from opsroom.telemetry import Value
-from rules.evaluator import FIRING, NONE, PENDING, Evaluator, Latch
-from rules.geo import LatLon, Polyline
-from rules.spec import SEV_INDEX, RuleBase, Seconds, format_seconds, register
-from rules.subjects import Subject
+from rules.evaluator import FIRING, NONE, PENDING, Evaluator, Latch, evaluates
 
 
 @lru_cache(maxsize=256)
@@ -29,23 +27,7 @@ def route_line(points: tuple[LatLon, ...]) -> Polyline:
     return Polyline(points)
 
 
-@register
-class GeofenceRule(RuleBase):
-    """Distance from the route's path above `band_m` for `hold`."""
-
-    GROUPS = frozenset({"shuttles"})
-
-    kind: Literal["geofence"]
-    band_m: float | None = Field(None, gt=0, description="the route's corridor_m if unset")
-    clear_margin_m: float = Field(10.0, ge=0, description="back this far inside the band to clear")
-    hold: Seconds = 60.0
-    severity: Severity = "warning"
-
-    def bind(self, subject: Subject) -> Evaluator:
-        """A GeofenceEvaluator on the subject's route."""
-        return GeofenceEvaluator(self, subject)
-
-
+@evaluates(GeofenceRule)
 class GeofenceEvaluator(Evaluator):
     """A latch on the distance from the route line."""
 

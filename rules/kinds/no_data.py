@@ -10,34 +10,19 @@ it, and resolves with the first reading newer than the last one.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import Field
-
-from opsroom.alerts import Severity
-from rules.evaluator import NONE, Evaluator, Watchdog
-from rules.spec import SEV_INDEX, RuleBase, Seconds, format_seconds, register
-from rules.subjects import Subject
+from opsroom.rulesfile.kinds import NoDataRule
+from opsroom.rulesfile.spec import SEV_INDEX, format_seconds
+from opsroom.rulesfile.subjects import Subject
+from rules.evaluator import NONE, Evaluator, Watchdog, evaluates
 
 
-@register
-class NoDataRule(RuleBase):
-    """No reading for `after` (or `intervals` report intervals), or status offline."""
-
-    INHIBITABLE = False
-
-    kind: Literal["no_data"]
-    intervals: float = Field(3.0, gt=0, description="silence in report intervals of the family")
-    after: Seconds | None = Field(None, gt=0, description="a fixed silence; overrides intervals")
-    offline: bool = Field(True, description="a status `offline` (last will) raises it at once")
-    severity: Severity = "warning"
-
-    def bind(self, subject: Subject) -> Evaluator:
-        """A SilenceEvaluator with this subject's timeout."""
-        timeout = (
-            self.after if self.after is not None else self.intervals * subject.report_interval_s
-        )
-        return SilenceEvaluator(self, subject, timeout)
+@evaluates(NoDataRule)
+def silence(rule: NoDataRule, subject: Subject) -> Evaluator:
+    """A SilenceEvaluator with this subject's timeout: `after`, else `intervals` reports."""
+    timeout = rule.after if rule.after is not None else rule.intervals * subject.report_interval_s
+    return SilenceEvaluator(rule, subject, timeout)
 
 
 class SilenceEvaluator(Watchdog):

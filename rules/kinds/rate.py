@@ -14,50 +14,17 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import Field
-
-from opsroom.alerts import Severity
-from opsroom.configfile import FieldError
+from opsroom.rulesfile.kinds import RateRule
+from opsroom.rulesfile.spec import SEV_INDEX, format_seconds
+from opsroom.rulesfile.subjects import Subject
+from opsroom.rulesfile.values import VALUES
 from opsroom.telemetry import Value
-from rules.evaluator import EPS, FIRING, NONE, Evaluator
-from rules.kinds.threshold import check_value
-from rules.spec import SEV_INDEX, RuleBase, Seconds, format_seconds, register
-from rules.subjects import Subject
-from rules.values import VALUES
+from rules.evaluator import EPS, FIRING, NONE, Evaluator, evaluates
 
 
-@register
-class RateRule(RuleBase):
-    """A fall or rise of more than `change` (or `change_pct` %) within `within`."""
-
-    kind: Literal["rate"]
-    value: str
-    direction: Literal["fall", "rise"]
-    change: float | None = Field(None, gt=0, description="absolute change, in the value's unit")
-    change_pct: float | None = Field(None, gt=0, description="change in % of the baseline")
-    within: Seconds = Field(gt=0)
-    slack: Seconds = Field(2.0, description="extra age a baseline reading may have")
-    min_base: float = Field(0.0, ge=0, description="ignore changes from a baseline below this")
-    clear_fraction: float = Field(0.5, ge=0, lt=1)
-    accept_after: Seconds | None = Field(
-        None, gt=0, description="resolve once the new level has lasted this long"
-    )
-    severity: Severity = "critical"
-
-    def check(self) -> None:
-        """Exactly one of change / change_pct, and a value defined for the rule's groups."""
-        super().check()
-        check_value(self, self.value)
-        if (self.change is None) == (self.change_pct is None):
-            raise FieldError(("change",), "give exactly one of change or change_pct")
-
-    def bind(self, subject: Subject) -> Evaluator:
-        """A RateEvaluator for one subject."""
-        return RateEvaluator(self, subject)
-
-
+@evaluates(RateRule)
 class RateEvaluator(Evaluator):
     """Keeps the readings of the last window; latches on a large change until recovery."""
 

@@ -9,43 +9,17 @@ one of its route's stops is normal (loading, layover) and clears it.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import Field
-
-from opsroom.alerts import Severity
-from opsroom.configfile import FieldError
+from opsroom.geo import Points
+from opsroom.rulesfile.kinds import StoppedRule
+from opsroom.rulesfile.spec import SEV_INDEX, format_seconds
+from opsroom.rulesfile.subjects import Subject
 from opsroom.telemetry import Value
-from rules.evaluator import FIRING, NONE, PENDING, Evaluator, Latch
-from rules.geo import Points
-from rules.spec import SEV_INDEX, RuleBase, Seconds, format_seconds, register
-from rules.subjects import Subject
+from rules.evaluator import FIRING, NONE, PENDING, Evaluator, Latch, evaluates
 
 
-@register
-class StoppedRule(RuleBase):
-    """Speed below `below_kmh` for `hold`, farther than `stop_radius_m` from a stop."""
-
-    GROUPS = frozenset({"shuttles"})
-
-    kind: Literal["stopped"]
-    below_kmh: float = Field(3.0, gt=0)
-    moving_kmh: float = Field(5.0, gt=0, description="speed that counts as moving again")
-    hold: Seconds = 300.0
-    stop_radius_m: float = Field(50.0, ge=0)
-    severity: Severity = "warning"
-
-    def check(self) -> None:
-        """Moving again must take at least the stopped speed."""
-        super().check()
-        if self.moving_kmh < self.below_kmh:
-            raise FieldError(("moving_kmh",), f"must be at least below_kmh ({self.below_kmh:g})")
-
-    def bind(self, subject: Subject) -> Evaluator:
-        """A StoppedEvaluator with the subject's route's stops."""
-        return StoppedEvaluator(self, subject)
-
-
+@evaluates(StoppedRule)
 class StoppedEvaluator(Evaluator):
     """A latch on 'stopped and away from a stop'."""
 

@@ -10,78 +10,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from math import inf
-from typing import Any, Literal, Self
+from typing import Any
 
-from pydantic import Field, model_validator
-
-from opsroom.alerts import Severity
-from opsroom.configfile import FieldError
+from opsroom.rulesfile.kinds import ThresholdRule
+from opsroom.rulesfile.spec import SEV_INDEX, format_seconds
+from opsroom.rulesfile.subjects import Subject
+from opsroom.rulesfile.values import VALUES
 from opsroom.telemetry import Value
-from rules.evaluator import FIRING, NONE, PENDING, Evaluator, Latch
-from rules.spec import SEV_INDEX, RuleBase, Seconds, Strict, format_seconds, register
-from rules.subjects import Subject
-from rules.values import VALUES
+from rules.evaluator import FIRING, NONE, PENDING, Evaluator, Latch, evaluates
 
 
-class Level(Strict):
-    """One severity level: `above` or `below` a threshold, released at `clear`."""
-
-    severity: Severity
-    above: float | None = None
-    below: float | None = None
-    clear: float = Field(description="the level the value must get back to for the alert to clear")
-    hold: Seconds | None = Field(None, description="this level's hold time; the rule's if unset")
-
-    @model_validator(mode="after")
-    def _one_direction(self) -> Self:
-        if (self.above is None) == (self.below is None):
-            raise FieldError((), "give exactly one of above or below")
-        if self.above is not None and self.clear > self.above:
-            raise FieldError(("clear",), f"must be at or below above ({self.above:g})")
-        if self.below is not None and self.clear < self.below:
-            raise FieldError(("clear",), f"must be at or above below ({self.below:g})")
-        return self
-
-    @property
-    def threshold(self) -> float:
-        """The trigger level, whichever direction."""
-        return self.above if self.above is not None else self.below  # type: ignore[return-value]
-
-
-def check_value(rule: RuleBase, value: str) -> None:
-    """Raise FieldError unless `value` is a derived value defined for every group of the rule."""
-    derived = VALUES.get(value)
-    if derived is None:
-        raise FieldError(
-            ("value",), f"unknown value {value!r} (known: {', '.join(sorted(VALUES))})"
-        )
-    for group in rule.applies_to:
-        if group not in derived.groups:
-            raise FieldError(
-                ("value",),
-                f"{value!r} is defined for {', '.join(sorted(derived.groups))}, not {group}",
-            )
-
-
-@register
-class ThresholdRule(RuleBase):
-    """A value beyond a level for `hold`, with a clear level so noise does not flap it."""
-
-    kind: Literal["threshold"]
-    value: str = Field(description="a derived value name, e.g. temp_c, density_ppm2, load_pct")
-    hold: Seconds = 0.0
-    levels: list[Level] = Field(min_length=1)
-
-    def check(self) -> None:
-        """The value must exist for every group the rule applies to."""
-        super().check()
-        check_value(self, self.value)
-
-    def bind(self, subject: Subject) -> Evaluator:
-        """A ThresholdEvaluator for one subject."""
-        return ThresholdEvaluator(self, subject)
-
-
+@evaluates(ThresholdRule)
 class ThresholdEvaluator(Evaluator):
     """One latch per level; the alert's wish is the highest fired level, else pending."""
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import random
 from typing import Any
 
+from opsroom.geo import centroid, haversine_m
 from opsroom.telemetry.power import FAMILY
 from opsroom.venue import Generator, Venue, Zone
 from simulators.families.crowd import CrowdModel, crowd_model
 from simulators.families.registry import register
-from simulators.geo import centroid, haversine_m
 from simulators.world import Device, World
 
 BASE_LOAD = 0.12  # share of rated kVA drawn with nobody around (fridges, lights, PA idle)
@@ -29,7 +29,7 @@ def nearest_zone(gen: Generator, venue: Venue) -> str | None:
 
     def distance(z: Zone) -> float:
         middle = z.location or (centroid(z.polygon) if z.polygon else here)
-        return haversine_m(here, middle)
+        return haversine_m(*here, *middle)
 
     return min(venue.zones, key=distance).id
 

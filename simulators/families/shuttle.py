@@ -11,10 +11,10 @@ import math
 import random
 from typing import Any
 
+from opsroom.geo import Polyline, heading_deg
 from opsroom.telemetry.shuttle import FAMILY
 from opsroom.venue import Route, Shuttle
 from simulators.families.registry import register
-from simulators.geo import Polyline, heading_deg
 from simulators.world import Device, World
 
 STEP_S = 2.0
@@ -41,7 +41,7 @@ class Bus:
         self.rng = rng
         self.path = Polyline(route.geometry())
         self.limit = route.speed_limit_kmh / 3.6
-        stops = sorted(self.path.project((s.lat, s.lon)) for s in route.stops)
+        stops = sorted(self.path.project(s.lat, s.lon) for s in route.stops)
         if route.loop:
             stops = sorted({round(s % self.path.length, 3) for s in stops})
         self.stops = stops
@@ -169,7 +169,7 @@ class Bus:
         # the offset is to the right of travel; jitter is GPS noise, clipped at 3 sd
         x += uy * self.offset + max(-3 * JITTER_M, min(3 * JITTER_M, rng.gauss(0, JITTER_M)))
         y += -ux * self.offset + max(-3 * JITTER_M, min(3 * JITTER_M, rng.gauss(0, JITTER_M)))
-        lat, lon = self.path.frame.to_latlon(x, y)
+        lat, lon = self.path.frame.latlon(x, y)
         speed = self.v * 3.6
         if speed > 0:
             speed = max(0.0, speed + rng.gauss(0.0, 0.4))

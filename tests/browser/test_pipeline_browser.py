@@ -17,11 +17,11 @@ import pytest
 from ingest import IngestService
 from opsroom import topics
 from opsroom.broker import Mosquitto, free_port
+from opsroom.rulesfile.model import load_rules
 from opsroom.settings import Settings
 from opsroom.store.sqlite import SqliteStore
 from opsroom.venue import load_venue
 from rules.engine import Engine
-from rules.model import load_rules
 from rules.service import RulesService
 from tests.browser.test_dashboard_browser import ARGS, CHROMIUM, PASSWORD, SHOTS, _healthy
 from tests.conftest import publisher, wait_until

@@ -8,11 +8,12 @@ import pandas as pd
 import pytest
 
 from dashboard import limits, queries
+from opsroom.rulesfile import model
+from opsroom.rulesfile.bands import Levels, threshold_levels, time_in_range
+from opsroom.rulesfile.kinds import Level
+from opsroom.rulesfile.model import load_rules, load_rules_text
 from opsroom.store.sqlite import SqliteStore
 from opsroom.telemetry import Reading
-from rules.bands import Levels, threshold_levels, time_in_range
-from rules.kinds.threshold import Level
-from rules.model import load_rules, load_rules_text
 from tests.dashboard import data
 
 NOW = datetime(2026, 7, 4, 18, 30, tzinfo=UTC)
@@ -43,6 +44,48 @@ def test_without_rules_or_a_watching_rule_the_defaults_apply(venue) -> None:
     # a rules file that watches nothing of this unit's temperature
     assert limits.temperature_band(fridge, {}) == default
     assert limits.temperature_band(fridge, {"battery_pct": (lv("warning", below=20),)}) == default
+
+
+def _forget_defaults() -> None:
+    for cached in (
+        model.shipped_rules,
+        limits.defaults,
+        limits.default_levels,
+        limits.default_danger_zone,
+    ):
+        cached.cache_clear()
+
+
+@pytest.fixture
+def shipped(tmp_path, monkeypatch):
+    """Point the shipped rules file elsewhere; the defaults are read again afterwards."""
+
+    def point_at(path):
+        monkeypatch.setattr(model, "SHIPPED_RULES", path)
+        _forget_defaults()
+
+    yield point_at
+    monkeypatch.undo()
+    _forget_defaults()
+
+
+def test_the_defaults_are_the_shipped_rules_files_levels(tmp_path, venue, shipped) -> None:
+    """The default limits are written once, in the shipped rules file: edit it, they follow."""
+    zone = entity(venue, "zones", "main-arena")
+    assert limits.density_band(zone) == limits.Band(warn_high=2.0, crit_high=4.0)
+    original = model.SHIPPED_RULES.read_text(encoding="utf-8")
+    edited = original.replace(
+        "{severity: warning, above: 2.0, clear: 1.8}", "{severity: warning, above: 1.5, clear: 1.3}"
+    ).replace("stop_radius_m: 50", "stop_radius_m: 80")
+    assert edited.count("1.5, clear: 1.3") == 1 and "stop_radius_m: 80" in edited
+    (tmp_path / "rules.yaml").write_text(edited, encoding="utf-8")
+    shipped(tmp_path / "rules.yaml")
+    assert limits.density_band(zone) == limits.Band(warn_high=1.5, crit_high=4.0)
+    assert limits.stopped_rule().stop_radius_m == 80
+    # without the file, no invented limits: a tile is uncoloured rather than wrong
+    shipped(tmp_path / "missing.yaml")
+    assert limits.density_band(zone) == limits.Band()
+    assert limits.default_danger_zone() is None
 
 
 def test_a_value_switched_off_for_an_entity_has_no_band(venue) -> None:
@@ -217,14 +260,14 @@ rules:
 
 def test_danger_zones_follow_the_cumulative_rule(venue) -> None:
     ranges = time_in_range(load_rules_text(DANGER, "rules.yaml", venue), venue)
-    assert limits.danger_zone(None) == limits.DEFAULT_DANGER_ZONE
-    assert limits.danger_zone({}) == limits.DEFAULT_DANGER_ZONE  # no cumulative rule: defaults
-    assert limits.danger_zone(ranges["smokestack-hot"]) == limits.DEFAULT_DANGER_ZONE
+    assert limits.danger_zone(None) == limits.default_danger_zone()
+    assert limits.danger_zone({}) == limits.default_danger_zone()  # no cumulative rule: defaults
+    assert limits.danger_zone(ranges["smokestack-hot"]) == limits.default_danger_zone()
     strict = limits.danger_zone(ranges["smokestack-fridge"])
     assert strict == limits.DangerZone(8, 60, None, 10)
     assert strict.text() == "between 8 and 60 °C (10 min: discard)"
     assert limits.danger_zone(ranges[data.HOT_FRIDGE]) is None
-    assert limits.DEFAULT_DANGER_ZONE.text() == "between 5 and 60 °C (2 h: use now, 4 h: discard)"
+    assert limits.default_danger_zone().text() == "between 5 and 60 °C (2 h: use now, 4 h: discard)"
 
 
 def test_danger_zone_minutes_and_status_per_unit(tmp_path, venue) -> None:

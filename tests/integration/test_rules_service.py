@@ -20,13 +20,13 @@ import pytest
 from opsroom import topics
 from opsroom.alerts import AlertEvent
 from opsroom.broker import Mosquitto, free_port
+from opsroom.rulesfile.model import RuleSet, load_rules
 from opsroom.settings import Settings
 from opsroom.store import StoreError
 from opsroom.store.sqlite import SqliteStore
 from opsroom.telemetry import Reading
 from opsroom.venue import Venue, load_venue
 from rules.engine import Engine
-from rules.model import RuleSet, load_rules
 from rules.notify import NotifierSet, RetryPolicy, Route, WebhookNotifier
 from rules.service import EngineLike, RulesService
 from tests.conftest import Collector, publisher, wait_until

@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from opsroom.alerts import AlertEvent
+from opsroom.rulesfile.model import RuleSet, load_rules_text
 from opsroom.telemetry import Reading
 from opsroom.venue import Venue
 from rules.engine import Engine
-from rules.model import RuleSet, load_rules_text
 
 T0 = datetime(2026, 7, 4, 12, 0, tzinfo=UTC)  # the pinned event clock's zero
 M_PER_DEG_LAT = 111_195.0

@@ -8,10 +8,10 @@ from itertools import pairwise
 
 import pytest
 
+from opsroom.geo import Points, Polyline, haversine_m
+from opsroom.rulesfile.subjects import subjects_of
+from opsroom.rulesfile.values import VALUES
 from opsroom.venue import load_venue
-from rules.geo import Points, Polyline, haversine_m
-from rules.subjects import subjects_of
-from rules.values import VALUES
 from tests.rules.engine_helpers import VENUE
 from tests.rules.test_rules_file import EXAMPLE_VENUE
 

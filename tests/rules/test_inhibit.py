@@ -1,6 +1,6 @@
 """Inhibition: one condition, one alert. A tripped generator is an interruption, not also a
 power-drop alert. (Voltage and frequency deviation are undefined during an interruption, see
-rules/values.py, so those rules keep quiet by themselves.)"""
+opsroom/rulesfile/values.py, so those rules keep quiet by themselves.)"""
 
 from __future__ import annotations
 

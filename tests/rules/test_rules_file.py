@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 
 from opsroom.configfile import ConfigError
+from opsroom.rulesfile.model import KINDS, load_rules, load_rules_text
+from opsroom.rulesfile.spec import format_seconds, parse_seconds
+from opsroom.rulesfile.subjects import GROUPS, subjects_of
 from opsroom.venue import load_venue
 from rules.engine import Engine
-from rules.model import KINDS, load_rules, load_rules_text
-from rules.spec import format_seconds, parse_seconds
-from rules.subjects import GROUPS, subjects_of
 from tests.rules.engine_helpers import VENUE
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -24,11 +24,11 @@ from paho.mqtt.enums import CallbackAPIVersion
 from ingest import IngestService
 from opsroom import topics
 from opsroom.broker import Mosquitto
+from opsroom.rulesfile.model import load_rules
 from opsroom.settings import Settings
 from opsroom.store.sqlite import SqliteStore
 from opsroom.venue import Venue
 from rules.engine import Engine
-from rules.model import load_rules
 from rules.service import RulesService
 from simulators.deadletters import watch_for
 from simulators.drill import INCIDENT_TYPES

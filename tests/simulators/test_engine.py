@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
+from opsroom.geo import Polyline
 from opsroom.venue import Venue
 from simulators.drill import Drill
 from simulators.engine import Message, Simulation
 from simulators.families.crowd import crowd_model
-from simulators.geo import Polyline
 from tests.simulators.conftest import simulate, small_drill
 
 Run = tuple[Simulation, list[Message]]
@@ -161,7 +161,7 @@ def test_shuttles_stay_in_corridor_and_under_the_limit(festival_run: Run) -> Non
         seats = next(s.seats for s in sim.venue.shuttles if s.id == bus_id)
         moved = 0.0
         for t, p in series:
-            off = path.distance_m((p["lat"], p["lon"]))
+            off = path.distance_m(p["lat"], p["lon"])
             if not during(drill, "shuttle_off_route", bus_id, t, after_s=180):
                 assert off <= route.corridor_m - 20, (bus_id, t, off)
             if not during(drill, "overspeed", bus_id, t):
@@ -176,7 +176,7 @@ def test_incidents_show_in_the_readings(festival_run: Run) -> None:
     drill = sim.drill
     shuttles = readings(festival_run, "shuttle")
     off = [
-        Polyline(sim.venue.routes[0].geometry()).distance_m((p["lat"], p["lon"]))
+        Polyline(sim.venue.routes[0].geometry()).distance_m(p["lat"], p["lon"])
         for t, p in shuttles["town-bus-1"]
         if during(drill, "shuttle_off_route", "town-bus-1", t)
     ]

@@ -1,8 +1,9 @@
 """What every rule kind shares: the base rule model, durations, per-entity overrides, the registry.
 
-A rule kind is one pydantic model class registered with `@register`: its fields are the rule's
-YAML keys, and its `bind(subject)` builds the evaluator for one entity. Adding a kind is one
-new module in rules/kinds/ and one line in rules/kinds/__init__.py.
+A rule kind's settings are one pydantic model class registered with `@register`: its fields
+are the rule's YAML keys. This is data only; the rules service registers an evaluator for each
+kind (rules/evaluator.py `evaluates`). Adding a kind is one model in opsroom/rulesfile/kinds.py
+and one evaluator module in rules/kinds/.
 """
 
 from __future__ import annotations
@@ -12,9 +13,7 @@ import re
 from typing import Annotated, Any, ClassVar, Self, TypeVar, get_args
 
 from pydantic import (
-    BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     PrivateAttr,
     StringConstraints,
@@ -24,10 +23,9 @@ from pydantic import (
 )
 
 from opsroom.alerts import SEVERITIES, Severity
-from opsroom.configfile import FieldError
+from opsroom.configfile import FieldError, Strict
+from opsroom.rulesfile.subjects import Group, Subject, subjects_of
 from opsroom.venue import Id, Venue
-from rules.evaluator import Evaluator
-from rules.subjects import Group, Subject, subjects_of
 
 # Short enough that "<rule>.<subject>.<epoch>" fits an alert id (200 characters).
 RuleId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_:-]{0,39}$")]
@@ -66,12 +64,6 @@ def _as_tuple(value: object) -> object:
     return (value,) if isinstance(value, str) else value
 
 
-class Strict(BaseModel):
-    """Config models refuse unknown keys, so a typo is an error rather than a silent default."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
-
-
 class RuleBase(Strict):
     """Fields every rule has. Subclasses add `kind: Literal[...]` and their own settings."""
 
@@ -100,10 +92,6 @@ class RuleBase(Strict):
     def label(self) -> str:
         """The rule's name for messages."""
         return self.name or self.id
-
-    def bind(self, subject: Subject) -> Evaluator:
-        """Build the evaluator of this rule for one subject."""
-        raise NotImplementedError
 
     def check(self) -> None:
         """Cross-field checks, run before overrides are merged; raise FieldError naming the field.

@@ -26,9 +26,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from opsroom.rulesfile.subjects import Subject
 from opsroom.telemetry import Value
 from opsroom.venue import Gate, Generator, Zone
-from rules.subjects import Subject
 
 ValueFn = Callable[[Mapping[str, Value], float | None], float | None]
 """(reading values, seconds since the subject's previous reading) -> the value, or None."""

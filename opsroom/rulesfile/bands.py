@@ -3,7 +3,8 @@
 The dashboard reads these so that a tile turns amber or red at the levels the rules service
 fires at, per-entity overrides included. A value whose every rule is disabled for an entity
 maps to nothing (the venue switched it off there), which is not the same as a value no rule
-watches (absent: a display may fall back to its own defaults).
+watches (absent: a display falls back to the defaults). The defaults are the shipped rules
+file's own levels (`base_levels` of `shipped_rules()`), so they are written once, there.
 """
 
 from __future__ import annotations
@@ -11,11 +12,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TypeVar
 
+from opsroom.rulesfile.kinds import CumulativeRule, Level, ThresholdRule
+from opsroom.rulesfile.model import RuleSet
+from opsroom.rulesfile.subjects import subjects_of
 from opsroom.venue import Venue
-from rules.kinds.cumulative import CumulativeRule
-from rules.kinds.threshold import Level, ThresholdRule
-from rules.model import RuleSet
-from rules.subjects import subjects_of
 
 Levels = Mapping[str, tuple[Level, ...]]
 """One entity's levels: derived value name -> the levels of every enabled rule watching it."""
@@ -52,3 +52,23 @@ def threshold_levels(ruleset: RuleSet, venue: Venue) -> dict[str, Levels]:
 def time_in_range(ruleset: RuleSet, venue: Venue) -> dict[str, TimeInRange]:
     """Each entity's cumulative rules per watched value, as threshold_levels gives levels."""
     return _per_entity(ruleset, venue, CumulativeRule, lambda rule: (rule,))
+
+
+def _base(
+    ruleset: RuleSet, groups: frozenset[str], kind: type[R], take: Callable[[R], tuple[T, ...]]
+) -> dict[str, tuple[T, ...]]:
+    out: dict[str, tuple[T, ...]] = {}
+    for rule in ruleset.rules:
+        if isinstance(rule, kind) and any(g in groups for g in rule.applies_to):
+            out[rule.value] = out.get(rule.value, ()) + (take(rule) if rule.enabled else ())
+    return out
+
+
+def base_levels(ruleset: RuleSet, groups: frozenset[str]) -> Levels:
+    """The threshold levels an entity of these groups starts with: no per-entity override."""
+    return _base(ruleset, groups, ThresholdRule, lambda rule: tuple(rule.levels))
+
+
+def base_time_in_range(ruleset: RuleSet, groups: frozenset[str]) -> TimeInRange:
+    """The cumulative rules an entity of these groups starts with, as base_levels."""
+    return _base(ruleset, groups, CumulativeRule, lambda rule: (rule,))

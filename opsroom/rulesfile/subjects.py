@@ -52,19 +52,33 @@ class Subject:
         return min(groups).removesuffix("s") if groups else self.kind
 
 
+# entity type -> (sensor family, the group of its venue section)
+_SECTIONS: dict[type[Entity], tuple[str, str]] = {
+    Zone: ("crowd", "zones"),
+    Gate: ("crowd", "gates"),
+    Generator: ("power", "generators"),
+    CateringUnit: ("coldchain", "catering"),
+    Shuttle: ("shuttle", "shuttles"),
+}
+
+
+def groups_of(entity: Entity) -> frozenset[str]:
+    """The groups a rule selects an entity by: all, its section's, and a catering unit's type."""
+    group = _SECTIONS[type(entity)][1]
+    if isinstance(entity, CateringUnit):
+        return frozenset({"all", group, entity.type})
+    return frozenset({"all", group})
+
+
+def subject_of(entity: Entity, route: Route | None = None) -> Subject:
+    """One entity as a subject (`route`: a shuttle's route)."""
+    return Subject(_SECTIONS[type(entity)][0], entity.id, groups_of(entity), entity, route)
+
+
 def subjects_of(venue: Venue) -> dict[str, Subject]:
     """Every entity with a sensor in the venue, by id."""
     routes = {r.id: r for r in venue.routes}
-    out: list[Subject] = []
-    out += [Subject("crowd", z.id, frozenset({"all", "zones"}), z) for z in venue.zones]
-    out += [Subject("crowd", g.id, frozenset({"all", "gates"}), g) for g in venue.gates]
-    out += [Subject("power", g.id, frozenset({"all", "generators"}), g) for g in venue.generators]
-    out += [
-        Subject("coldchain", c.id, frozenset({"all", "catering", c.type}), c)
-        for c in venue.catering
-    ]
-    out += [
-        Subject("shuttle", s.id, frozenset({"all", "shuttles"}), s, routes.get(s.route))
-        for s in venue.shuttles
-    ]
+    entities: list[Entity] = [*venue.zones, *venue.gates, *venue.generators, *venue.catering]
+    out = [subject_of(e) for e in entities]
+    out += [subject_of(s, routes.get(s.route)) for s in venue.shuttles]
     return {s.id: s for s in out}

@@ -20,17 +20,30 @@ venue lacks, or one the rule does not apply to, is an error too.
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, Self
 
 from pydantic import Field, PlainValidator, ValidationError, ValidationInfo, model_validator
 
-import rules.kinds  # noqa: F401  (registers the rule kinds)
-from opsroom.configfile import ConfigError, FieldError, parse_yaml, validation_problems
+import opsroom.rulesfile.kinds  # noqa: F401  (registers the rule kinds)
+from opsroom.configfile import ConfigError, FieldError, Strict, parse_yaml, validation_problems
+from opsroom.rulesfile.spec import KINDS, RuleBase
 from opsroom.venue import Venue
-from rules.spec import KINDS, RuleBase, Strict
 
-__all__ = ["KINDS", "RuleBase", "RuleSet", "load_rules", "load_rules_text"]
+__all__ = [
+    "KINDS",
+    "SHIPPED_RULES",
+    "RuleBase",
+    "RuleSet",
+    "load_rules",
+    "load_rules_text",
+    "shipped_rules",
+]
+
+SHIPPED_RULES = Path(__file__).resolve().parents[2] / "examples" / "rules.yaml"
+"""The rules file Opsroom ships: the defaults every venue starts with, each with its source.
+A source checkout or an editable install has it; the services are given their rules file."""
 
 
 def _rule(item: Any, info: ValidationInfo) -> RuleBase:
@@ -105,3 +118,9 @@ def load_rules(path: str | Path, venue: Venue | None = None) -> RuleSet:
     except OSError as exc:
         raise ConfigError(source, [f"cannot read file: {exc.strerror or exc}"]) from exc
     return load_rules_text(text, source, venue)
+
+
+@cache
+def shipped_rules() -> RuleSet:
+    """The shipped rules file (SHIPPED_RULES), loaded once; ConfigError if missing or invalid."""
+    return load_rules(SHIPPED_RULES)
