@@ -171,8 +171,7 @@ class IngestService:
             time.sleep(0.01)
         self._publish_counters(state="stopped")
         if self._client is not None:
-            self._client.disconnect()
-            self._client.loop_stop()
+            self.session.leave(self._client)
         log.info("ingest stopped: %s", self._counter_line())
 
     def run(self, stop: threading.Event) -> None:

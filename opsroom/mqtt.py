@@ -176,6 +176,8 @@ class Session:
         self._refused = False
         self.subscriptions: list[str] = []
         self._last_body: dict[str, Any] = {}  # the service's last counters, for the ready doc
+        self._last_status: mqtt.MQTTMessageInfo | None = None
+        self._gone = threading.Event()  # set by on_disconnect
 
     def attach(self, client: mqtt.Client) -> None:
         """Take the client's connect, disconnect and subscribe callbacks (and set its will)."""
@@ -261,6 +263,7 @@ class Session:
         self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any
     ) -> None:
         self.connected.clear()
+        self._gone.set()
         self._pending.clear()
         if self.state == "ready":
             self.state = "connecting"
@@ -296,7 +299,26 @@ class Session:
                 "subscriptions": self.subscriptions,
             }
         )
-        return client.publish(self.status_topic, body, qos=1, retain=True)
+        self._last_status = client.publish(self.status_topic, body, qos=1, retain=True)
+        return self._last_status
+
+    def leave(self, client: mqtt.Client, timeout: float = 2.0) -> None:
+        """Leave the broker cleanly: the last status confirmed, then a DISCONNECT it has seen.
+
+        paho's `loop_stop()` right after `disconnect()` can end the network thread before
+        the DISCONNECT (and a status published just before it) is written; the broker then
+        sees a dropped link and publishes the last will ("offline") instead of "stopped".
+        """
+        status = self._last_status
+        if client.is_connected():
+            if status is not None and status.rc == mqtt.MQTT_ERR_SUCCESS:
+                status.wait_for_publish(timeout)
+            self._gone.clear()
+            client.disconnect()
+            self._gone.wait(timeout)
+        else:
+            client.disconnect()
+        client.loop_stop()
 
 
 class Received(NamedTuple):

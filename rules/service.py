@@ -407,8 +407,7 @@ class RulesService:
             log.error("the rules worker did not stop in time; state not saved")
         self._publish_counters(state="stopped")
         if self._client is not None:
-            self._client.disconnect()
-            self._client.loop_stop()
+            self.session.leave(self._client)
         log.info("rules stopped: %s", self._counter_line())
 
     def run(self, stop: threading.Event) -> None:
