@@ -810,7 +810,7 @@ def test_broker_restart_mid_stream_loses_no_alert(
             topic, body = temp(event, FRIDGE, t0 + timedelta(seconds=i), value)
             pub.publish(topic, body, qos=1)
             if i == 1200:  # mid-alert: pending, not yet firing
-                time.sleep(0.2)
+                assert wait_until(lambda: service.counters.received > 0, timeout=10)  # flowing
                 own_broker.stop()
                 time.sleep(1.0)
                 own_broker.start()
