@@ -109,9 +109,12 @@ class IngestService:
         self._accepting = threading.Event()
         self.session = Session(
             settings,
-            lambda client: client.subscribe(self.subscription, qos=1),
+            lambda client: self.session.subscribe(client, self.subscription, qos=1),
             self.counters,
             self._stopping,
+            service="ingest",
+            client_id=self.client_id,
+            clock=clock,
         )
         # dead letters in flight (their mid -> the original): the original is acknowledged
         # once the broker has confirmed the copy. paho reports confirmations on its network
@@ -152,7 +155,7 @@ class IngestService:
         connect_async(client, self.settings, self.protocol, persistent=True)
 
     def wait_connected(self, timeout: float = 10.0) -> bool:
-        """True once the client is connected and subscribed."""
+        """True once the broker has confirmed the subscription (and _sys/ingest says ready)."""
         return self.session.connected.wait(timeout)
 
     def stop(self, timeout: float = 10.0) -> None:
@@ -166,10 +169,9 @@ class IngestService:
         while self._dl_pending and time.monotonic() < deadline:
             self._settle_dead_letters()
             time.sleep(0.01)
-        self._publish_counters()
+        self._publish_counters(state="stopped")
         if self._client is not None:
-            self._client.disconnect()
-            self._client.loop_stop()
+            self.session.leave(self._client)
         log.info("ingest stopped: %s", self._counter_line())
 
     def run(self, stop: threading.Event) -> None:
@@ -391,19 +393,11 @@ class IngestService:
         self.counters.deadletters_published += len(done)
         self._ack(done)
 
-    def _publish_counters(self) -> None:
+    def _publish_counters(self, state: str | None = None) -> None:
+        """The counters, in the session's retained status document on _sys/ingest."""
         self.counters.queue_depth = len(self._inbox)
-        client = self._client
-        if client is None:
-            return
-        body = orjson.dumps(
-            {
-                **self.counters.snapshot(),
-                "ts": self.clock().isoformat(),
-                "client_id": self.client_id,
-            }
-        )
-        client.publish(topics.system(self.settings.event, "ingest"), body, qos=1, retain=True)
+        if self._client is not None:
+            self.session.publish_status(self._client, self.counters.snapshot(), state=state)
 
     def _counter_line(self) -> str:
         c = self.counters

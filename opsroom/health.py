@@ -1,4 +1,4 @@
-"""Health of a running service, judged by its retained counters on _sys/<service>."""
+"""Health of a running service, judged by its retained status on _sys/<service>."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ def check(
     clock: Clock = utcnow,
     timeout: float = 5.0,
 ) -> tuple[bool, str]:
-    """(healthy, why): the service published its counters within `max_age`."""
+    """(healthy, why): the service says it is ready and reported within `max_age`."""
     topic = topics.system(settings.event, service)
     got: list[bytes] = []
     arrived = threading.Event()
@@ -47,8 +47,11 @@ def check(
         return False, f"no status on {topic} within {timeout:.0f} s"
     try:
         status = orjson.loads(got[-1])
+        state = status.get("state", "ready")  # a status without a state: counters only
+        if state not in ("ready", "running"):  # "running": the drill simulator
+            return False, f"{service} is {state}"
         ts = datetime.fromisoformat(status["ts"])
-    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+    except (orjson.JSONDecodeError, AttributeError, KeyError, TypeError, ValueError):
         return False, f"unreadable status on {topic}"
     age = clock() - ts
     if age > max_age:

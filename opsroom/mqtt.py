@@ -9,11 +9,15 @@ from collections.abc import Callable, Iterable
 from typing import Any, Literal, NamedTuple
 from typing import Protocol as TypingProtocol
 
+import orjson
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+from paho.mqtt.subscribeoptions import SubscribeOptions
 
+from opsroom import topics
+from opsroom.clock import Clock, utcnow
 from opsroom.settings import MqttUrl, Settings
 
 log = logging.getLogger(__name__)
@@ -123,14 +127,25 @@ def connect_async(
 class _Counters(TypingProtocol):
     reconnects: int
 
+    def snapshot(self) -> dict[str, Any]: ...
+
 
 class Session:
     """A service's one persistent session on the broker, as its paho callbacks see it.
 
     `generation` counts the connections made (it tags each received message, see
-    `ack_current`); `connected` is set while the client is connected and subscribed. Each
-    connection, the first and every reconnect, calls `subscribe(client)`; reconnects are
-    counted in `counters.reconnects`. Attach with `session.attach(client)`.
+    `ack_current`). Each connection, the first and every reconnect, calls `subscribe(client)`,
+    which subscribes through `session.subscribe(...)`; reconnects are counted in
+    `counters.reconnects`. `connected` is set only once the broker has confirmed every one of
+    those subscriptions (SUBACK with a granted QoS), and cleared on disconnect: a refused
+    subscription is logged as an error and the session never becomes ready on that connection.
+
+    With a `service` name the session keeps one retained status document on
+    `_sys/<service>`: `state` is "ready" once connected and subscribed, "connecting" while
+    the link is down, "refused" when the broker refused a subscription, "stopped" after a
+    clean stop and "offline" (the last will) if the process vanished; the service's counters
+    ride in the same document (`publish_status`).
+    Attach with `session.attach(client)`.
     """
 
     def __init__(
@@ -139,18 +154,63 @@ class Session:
         subscribe: Callable[[mqtt.Client], object],
         counters: _Counters,
         stopping: threading.Event,
+        *,
+        service: str | None = None,
+        client_id: str = "",
+        clock: Clock = utcnow,
     ) -> None:
         self.settings = settings
         self.generation = 0
         self.connected = threading.Event()
+        self.state = "connecting"
+        self.client_id = client_id
+        self.status_topic = topics.system(settings.event, service) if service else None
         self._subscribe = subscribe
         self._counters = counters
         self._stopping = stopping
+        self._clock = clock
+        # SUBSCRIBE packets of this connection the broker has not confirmed: mid -> filter.
+        # Filled in on_connect and emptied in on_subscribe, both on paho's network thread,
+        # which reads the SUBACKs only after on_connect has returned.
+        self._pending: dict[int, str] = {}
+        self._refused = False
+        self.subscriptions: list[str] = []
+        self._last_body: dict[str, Any] = {}  # the service's last counters, for the ready doc
+        self._last_status: mqtt.MQTTMessageInfo | None = None
+        self._gone = threading.Event()  # set by on_disconnect
 
     def attach(self, client: mqtt.Client) -> None:
-        """Take the client's connect and disconnect callbacks."""
+        """Take the client's connect, disconnect and subscribe callbacks (and set its will)."""
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
+        client.on_subscribe = self._on_subscribe
+        if self.status_topic is not None:
+            will = orjson.dumps({"state": "offline", "client_id": self.client_id})
+            client.will_set(self.status_topic, will, qos=1, retain=True)
+
+    def subscribe(
+        self, client: mqtt.Client, topic_filter: str, qos: int = 1, *, no_local: bool = False
+    ) -> None:
+        """Subscribe and wait for the broker's SUBACK before calling the session ready.
+
+        `no_local` (MQTT v5 only) keeps the client's own publications from coming back.
+        """
+        if client.protocol == mqtt.MQTTv5:
+            result, mid = client.subscribe(
+                topic_filter, options=SubscribeOptions(qos=qos, noLocal=no_local)
+            )
+        else:
+            result, mid = client.subscribe(topic_filter, qos=qos)
+        self.subscriptions.append(topic_filter)
+        if result != mqtt.MQTT_ERR_SUCCESS or mid is None:
+            self._refused = True
+            log.error(
+                "could not send the subscription to %s: %s",
+                topic_filter,
+                mqtt.error_string(result),
+            )
+            return
+        self._pending[mid] = topic_filter
 
     def _on_connect(
         self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any
@@ -167,15 +227,98 @@ class Session:
             self.settings.mqtt,
             "resumed" if flags.session_present else "new",
         )
+        self._pending.clear()
+        self._refused = False
+        self.subscriptions = []
         self._subscribe(client)
+        if not self._pending and not self._refused:
+            self._ready(client)  # nothing to subscribe to: connected is ready
+
+    def _on_subscribe(
+        self, client: mqtt.Client, userdata: Any, mid: int, reasons: list[Any], props: Any
+    ) -> None:
+        topic_filter = self._pending.pop(mid, None)
+        if topic_filter is None:
+            return  # a subscription of an earlier connection, or not made through the session
+        refused = [r for r in reasons if r.is_failure]
+        if refused:
+            self._refused = True
+            log.error(
+                "broker refused the subscription to %s (%s): not ready",
+                topic_filter,
+                ", ".join(str(r) for r in refused),
+            )
+            self.publish_status(client, state="refused")
+            return
+        if not self._pending and not self._refused:
+            self._ready(client)
+
+    def _ready(self, client: mqtt.Client) -> None:
+        self.state = "ready"
+        log.info("subscribed to %s: ready", ", ".join(self.subscriptions) or "nothing")
+        self.publish_status(client)
         self.connected.set()
 
     def _on_disconnect(
         self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any
     ) -> None:
         self.connected.clear()
+        self._gone.set()
+        self._pending.clear()
+        if self.state == "ready":
+            self.state = "connecting"
         if not self._stopping.is_set():
             log.warning("lost the broker (%s); reconnecting with back-off", reason)
+
+    def publish_status(
+        self,
+        client: mqtt.Client,
+        counters: dict[str, Any] | None = None,
+        *,
+        state: str | None = None,
+    ) -> mqtt.MQTTMessageInfo | None:
+        """Publish the retained status document: state, ts, client id, subscriptions, counters.
+
+        `counters` is the service's document (without it: the counters object's snapshot over
+        what the service published last); `state` sets the session's state first (a service
+        passes "stopped" on a clean stop).
+        """
+        if self.status_topic is None:
+            return None
+        if counters is None:  # the service's extras from its last publish, fresh counters
+            counters = {**self._last_body, **self._counters.snapshot()}
+        self._last_body = counters
+        if state is not None:
+            self.state = state
+        body = orjson.dumps(
+            {
+                **counters,
+                "state": self.state,
+                "ts": self._clock().isoformat(),
+                "client_id": self.client_id,
+                "subscriptions": self.subscriptions,
+            }
+        )
+        self._last_status = client.publish(self.status_topic, body, qos=1, retain=True)
+        return self._last_status
+
+    def leave(self, client: mqtt.Client, timeout: float = 2.0) -> None:
+        """Leave the broker cleanly: the last status confirmed, then a DISCONNECT it has seen.
+
+        paho's `loop_stop()` right after `disconnect()` can end the network thread before
+        the DISCONNECT (and a status published just before it) is written; the broker then
+        sees a dropped link and publishes the last will ("offline") instead of "stopped".
+        """
+        status = self._last_status
+        if client.is_connected():
+            if status is not None and status.rc == mqtt.MQTT_ERR_SUCCESS:
+                status.wait_for_publish(timeout)
+            self._gone.clear()
+            client.disconnect()
+            self._gone.wait(timeout)
+        else:
+            client.disconnect()
+        client.loop_stop()
 
 
 class Received(NamedTuple):

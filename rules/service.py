@@ -47,7 +47,6 @@ from typing import Any, Literal, NamedTuple, Protocol
 
 import orjson
 import paho.mqtt.client as mqtt
-from paho.mqtt.subscribeoptions import SubscribeOptions
 from pydantic import BaseModel, ConfigDict, StrictBool, ValidationError
 
 from opsroom import topics
@@ -316,7 +315,15 @@ class RulesService:
         self._accepting = threading.Event()
         self._stopping = threading.Event()
         self._store_stop = threading.Event()
-        self.session = Session(settings, self._subscribe, self.counters, self._stopping)
+        self.session = Session(
+            settings,
+            self._subscribe,
+            self.counters,
+            self._stopping,
+            service="rules",
+            client_id=self.client_id,
+            clock=clock,
+        )
         self._worker: threading.Thread | None = None
         self._store_thread: threading.Thread | None = None
         self._saver: threading.Thread | None = None
@@ -361,7 +368,7 @@ class RulesService:
         connect_async(client, self.settings, self.protocol, persistent=True)
 
     def wait_connected(self, timeout: float = 10.0) -> bool:
-        """True once the client is connected and subscribed."""
+        """True once the broker has confirmed the subscription (and _sys/rules says ready)."""
         return self.session.connected.wait(timeout)
 
     def stop(self, timeout: float = 10.0) -> None:
@@ -398,10 +405,9 @@ class RulesService:
                 self._save_retry, self._unsaved = [], []
         else:
             log.error("the rules worker did not stop in time; state not saved")
-        self._publish_counters()
+        self._publish_counters(state="stopped")
         if self._client is not None:
-            self._client.disconnect()
-            self._client.loop_stop()
+            self.session.leave(self._client)
         log.info("rules stopped: %s", self._counter_line())
 
     def run(self, stop: threading.Event) -> None:
@@ -596,11 +602,8 @@ class RulesService:
     # -- paho callbacks (network thread): never raise, never block for long -----------------
 
     def _subscribe(self, client: mqtt.Client) -> None:
-        subscription = topics.readings_filter(self.event)
-        if self.protocol == "5":
-            client.subscribe(subscription, options=SubscribeOptions(qos=1, noLocal=True))
-        else:
-            client.subscribe(subscription, qos=1)
+        # noLocal (v5): the alerts this service publishes do not come back to it
+        self.session.subscribe(client, topics.readings_filter(self.event), qos=1, no_local=True)
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
         if not self._accepting.is_set():
@@ -888,7 +891,8 @@ class RulesService:
 
     # -- counters ----------------------------------------------------------------------------
 
-    def _publish_counters(self) -> None:
+    def _publish_counters(self, state: str | None = None) -> None:
+        """The counters, in the session's retained status document on _sys/rules."""
         client = self._client
         if client is None:
             return
@@ -898,16 +902,12 @@ class RulesService:
         with self._store_lock:
             self.counters.store_pending = len(self._unstored)
         clock = self.event_clock.now(self.clock())
-        body = orjson.dumps(
-            {
-                **self.counters.snapshot(),
-                "notifications": self.dispatcher.counters(),
-                "event_clock": clock.isoformat() if clock else None,
-                "ts": self.clock().isoformat(),
-                "client_id": self.client_id,
-            }
-        )
-        client.publish(topics.system(self.event, "rules"), body, qos=1, retain=True)
+        body = {
+            **self.counters.snapshot(),
+            "notifications": self.dispatcher.counters(),
+            "event_clock": clock.isoformat() if clock else None,
+        }
+        self.session.publish_status(client, body, state=state)
 
     def _counter_line(self) -> str:
         c = self.counters

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 import threading
@@ -9,11 +10,13 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
+from opsroom import topics
 from opsroom.broker import Mosquitto
 
 
@@ -56,23 +59,47 @@ def event() -> str:
 
 
 class Collector:
-    """Subscribes to a filter and keeps every message (topic, payload, retain)."""
+    """Subscribes to a filter and keeps every message (topic, payload, retain).
+
+    `sync()` is the positive signal for "nothing more arrives": it sends a marker to itself
+    through the broker, so once it returns, everything the broker had routed to this
+    collector before (retained messages included) has arrived.
+    """
 
     def __init__(self, port: int, topic_filter: str) -> None:
         self.messages: list[mqtt.MQTTMessage] = []
         self._lock = threading.Lock()
         self._ready = threading.Event()
+        self._marker_topic = f"test-marker/{uuid.uuid4().hex}"
+        self._markers: set[bytes] = set()
+        self._marked = threading.Condition(self._lock)
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
         self.client.on_message = self._on_message
         self.client.on_subscribe = lambda *a: self._ready.set()
-        self.client.on_connect = lambda c, *a: c.subscribe(topic_filter, qos=1)
+        self.client.on_connect = lambda c, *a: c.subscribe(
+            [(topic_filter, 1), (self._marker_topic, 1)]
+        )
         self.client.connect("127.0.0.1", port)
         self.client.loop_start()
         assert self._ready.wait(10), "collector could not subscribe"
 
     def _on_message(self, client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
         with self._lock:
-            self.messages.append(msg)
+            if msg.topic == self._marker_topic:
+                self._markers.add(bytes(msg.payload))
+                self._marked.notify_all()
+            else:
+                self.messages.append(msg)
+
+    def sync(self, timeout: float = 10.0) -> list[mqtt.MQTTMessage]:
+        """Wait for a marker round trip; return every message that came before it."""
+        marker = uuid.uuid4().hex.encode()
+        self.client.publish(self._marker_topic, marker, qos=1)
+        with self._lock:
+            assert self._marked.wait_for(lambda: marker in self._markers, timeout), (
+                f"collector marker did not come back within {timeout} s"
+            )
+            return list(self.messages)
 
     def wait_for(self, n: int, timeout: float = 15.0) -> list[mqtt.MQTTMessage]:
         deadline = time.monotonic() + timeout
@@ -131,3 +158,36 @@ def wait_until(predicate: Callable[[], bool], timeout: float = 20.0, step: float
             return True
         time.sleep(step)
     return predicate()
+
+
+def wait_status(
+    port: int,
+    event: str,
+    service: str,
+    predicate: Callable[[dict[str, Any]], bool] = lambda s: s.get("state") == "ready",
+    timeout: float = 20.0,
+    *,
+    live: bool = False,
+) -> dict[str, Any]:
+    """The first status document on `_sys/<service>` that satisfies `predicate` (ready, by
+    default); `live` skips the retained one a new subscriber gets (it may be a past run's).
+    Fails naming what it waited for."""
+    topic = topics.system(event, service)
+    c = Collector(port, topic)
+    try:
+        found: list[dict[str, Any]] = []
+
+        def match() -> bool:
+            for m in list(c.messages):
+                doc = json.loads(m.payload) if m.payload else {}
+                if (not live or not m.retain) and predicate(doc):
+                    found.append(doc)
+                    return True
+            return False
+
+        if not wait_until(match, timeout):
+            last = c.messages[-1].payload if c.messages else None
+            pytest.fail(f"no status on {topic} as waited for within {timeout} s (last: {last!r})")
+        return found[0]
+    finally:
+        c.close()

@@ -173,6 +173,14 @@ def wait_for_alert(db: Path) -> float:
     pytest.fail(f"no firing alert in {db} within {ALERT_TIMEOUT_S:.0f} s")
 
 
+def survivors(pids: set[int], timeout: float = 5.0) -> dict[int, str]:
+    """The processes of `pids` still alive once they all exited or `timeout` passed."""
+    deadline = time.monotonic() + timeout
+    while any(alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return {pid: cmdline(pid) for pid in pids if alive(pid)}
+
+
 def stop_and_check(demo: RunningDemo, how: str) -> None:
     """Ctrl-C (SIGINT to the whole process group) or SIGTERM: exit 0, nothing left running."""
     below = descendants(demo.proc.pid)
@@ -182,8 +190,7 @@ def stop_and_check(demo: RunningDemo, how: str) -> None:
     else:
         demo.proc.send_signal(signal.SIGTERM)
     assert demo.proc.wait(STOP_TIMEOUT_S) == 0, demo.stderr()
-    time.sleep(0.5)
-    left = {pid: cmdline(pid) for pid in below if alive(pid)}
+    left = survivors(below)
     assert not left, f"left running: {left}"
 
 
@@ -223,8 +230,7 @@ def test_demo_stops_everything_with_exit_1_when_a_part_dies(start_demo: StartDem
     os.kill(ingest[0], signal.SIGKILL)
     assert demo.proc.wait(STOP_TIMEOUT_S) == 1
     assert "ingest stopped unexpectedly" in demo.stderr()
-    time.sleep(0.5)
-    left = {pid: cmdline(pid) for pid in below if alive(pid)}
+    left = survivors(below)
     assert not left, f"left running: {left}"
 
 

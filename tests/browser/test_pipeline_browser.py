@@ -86,8 +86,7 @@ def test_firing_alert_from_the_pipeline_acknowledged_in_the_browser(
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        assert ingest.wait_connected(10) and rules.wait_connected(10)
-        time.sleep(0.3)
+        assert ingest.wait_connected(10) and rules.wait_connected(10)  # SUBACKs came
         # a fridge at 9.5 °C for the last 30 minutes: over the 8 °C critical limit for 15 min
         pub = publisher(broker.port)
         start = datetime.now(UTC) - timedelta(minutes=30)

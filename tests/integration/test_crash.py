@@ -17,7 +17,7 @@ import pytest
 from opsroom import topics
 from opsroom.broker import Mosquitto
 from opsroom.store.sqlite import SqliteStore
-from tests.conftest import publisher, wait_until
+from tests.conftest import publisher, wait_status, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -45,7 +45,7 @@ def test_kill_9_mid_batch_loses_and_doubles_nothing(
     }
     proc = start_ingest(env)
     store = SqliteStore(db)
-    time.sleep(2.0)  # connected and subscribed (persistent session exists)
+    wait_status(own_broker.port, event, "ingest")  # subscribed: the persistent session exists
     pub = publisher(own_broker.port)
     confirmed: set[int] = set()
     pub.on_publish = lambda c, u, mid, rc, p: confirmed.add(mid)

@@ -21,7 +21,7 @@ from opsroom.broker import Mosquitto
 from opsroom.settings import Settings
 from opsroom.store.sqlite import SqliteStore
 from opsroom.venue import load_venue
-from tests.conftest import publisher, wait_until
+from tests.conftest import publisher, wait_status, wait_until
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -123,8 +123,7 @@ def start_ingest(
     )
     service = IngestService(settings, store, **kw)  # type: ignore[arg-type]
     service.start()
-    assert service.wait_connected(10)
-    time.sleep(0.2)  # subscription settles
+    assert service.wait_connected(10)  # the broker confirmed the subscription
     return service
 
 
@@ -146,14 +145,17 @@ def test_mixed_stream_exact_counts(
         if i % 97 == 0 and bad:
             stream.append(bad.pop()[:2])
     stream += [m[:2] for m in bad] + dupes
+    marker = (topics.reading(event, "coldchain", "marker"), b"marker")  # dead-lettered last
+    stream.append(marker)
     infos = [pub.publish(topic, payload, qos=1) for topic, payload in stream]
     for info in infos:
         info.wait_for_publish(10)
     try:
         assert wait_until(lambda: service.counters.received == len(stream)), service.counters
         assert wait_until(lambda: store.count() == len(good))
-        letters = dead.wait_for(len(expected_bad))
-        time.sleep(0.5)  # nothing more must arrive
+        # nothing more must arrive: the marker's dead letter is the last one ingest sends
+        assert wait_until(lambda: any(b"bWFya2Vy" in m.payload for m in dead.messages))
+        dead.sync()
     finally:
         service.stop()
         pub.loop_stop()
@@ -165,12 +167,12 @@ def test_mixed_stream_exact_counts(
         "shuttle": 250,
     }
     c = service.counters
-    assert c.received == 1000 + len(expected_bad) + 100
-    assert c.rejected == len(expected_bad)
+    assert c.received == 1000 + len(expected_bad) + 100 + 1  # and the marker
+    assert c.rejected == len(expected_bad) + 1
     assert c.stored == 1100  # duplicates are written again, and change nothing
     # every sensor of the stream is unknown to the example venue except none: all counted
     assert c.unknown_sensors == c.stored
-    letters = dead.messages
+    letters = [m for m in dead.messages if b"bWFya2Vy" not in m.payload]
     assert len(letters) == len(expected_bad)
     reasons = {}
     for m in letters:
@@ -182,10 +184,12 @@ def test_mixed_stream_exact_counts(
         assert got_topic == topics.deadletter(event, kind, sensor)
         assert original_topic == topic
         assert fragment in reason, (fragment, reason)
-    # counters are published retained on _sys/ingest
-    assert sysmsgs.wait_for(1)
+    # counters are published retained on _sys/ingest; the last one, after the stop, says so
+    assert wait_until(
+        lambda: bool(sysmsgs.messages) and b'"stopped"' in sysmsgs.messages[-1].payload, 10
+    ), [(m.retain, m.payload[:200]) for m in sysmsgs.messages[-3:]]
     last = json.loads(sysmsgs.messages[-1].payload)
-    assert last["rejected"] == len(expected_bad) and last["stored"] == 1100
+    assert last["rejected"] == len(expected_bad) + 1 and last["stored"] == 1100
 
 
 def test_known_venue_sensors_are_not_counted_unknown(
@@ -246,7 +250,7 @@ def test_broker_restart_mid_stream_loses_nothing(
     for i, (topic, payload) in enumerate(msgs):
         pub.publish(topic, payload, qos=1)  # queued by paho while the broker is away
         if i == 2500:
-            time.sleep(0.2)
+            assert wait_until(lambda: service.counters.received > 0, timeout=10)  # flowing
             own_broker.stop()
             time.sleep(1.0)
             own_broker.start()
@@ -276,7 +280,7 @@ def test_cli_ingest_stores_and_exits_zero_on_sigterm(
     )
     try:
         pub = publisher(broker.port)
-        time.sleep(2.0)  # connect + subscribe
+        wait_status(broker.port, event, "ingest")  # retained "ready": SUBACK came
         for topic, payload in valid_messages(event, 25):
             pub.publish(topic, payload, qos=1).wait_for_publish(5)
         pub.loop_stop()

@@ -67,8 +67,10 @@ def test_devices_publish_only_to_their_own_topics(secured: Mosquitto) -> None:
     assert rc and not rc[0].is_failure
     got: list[str] = []
     reader.on_message = lambda c, u, m: got.append(m.topic)
+    subscribed = threading.Event()
+    reader.on_subscribe = lambda *a: subscribed.set()
     reader.subscribe("opsroom/#", qos=1)
-    time.sleep(0.3)
+    assert subscribed.wait(5)
     device, rc = connect(secured.port, "gen-a", USERS["gen-a"])
     assert rc and not rc[0].is_failure
     allowed = ["opsroom/fest/power/gen-a", "opsroom/fest/status/gen-a"]
@@ -82,7 +84,11 @@ def test_devices_publish_only_to_their_own_topics(secured: Mosquitto) -> None:
         device.publish(topic, b'{"ts": 1}', qos=1).wait_for_publish(5)
     dashboard, rc = connect(secured.port, "opsroom-dashboard", USERS["opsroom-dashboard"])
     dashboard.publish("opsroom/fest/ack/a1", b'{"actor": "Sam"}', qos=1).wait_for_publish(5)
-    time.sleep(0.5)
+    # the device's messages all reached the broker before this one: once it is here, nothing
+    # the broker let through is still on its way
+    deadline = time.monotonic() + 5
+    while "opsroom/fest/ack/a1" not in got and time.monotonic() < deadline:
+        time.sleep(0.02)
     for c in (reader, device, dashboard):
         c.loop_stop()
     assert sorted(got) == sorted([*allowed, "opsroom/fest/ack/a1"])

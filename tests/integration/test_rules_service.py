@@ -29,7 +29,7 @@ from opsroom.venue import Venue, load_venue
 from rules.engine import Engine
 from rules.notify import NotifierSet, RetryPolicy, Route, WebhookNotifier
 from rules.service import EngineLike, RulesService
-from tests.conftest import Collector, publisher, wait_until
+from tests.conftest import Collector, publisher, wait_status, wait_until
 from tests.rules.test_notify import Target
 
 pytestmark = pytest.mark.integration
@@ -67,8 +67,7 @@ def start_rules(
 ) -> RulesService:
     service = RulesService(make_settings(port, event, data_dir), store, engine, **kw)
     service.start()
-    assert service.wait_connected(10)
-    time.sleep(0.2)  # subscription settles
+    assert service.wait_connected(10)  # the broker confirmed the subscription
     return service
 
 
@@ -88,12 +87,12 @@ def payloads(messages: list[mqtt.MQTTMessage]) -> list[dict[str, Any] | None]:
     return [json.loads(m.payload) if m.payload else None for m in messages]
 
 
-def retained(port: int, topic_filter: str, wait_s: float = 1.0) -> dict[str, bytes]:
+def retained(port: int, topic_filter: str) -> dict[str, bytes]:
     """The retained messages under a filter, as a new subscriber sees them."""
     c = Collector(port, topic_filter)
-    time.sleep(wait_s)
+    got = c.sync()  # the broker sends the retained ones before the marker
     c.close()
-    return {m.topic: bytes(m.payload) for m in c.messages if m.retain}
+    return {m.topic: bytes(m.payload) for m in got if m.retain}
 
 
 # -- a stand-in engine, for failures the real one does not have ------------------------------
@@ -385,10 +384,9 @@ def test_restart_with_the_fake_engine_does_not_duplicate(
     try:
         publish_all(broker.port, [temp(event, "f1", t0 + timedelta(minutes=2), 4.0)])
         assert len(alerts.wait_for(3)) >= 3
-        time.sleep(0.5)
     finally:
-        service.stop()
-    states = [p["state"] if p else None for p in payloads(alerts.messages)]
+        service.stop()  # returns once the broker confirmed what it published
+    states = [p["state"] if p else None for p in payloads(alerts.sync())]
     assert states == ["firing", "resolved", None]
     assert [e.state for e in store.alert_events()] == ["firing", "resolved"]
     assert service.counters.readings == 3  # queued while down (one a repeat), then one more
@@ -543,9 +541,8 @@ def test_a_call_out_the_gateway_missed_goes_out_after_a_restart(
     try:
         assert wait_until(lambda: len(hook.requests) == 1, timeout=10)
         assert wait_until(lambda: service.dispatcher.pending() == [], timeout=5)
-        time.sleep(0.5)  # nothing more comes
     finally:
-        service.stop()
+        service.stop()  # the notifiers are closed: nothing more can come
         hook.close()
     [(_, _, body)] = hook.requests
     assert AlertEvent.model_validate_json(body) == AlertEvent.model_validate(firing)
@@ -614,9 +611,9 @@ def test_a_restart_mid_alert_neither_duplicates_nor_loses_it(
     try:
         publish_all(broker.port, warm_fridge(event, t0, range(18), 9.0))
         assert wait_until(lambda: "firing" in states_of(alerts, cold), timeout=15)
-        time.sleep(0.3)
     finally:
-        service.stop()
+        service.stop()  # returns once the broker confirmed what it published
+    alerts.sync()
     before = states_of(alerts, cold)
     assert before == ["pending", "firing"]
     alert_id = of(alerts, cold)[-1]["alert_id"]  # type: ignore[index]
@@ -625,7 +622,9 @@ def test_a_restart_mid_alert_neither_duplicates_nor_loses_it(
     service = start_rules(broker.port, event, tmp_path, store, engine, venue=venue)
     try:
         assert wait_until(lambda: service.counters.readings == 8, timeout=10)
-        time.sleep(0.5)
+        # its counters after the 8 readings come after any alert they made: then the marker
+        wait_status(broker.port, event, "rules", lambda s: s["readings"] == 8, live=True)
+        alerts.sync()
         assert states_of(alerts, cold) == before  # no second pending or firing
         assert [a.alert_id for a in service.engine.active() if a.rule == "cold-holding"] == [  # type: ignore[union-attr]
             alert_id
@@ -688,7 +687,6 @@ def test_mqtt_311_with_a_small_inflight_window(
         )
         service.start()
         assert service.wait_connected(10)
-        time.sleep(0.2)
         start = datetime.now(UTC) - timedelta(hours=1)
         msgs = [
             temp(event, FRIDGE, start + timedelta(seconds=i), 3.0 + (i % 20) / 10)
@@ -724,16 +722,17 @@ def cli_env(broker: Mosquitto, event: str, tmp_path: Path) -> dict[str, str]:
 
 
 def start_cli(env: dict[str, str], port: int, event: str) -> subprocess.Popen[str]:
-    """`opsroom rules`, once it is connected (its first counters are on _sys/rules)."""
-    counters = Collector(port, topics.system(event, "rules"))
-    counters.messages.clear()  # a retained one from a previous run
+    """`opsroom rules`, once it is ready (its status on _sys/rules says so)."""
+    status = Collector(port, topics.system(event, "rules"))
+    status.sync()  # a retained one from a previous run comes first
+    status.messages.clear()
     proc = subprocess.Popen(
         [sys.executable, "-m", "opsroom.cli", "rules"], env=env, stderr=subprocess.PIPE, text=True
     )
     try:
-        assert wait_until(lambda: any(not m.retain for m in counters.messages), timeout=20)
+        assert wait_until(lambda: any(b'"ready"' in m.payload for m in status.messages), 20)
     finally:
-        counters.close()
+        status.close()
     return proc
 
 
@@ -759,7 +758,9 @@ def test_cli_rules_survives_a_kill_and_exits_zero_on_sigterm(
     try:
         publish_all(broker.port, warm_fridge(event, t0, range(17), 9.0))
         assert wait_until(lambda: "firing" in states_of(alerts, cold), timeout=20)
-        time.sleep(0.5)  # the state that holds it is saved within the save interval
+        state = Path(env["OPSROOM_DATA_DIR"]) / f"rules-{event}.state.json"
+        # the state that holds it is saved within the save interval
+        assert wait_until(lambda: state.exists() and '"firing"' in state.read_text(), 10)
     finally:
         proc.kill()  # a crash: no clean stop, no final save
         proc.communicate(timeout=10)
@@ -809,7 +810,7 @@ def test_broker_restart_mid_stream_loses_no_alert(
             topic, body = temp(event, FRIDGE, t0 + timedelta(seconds=i), value)
             pub.publish(topic, body, qos=1)
             if i == 1200:  # mid-alert: pending, not yet firing
-                time.sleep(0.2)
+                assert wait_until(lambda: service.counters.received > 0, timeout=10)  # flowing
                 own_broker.stop()
                 time.sleep(1.0)
                 own_broker.start()

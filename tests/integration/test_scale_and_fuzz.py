@@ -43,7 +43,6 @@ def test_two_ingest_processes_share_the_load(broker: Mosquitto, event: str, tmp_
     b = make_service(
         broker.port, event, store, tmp_path / "sb", client_id=f"{event}-b", share_group="ingest"
     )
-    time.sleep(0.3)
     pub = publisher(broker.port)
     total = 10_000
     start = datetime.now(UTC) - timedelta(minutes=30)
@@ -56,7 +55,11 @@ def test_two_ingest_processes_share_the_load(broker: Mosquitto, event: str, tmp_
         )
     try:
         assert wait_until(lambda: store.count() == total, timeout=60), store.count()
-        time.sleep(0.5)
+        # nothing doubled still to come: a last reading, published after all the others
+        marker = json.dumps({"ts": datetime.now(UTC).isoformat(), "in": 1, "out": 0})
+        pub.publish(topics.reading(event, "crowd", "marker"), marker, qos=1).wait_for_publish(5)
+        assert wait_until(lambda: store.count() == total + 1, timeout=10), store.count()
+        total += 1
     finally:
         a.stop()
         b.stop()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -152,7 +151,6 @@ def test_ingest_over_tls_with_credentials_never_logged(
         if pub is not None:
             assert pub.returncode == 0, pub.stderr
             assert wait_until(lambda: store.count() == 1, timeout=10)
-        time.sleep(0.5)
     finally:
         service.stop()
         broker.stop()

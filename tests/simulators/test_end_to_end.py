@@ -126,8 +126,7 @@ def test_every_incident_raises_its_alert(
     rules.start()
     officer = DutyOfficer(broker.port, event)
     try:
-        assert ingest.wait_connected(10) and rules.wait_connected(10)
-        time.sleep(0.3)
+        assert ingest.wait_connected(10) and rules.wait_connected(10)  # SUBACKs came
         start = time.time()
         sim = Simulation(
             venue,
