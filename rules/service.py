@@ -27,6 +27,9 @@ At-least-once, and restarts that neither duplicate nor lose an alert:
 - if the state cannot be saved for STATE_GRACE_S, messages are acknowledged anyway (counted
   as `acked_unsaved`): unacknowledged, they would fill the broker's window and stop the alerts.
 
+Acknowledgements are stamped with the event clock when the service takes them; the sender's
+`ts` is kept as `sent_ts`, information only.
+
 Event clock: hold times and silence are judged on event time. The clock is the newest reading
 time seen; while the stream is quiet it runs on at wall speed from there (so a venue that
 falls silent as a whole is still noticed), and never ahead of the wall clock.
@@ -778,13 +781,16 @@ class RulesService:
         self.counters.acks += 1
         assert self.engine is not None
         self._dirty = True
-        event = self.engine.acknowledge(alert_id, ack.actor, ack.note, ack.ts or self._event_now())
+        # the event clock, not the sender's: a sender's time in the future would sort the
+        # acknowledgement after the resolution (the alert would look active for ever), one in
+        # the past would fake a quick response in a drill's report
+        event = self.engine.acknowledge(alert_id, ack.actor, ack.note, self._event_now())
         if event is None:
             self.counters.acks_ignored += 1
             log.info("acknowledgement by %s of %s: no such active alert", ack.actor, alert_id)
             return []
         log.info("alert %s acknowledged by %s", alert_id, ack.actor)
-        return [event]
+        return [event.model_copy(update={"sent_ts": ack.ts})] if ack.ts else [event]
 
     def _event_now(self) -> datetime:
         wall = self.clock()

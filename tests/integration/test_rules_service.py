@@ -21,7 +21,7 @@ from opsroom import topics
 from opsroom.alerts import AlertEvent
 from opsroom.broker import Mosquitto, free_port
 from opsroom.settings import Settings
-from opsroom.store import StoreError
+from opsroom.store import StoreError, active_alerts
 from opsroom.store.sqlite import SqliteStore
 from opsroom.telemetry import Reading
 from opsroom.venue import Venue, load_venue
@@ -29,6 +29,7 @@ from rules.engine import Engine
 from rules.model import RuleSet, load_rules
 from rules.notify import NotifierSet, RetryPolicy, Route, WebhookNotifier
 from rules.service import EngineLike, RulesService
+from simulators.matching import lives
 from tests.conftest import Collector, publisher, wait_until
 from tests.rules.test_notify import Target
 
@@ -589,13 +590,80 @@ def test_an_acknowledgement_over_mqtt_moves_the_alert_to_acknowledged(
         "duty-officer-2",
         "trader moving stock",
     )
-    assert datetime.fromisoformat(acked["ts"]) == acked_at
+    # stamped with the event clock (the newest reading, run on at wall speed since), the
+    # sender's time kept beside it
+    assert t0 + timedelta(minutes=16) <= datetime.fromisoformat(acked["ts"]) < acked_at
+    assert datetime.fromisoformat(acked["sent_ts"]) == acked_at
     topic = topics.alert(event, alert_id)
     assert json.loads(retained(broker.port, topic)[topic])["state"] == "acknowledged"
     stored = store.alert_events(alert_id=alert_id)
     assert [e.state for e in stored] == ["pending", "firing", "acknowledged"]
     assert stored[-1].actor == "duty-officer-2"
     assert service.counters.acks_ignored == 1
+
+
+def test_an_acknowledgement_is_dated_by_the_event_clock_not_by_its_sender(
+    broker: Mosquitto,
+    event: str,
+    store: SqliteStore,
+    tmp_path: Path,
+    collect: Any,
+    engine: Any,
+    venue: Venue,
+) -> None:
+    """Issue 11: an acknowledgement dated 2199 sorted after the resolution, so the resolved
+    alert stayed active (and acknowledged) for ever; one dated before its alert fired faked a
+    quick response in the drill report. Both are stamped with the event clock now, the
+    sender's time kept as `sent_ts`."""
+    alerts = collect(topics.alerts_filter(event))
+    service = start_rules(broker.port, event, tmp_path, store, engine, venue=venue)
+    t0 = datetime.now(UTC) - timedelta(minutes=30)
+    other = "dough-bros-fridge"
+    cold, cold2 = f"cold-holding.{FRIDGE}", f"cold-holding.{other}"
+    forged = datetime(2199, 1, 1, tzinfo=UTC)
+    try:
+        warm = [temp(event, other, t0 + timedelta(minutes=m), 9.0) for m in range(17)]
+        publish_all(broker.port, warm_fridge(event, t0, range(17), 9.0) + warm)
+        assert wait_until(
+            lambda: "firing" in states_of(alerts, cold) and "firing" in states_of(alerts, cold2),
+            timeout=15,
+        )
+        future_id = of(alerts, cold)[-1]["alert_id"]  # type: ignore[index]
+        past_id = of(alerts, cold2)[-1]["alert_id"]  # type: ignore[index]
+        acks = [
+            (topics.ack(event, future_id), b'{"actor": "duty-1", "ts": "2199-01-01T00:00:00Z"}'),
+            (topics.ack(event, past_id), json.dumps({"actor": "duty-2", "ts": t0.isoformat()})),
+        ]
+        publish_all(broker.port, acks)
+        assert wait_until(
+            lambda: (
+                "acknowledged" in states_of(alerts, cold)
+                and "acknowledged" in states_of(alerts, cold2)
+            ),
+            timeout=10,
+        )
+        clock = service.event_clock.now(datetime.now(UTC))
+        # the first fridge cools down: its alert resolves
+        publish_all(broker.port, warm_fridge(event, t0, range(17, 19), 3.0))
+        assert wait_until(lambda: None in states_of(alerts, cold), timeout=15)
+        assert wait_until(lambda: len(store.alert_events(alert_id=future_id)) == 4, timeout=10)
+        assert wait_until(lambda: len(store.alert_events(alert_id=past_id)) == 3, timeout=10)
+    finally:
+        service.stop()
+    assert clock is not None
+    history = store.alert_events(alert_id=future_id)
+    assert [e.state for e in history] == ["pending", "firing", "acknowledged", "resolved"]
+    acked = history[2]
+    assert history[1].ts <= acked.ts <= clock and acked.sent_ts == forged
+    # what `opsroom query alerts --active` and the Overview show: the resolved alert is gone
+    active = {e.alert_id: e.state for e in active_alerts(store.alert_events())}
+    assert future_id not in active and active[past_id] == "acknowledged"
+    # the back-dated one: acknowledged when it was taken, not before the alert fired
+    [life] = lives(store.alert_events(alert_id=past_id))
+    assert life.firing_at is not None and life.acked_at is not None
+    assert life.firing_at <= life.acked_at <= clock
+    back_dated = store.alert_events(alert_id=past_id)[-1]
+    assert back_dated.sent_ts == t0 and back_dated.actor == "duty-2"
 
 
 def test_a_restart_mid_alert_neither_duplicates_nor_loses_it(
