@@ -128,9 +128,11 @@ class Session:
     """A service's one persistent session on the broker, as its paho callbacks see it.
 
     `generation` counts the connections made (it tags each received message, see
-    `ack_current`); `connected` is set while the client is connected and subscribed. Each
-    connection, the first and every reconnect, calls `subscribe(client)`; reconnects are
-    counted in `counters.reconnects`. Attach with `session.attach(client)`.
+    `ack_current`); `session_present` says whether the broker still had the session at the
+    latest connection (`subscribe` can read it); `connected` is set while the client is
+    connected and subscribed. Each connection, the first and every reconnect, calls
+    `subscribe(client)`; reconnects are counted in `counters.reconnects`. Attach with
+    `session.attach(client)`.
     """
 
     def __init__(
@@ -142,6 +144,7 @@ class Session:
     ) -> None:
         self.settings = settings
         self.generation = 0
+        self.session_present = False
         self.connected = threading.Event()
         self._subscribe = subscribe
         self._counters = counters
@@ -162,10 +165,11 @@ class Session:
         self.generation += 1
         if self.generation > 1:
             self._counters.reconnects += 1
+        self.session_present = bool(flags.session_present)
         log.info(
             "connected to %s (session %s)",
             self.settings.mqtt,
-            "resumed" if flags.session_present else "new",
+            "resumed" if self.session_present else "new",
         )
         self._subscribe(client)
         self.connected.set()

@@ -85,8 +85,21 @@ def publish_all(port: int, messages: Sequence[tuple[str, bytes | str]], **kw: An
 
 
 def payloads(messages: list[mqtt.MQTTMessage]) -> list[dict[str, Any] | None]:
-    """Decoded alert messages; None for an empty (retained-clearing) one."""
-    return [json.loads(m.payload) if m.payload else None for m in messages]
+    """Decoded alert messages; None for an empty (retained-clearing) one.
+
+    A message that repeats the one before it on its topic byte for byte is the service
+    republishing its active alerts on start (a transition made twice would differ in
+    `recorded_at`), and is left out.
+    """
+    last: dict[str, bytes] = {}
+    out: list[dict[str, Any] | None] = []
+    for m in messages:
+        body = bytes(m.payload)
+        if last.get(m.topic) == body:
+            continue
+        last[m.topic] = body
+        out.append(json.loads(body) if body else None)
+    return out
 
 
 def retained(port: int, topic_filter: str, wait_s: float = 1.0) -> dict[str, bytes]:
@@ -896,3 +909,79 @@ def test_broker_restart_mid_stream_loses_no_alert(
     firing = cold[1]
     assert firing.ts == t0 + timedelta(seconds=1000 + 15 * 60)  # 15 min after it went warm
     assert service.counters.reconnects >= 1
+
+
+def retained_alerts(port: int, event: str, n: int) -> dict[str, bytes]:
+    """The retained alert messages a new subscriber gets, once it has `n` of them."""
+    fresh = Collector(port, topics.alerts_filter(event))
+    try:
+        fresh.wait_for(n, timeout=10)
+    finally:
+        fresh.close()
+    return {m.topic: bytes(m.payload) for m in fresh.messages if m.retain}
+
+
+def test_active_alerts_are_republished_when_the_broker_lost_its_retained_messages(
+    tmp_path: Path, event: str, store: SqliteStore
+) -> None:
+    """Issue 11: a Mosquitto restarted without persistence forgets the retained alerts and the
+    service's session; on reconnecting, the service publishes every active alert retained
+    again, exactly as it last sent it (acknowledgement included)."""
+    bare = Mosquitto(tmp_path / "bare", extra_config=["persistence false"]).start()
+    service = start_rules(bare.port, event, tmp_path, store, FakeEngine)
+    try:
+        sent = Collector(bare.port, topics.alerts_filter(event))
+        t0 = datetime.now(UTC) - timedelta(minutes=5)
+        publish_all(bare.port, [temp(event, f, t0, 9.0) for f in ("f1", "f2", "f3")])
+        assert len(sent.wait_for(3)) == 3
+        publish_all(bare.port, [(topics.ack(event, "hot.f2"), b'{"actor": "duty-1"}')])
+        assert len(sent.wait_for(4)) == 4
+        sent.close()
+        last = {m.topic: bytes(m.payload) for m in sent.messages}
+        assert retained_alerts(bare.port, event, 3) == last
+        bare.stop()
+        bare.start()
+        watcher = Collector(bare.port, topics.alerts_filter(event))
+        try:
+            assert wait_until(lambda: service.counters.reconnects >= 1, timeout=20)
+            # the broker has the alerts again once a subscriber got them (live or retained)
+            assert len(watcher.wait_for(3, timeout=20)) == 3
+        finally:
+            watcher.close()
+        assert retained_alerts(bare.port, event, 3) == last
+        assert json.loads(last[topics.alert(event, "hot.f2")])["state"] == "acknowledged"
+    finally:
+        service.stop()
+        bare.stop()
+    assert service.counters.republished == 3
+
+
+def test_active_alerts_are_republished_when_the_service_starts(
+    broker: Mosquitto,
+    event: str,
+    store: SqliteStore,
+    tmp_path: Path,
+    collect: Any,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The broker kept the service's session but not its retained alert (restored from an
+    autosave older than the alert, or cleared by hand): a start republishes it all the same."""
+    alerts = collect(topics.alerts_filter(event))
+    service = start_rules(broker.port, event, tmp_path, store, FakeEngine)
+    t0 = datetime.now(UTC) - timedelta(minutes=5)
+    try:
+        publish_all(broker.port, [temp(event, "f1", t0, 9.0)])
+        [firing] = alerts.wait_for(1)
+    finally:
+        service.stop()
+    topic = topics.alert(event, "hot.f1")
+    publish_all(broker.port, [(topic, b"")], retain=True)  # the broker lost it
+    service = start_rules(broker.port, event, tmp_path, store, FakeEngine)
+    try:
+        assert "(session resumed)" in caplog.text  # not the "no session" case
+        assert wait_until(lambda: service.counters.published >= 1, timeout=10)
+        assert retained_alerts(broker.port, event, 1) == {topic: bytes(firing.payload)}
+    finally:
+        service.stop()
+        publish_all(broker.port, [(topic, b"")], retain=True)
+    assert service.counters.republished == 1
