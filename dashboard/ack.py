@@ -23,7 +23,8 @@ class AckError(ValueError):
 
 
 def ack_payload(actor: str, note: str, ts: datetime) -> bytes:
-    """The acknowledgement's JSON body: {"actor", "note", "ts"}."""
+    """The acknowledgement's JSON body: {"actor", "note", "ts"} (`ts`: this sender's clock, kept
+    by the rules service as information; the acknowledgement is dated by its event clock)."""
     actor = actor.strip()
     if not actor:
         raise AckError("enter your name to acknowledge")

@@ -33,6 +33,11 @@ class AlertEvent(BaseModel):
     drill: bool = False
     actor: str | None = Field(None, description="who acknowledged")
     note: str | None = None
+    sent_ts: Timestamp | None = Field(
+        None,
+        description="the time an acknowledgement's sender put on it: information only; `ts` is"
+        " the rules service's event clock when it took the acknowledgement",
+    )
     recorded_at: datetime | None = Field(None, description="wall clock when the service saw it")
 
     @property
@@ -70,8 +75,11 @@ class NotificationAttempt(BaseModel):
 class Acknowledgement(BaseModel):
     """What a duty officer publishes on `opsroom/<event>/ack/<alert_id>` to acknowledge an alert.
 
-    `ts` is optional: without it the rules service stamps the event's clock, which is what a
-    drill's after-action report measures time-to-acknowledge on.
+    The rules service stamps the acknowledgement with the event's clock, which is what the store
+    orders an alert's transitions by and a drill's after-action report measures
+    time-to-acknowledge on. `ts`, optional, is only information (kept as the event's `sent_ts`):
+    a sender's clock could otherwise date an acknowledgement after the alert's resolution (and
+    keep it active) or before its firing (and fake a quick response).
     """
 
     model_config = ConfigDict(extra="ignore", frozen=True, str_strip_whitespace=True)

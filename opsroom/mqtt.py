@@ -134,7 +134,9 @@ class Session:
     """A service's one persistent session on the broker, as its paho callbacks see it.
 
     `generation` counts the connections made (it tags each received message, see
-    `ack_current`). Each connection, the first and every reconnect, calls `subscribe(client)`,
+    `ack_current`); `session_present` says whether the broker still had the session at the
+    latest connection (`subscribe` can read it). Each connection, the first and every
+    reconnect, calls `subscribe(client)`,
     which subscribes through `session.subscribe(...)`; reconnects are counted in
     `counters.reconnects`. `connected` is set only once the broker has confirmed every one of
     those subscriptions (SUBACK with a granted QoS), and cleared on disconnect: a refused
@@ -158,9 +160,12 @@ class Session:
         service: str | None = None,
         client_id: str = "",
         clock: Clock = utcnow,
+        on_ready: Callable[[mqtt.Client], None] | None = None,
     ) -> None:
         self.settings = settings
+        self._on_ready = on_ready
         self.generation = 0
+        self.session_present = False
         self.connected = threading.Event()
         self.state = "connecting"
         self.client_id = client_id
@@ -222,10 +227,11 @@ class Session:
         self.generation += 1
         if self.generation > 1:
             self._counters.reconnects += 1
+        self.session_present = bool(flags.session_present)
         log.info(
             "connected to %s (session %s)",
             self.settings.mqtt,
-            "resumed" if flags.session_present else "new",
+            "resumed" if self.session_present else "new",
         )
         self._pending.clear()
         self._refused = False
@@ -258,6 +264,8 @@ class Session:
         log.info("subscribed to %s: ready", ", ".join(self.subscriptions) or "nothing")
         self.publish_status(client)
         self.connected.set()
+        if self._on_ready is not None:
+            self._on_ready(client)
 
     def _on_disconnect(
         self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any

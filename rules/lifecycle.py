@@ -19,6 +19,10 @@ Choices:
   a lower severity, returns it to firing: the new severity needs its own acknowledgement
   (the firing event carries no actor; the earlier acknowledgement stays in the history).
   De-escalation lowers the severity and keeps an acknowledgement. Both are transitions.
+- An alert's transitions are stamped in order: one whose event time is earlier than the
+  alert's previous transition (a late reading after an acknowledgement stamped by the run-on
+  event clock, or after a silence found by a tick) takes the previous one's time, so that
+  whatever sorts an alert's history by ts ends on its latest state.
 - Alert ids are "<rule>.<subject>.<epoch seconds the condition began>": stable across
   restarts, unique per occurrence (a second occurrence starting in the same second gets a
   "-2" suffix), and safe as an MQTT topic segment.
@@ -80,7 +84,10 @@ class Alert:
         return "firing"
 
     def event(self, state: State, ts: datetime) -> AlertEvent:
-        """The transition to `state` at event time `ts`; kept as the alert's latest event."""
+        """The transition to `state` at event time `ts` (never before the alert's previous
+        transition); kept as the alert's latest event."""
+        if self.last is not None and ts < self.last.ts:
+            ts = self.last.ts
         self.last = AlertEvent(
             alert_id=self.alert_id,
             rule=self.rule,

@@ -27,6 +27,14 @@ At-least-once, and restarts that neither duplicate nor lose an alert:
 - if the state cannot be saved for STATE_GRACE_S, messages are acknowledged anyway (counted
   as `acked_unsaved`): unacknowledged, they would fill the broker's window and stop the alerts.
 
+Retained alerts the broker lost: on start, and on every connection where the broker has no
+session for us (it restarted without persistence, or lost it), every active alert is published
+retained again, as last sent. It is done once the broker has answered the connection's
+SUBSCRIBE, so after paho's resend of unconfirmed messages: an older state never lands last.
+
+Acknowledgements are stamped with the event clock when the service takes them; the sender's
+`ts` is kept as `sent_ts`, information only.
+
 Event clock: hold times and silence are judged on event time. The clock is the newest reading
 time seen; while the stream is quiet it runs on at wall speed from there (so a venue that
 falls silent as a whole is still noticed), and never ahead of the wall clock.
@@ -241,6 +249,7 @@ class Counters:
     state_errors: int = 0
     acked_unsaved: int = 0
     stale_retained: int = 0
+    republished: int = 0
     reconnects: int = 0
     queue_depth: int = 0
     active_alerts: int = 0
@@ -292,6 +301,7 @@ class RulesService:
         # worker-owned
         self._unsaved: list[Received] = []  # processed, waiting for a save before their ack
         self._unconfirmed: dict[int, tuple[str, bytes, bool]] = {}
+        self._retained: dict[str, bytes] = {}  # alert id -> the active alert's last message
         self._dirty = False  # engine state (or what the state file lists) changed since a save
         self._last_save = 0.0
         self._save_cost = 0.0  # seconds the last state serialisation took
@@ -311,6 +321,9 @@ class RulesService:
         self._store_lock = threading.Lock()
         self._unstored: list[tuple[AlertEvent, bytes]] = []  # with its JSON
         self._store_wake = threading.Event()
+        # network thread -> worker: publish every active alert retained again
+        self._republish_pending = False  # network thread only
+        self._republish_due = threading.Event()
         # lifecycle
         self._accepting = threading.Event()
         self._stopping = threading.Event()
@@ -323,6 +336,7 @@ class RulesService:
             service="rules",
             client_id=self.client_id,
             clock=clock,
+            on_ready=self._on_ready,
         )
         self._worker: threading.Thread | None = None
         self._store_thread: threading.Thread | None = None
@@ -469,13 +483,15 @@ class RulesService:
             unnotified = [
                 (str(name), AlertEvent.model_validate(e)) for name, e in state.get("unnotified", [])
             ]
-        except (KeyError, TypeError, ValueError) as exc:  # pydantic's ValidationError included
+            retained = {str(k): str(v).encode() for k, v in state.get("retained", {}).items()}
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:  # pydantic's too
             log.error("the saved rules state %s is damaged (%s): not resumed", self.state_file, exc)
             return
         if newest is not None:
             self.event_clock = EventClock(newest, self.clock())
         for topic, payload, retain in republish:
             self._publish(topic, payload, retain)  # paho sends them once connected
+        self._retained = retained
         with self._store_lock:
             self._unstored.extend((e, e.model_dump_json().encode()) for e in unstored)
         for name, event in unnotified:  # queued before the dispatcher starts: sent first
@@ -513,6 +529,7 @@ class RulesService:
                 "unnotified": [
                     (name, orjson.Fragment(e.model_dump_json())) for name, e in notify_pending
                 ],
+                "retained": {k: v.decode() for k, v in self._retained.items()},
             }
         )
 
@@ -602,6 +619,10 @@ class RulesService:
     # -- paho callbacks (network thread): never raise, never block for long -----------------
 
     def _subscribe(self, client: mqtt.Client) -> None:
+        # the first connection, or a broker that kept no session for us: it may well have lost
+        # its retained messages too (a restart without persistence), so republish the alerts
+        if self.session.generation == 1 or not self.session.session_present:
+            self._republish_pending = True
         # noLocal (v5): the alerts this service publishes do not come back to it
         self.session.subscribe(client, topics.readings_filter(self.event), qos=1, no_local=True)
 
@@ -626,6 +647,13 @@ class RulesService:
     ) -> None:
         self._confirmed.append(mid)
 
+    def _on_ready(self, client: mqtt.Client) -> None:
+        # the SUBACK comes after paho has resent the unconfirmed messages of the connection
+        # (it does that right after on_connect): what the worker republishes now goes out last
+        if self._republish_pending:
+            self._republish_pending = False
+            self._republish_due.set()
+
     # -- worker thread ---------------------------------------------------------------------
 
     def _work_loop(self) -> None:
@@ -641,6 +669,9 @@ class RulesService:
             if n:
                 self._last_message = mono
             self._drain_confirmations()
+            if self._republish_due.is_set():
+                self._republish_due.clear()
+                self._republish_active()
             if self.dispatcher.settled_count != self._notify_settled:
                 self._dirty = True  # a notification went out (or was given up): not resent
             if mono >= self._next_tick_wall:
@@ -781,13 +812,16 @@ class RulesService:
         self.counters.acks += 1
         assert self.engine is not None
         self._dirty = True
-        event = self.engine.acknowledge(alert_id, ack.actor, ack.note, ack.ts or self._event_now())
+        # the event clock, not the sender's: a sender's time in the future would sort the
+        # acknowledgement after the resolution (the alert would look active for ever), one in
+        # the past would fake a quick response in a drill's report
+        event = self.engine.acknowledge(alert_id, ack.actor, ack.note, self._event_now())
         if event is None:
             self.counters.acks_ignored += 1
             log.info("acknowledgement by %s of %s: no such active alert", ack.actor, alert_id)
             return []
         log.info("alert %s acknowledged by %s", alert_id, ack.actor)
-        return [event]
+        return [event.model_copy(update={"sent_ts": ack.ts})] if ack.ts else [event]
 
     def _event_now(self) -> datetime:
         wall = self.clock()
@@ -825,6 +859,10 @@ class RulesService:
             payload = event.model_dump_json().encode()
             for topic, body, retain in alert_messages(self.event, event, payload):
                 self._publish(topic, body, retain)
+            if event.active:
+                self._retained[event.alert_id] = payload
+            else:
+                self._retained.pop(event.alert_id, None)
             done.append((event, payload))
             # DEBUG: a storm of transitions must not cost a log line each; the store, MQTT
             # and the counters line have them
@@ -838,6 +876,25 @@ class RulesService:
             self.dispatcher.submit(event)
         self.counters.transitions += len(stamped)
         self._dirty = True
+
+    def _republish_active(self) -> None:
+        """Publish every active alert retained again, as it was last sent."""
+        assert self.engine is not None
+        active = self.engine.active()
+        # what the service sent (stamped, with the acknowledgement's sent_ts), else the engine's
+        kept = self._retained
+        self._retained = {
+            a.alert_id: kept.get(a.alert_id) or a.model_dump_json().encode() for a in active
+        }
+        for alert_id, payload in self._retained.items():
+            self._publish(topics.alert(self.event, alert_id), payload, True)
+        self.counters.republished += len(active)
+        self._dirty = True  # the state's list of unconfirmed messages changed
+        log.info(
+            "republished %d active alerts retained (%s)",
+            len(active),
+            "first connection" if self.session.generation <= 1 else "the broker had no session",
+        )
 
     def _publish(self, topic: str, payload: bytes, retain: bool) -> None:
         client = self._client

@@ -87,8 +87,18 @@ class Store(Protocol):
 
 
 def active_alerts(events: Sequence[AlertEvent]) -> list[AlertEvent]:
-    """The latest event of each alert that is not resolved, newest first."""
+    """The latest event of each alert that is not resolved, newest first.
+
+    An alert id names one occurrence, so a resolution is final: an alert with a `resolved`
+    event is not active whatever sorts after it (an acknowledgement its sender dated in the
+    future, stored before the rules service stamped acknowledgements itself).
+    """
     last: dict[str, AlertEvent] = {}
+    resolved: set[str] = set()
     for event in events:
         last[event.alert_id] = event
-    return sorted((e for e in last.values() if e.active), key=lambda e: e.ts, reverse=True)
+        if not event.active:
+            resolved.add(event.alert_id)
+    return sorted(
+        (e for e in last.values() if e.alert_id not in resolved), key=lambda e: e.ts, reverse=True
+    )

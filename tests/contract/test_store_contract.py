@@ -167,6 +167,23 @@ def test_alert_events_round_trip_in_order(store: Store) -> None:
     assert [e.alert_id for e in active_alerts(back)] == ["a2"]
 
 
+def test_an_acknowledgements_sent_ts_is_kept_and_a_resolution_is_final(store: Store) -> None:
+    """The sender's time of an acknowledgement round-trips as information; an acknowledgement
+    stamped at the same event time as the resolution after it sorts before it (insertion
+    order), and one a sender dated in the future (stored before the rules service stamped
+    acknowledgements itself) does not make a resolved alert active again."""
+    forged = datetime(2199, 1, 1, tzinfo=UTC)
+    store.write_alert_events([alert("a1", "firing", 900), alert("a2", "firing", 900)])
+    store.write_alert_events([alert("a1", "acknowledged", 1000, actor="Sam", sent_ts=forged)])
+    store.write_alert_events([alert("a1", "resolved", 1000)])
+    store.write_alert_events([alert("a2", "resolved", 1200)])
+    store.write_alert_events([alert("a2", "acknowledged", 2e9, actor="Old")])  # legacy forgery
+    back = store.alert_events(alert_id="a1")
+    assert [e.state for e in back] == ["firing", "acknowledged", "resolved"]
+    assert back[1].sent_ts == forged and back[1].ts == T0 + timedelta(seconds=1000)
+    assert active_alerts(store.alert_events()) == []
+
+
 def test_alert_events_idempotent_and_filtered(store: Store) -> None:
     events = [alert("a1", "firing", 0), alert("a1", "resolved", 600), alert("a2", "firing", 300)]
     store.write_alert_events(events)

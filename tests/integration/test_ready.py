@@ -16,11 +16,11 @@ from ingest import IngestService
 from opsroom import topics
 from opsroom.broker import Mosquitto
 from opsroom.health import check
+from opsroom.rulesfile.model import load_rules
 from opsroom.settings import Settings
 from opsroom.store.sqlite import SqliteStore
 from opsroom.venue import load_venue
 from rules.engine import Engine
-from rules.model import load_rules
 from rules.service import RulesService
 from tests.conftest import publisher, wait_status, wait_until
 

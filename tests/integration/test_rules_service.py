@@ -22,13 +22,14 @@ from opsroom.alerts import AlertEvent
 from opsroom.broker import Mosquitto, free_port
 from opsroom.rulesfile.model import RuleSet, load_rules
 from opsroom.settings import Settings
-from opsroom.store import StoreError
+from opsroom.store import StoreError, active_alerts
 from opsroom.store.sqlite import SqliteStore
 from opsroom.telemetry import Reading
 from opsroom.venue import Venue, load_venue
 from rules.engine import Engine
 from rules.notify import NotifierSet, RetryPolicy, Route, WebhookNotifier
 from rules.service import EngineLike, RulesService
+from simulators.matching import lives
 from tests.conftest import Collector, publisher, wait_status, wait_until
 from tests.rules.test_notify import Target
 
@@ -83,8 +84,21 @@ def publish_all(port: int, messages: Sequence[tuple[str, bytes | str]], **kw: An
 
 
 def payloads(messages: list[mqtt.MQTTMessage]) -> list[dict[str, Any] | None]:
-    """Decoded alert messages; None for an empty (retained-clearing) one."""
-    return [json.loads(m.payload) if m.payload else None for m in messages]
+    """Decoded alert messages; None for an empty (retained-clearing) one.
+
+    A message that repeats the one before it on its topic byte for byte is the service
+    republishing its active alerts on start (a transition made twice would differ in
+    `recorded_at`), and is left out.
+    """
+    last: dict[str, bytes] = {}
+    out: list[dict[str, Any] | None] = []
+    for m in messages:
+        body = bytes(m.payload)
+        if last.get(m.topic) == body:
+            continue
+        last[m.topic] = body
+        out.append(json.loads(body) if body else None)
+    return out
 
 
 def retained(port: int, topic_filter: str) -> dict[str, bytes]:
@@ -586,13 +600,80 @@ def test_an_acknowledgement_over_mqtt_moves_the_alert_to_acknowledged(
         "duty-officer-2",
         "trader moving stock",
     )
-    assert datetime.fromisoformat(acked["ts"]) == acked_at
+    # stamped with the event clock (the newest reading, run on at wall speed since), the
+    # sender's time kept beside it
+    assert t0 + timedelta(minutes=16) <= datetime.fromisoformat(acked["ts"]) < acked_at
+    assert datetime.fromisoformat(acked["sent_ts"]) == acked_at
     topic = topics.alert(event, alert_id)
     assert json.loads(retained(broker.port, topic)[topic])["state"] == "acknowledged"
     stored = store.alert_events(alert_id=alert_id)
     assert [e.state for e in stored] == ["pending", "firing", "acknowledged"]
     assert stored[-1].actor == "duty-officer-2"
     assert service.counters.acks_ignored == 1
+
+
+def test_an_acknowledgement_is_dated_by_the_event_clock_not_by_its_sender(
+    broker: Mosquitto,
+    event: str,
+    store: SqliteStore,
+    tmp_path: Path,
+    collect: Any,
+    engine: Any,
+    venue: Venue,
+) -> None:
+    """Issue 11: an acknowledgement dated 2199 sorted after the resolution, so the resolved
+    alert stayed active (and acknowledged) for ever; one dated before its alert fired faked a
+    quick response in the drill report. Both are stamped with the event clock now, the
+    sender's time kept as `sent_ts`."""
+    alerts = collect(topics.alerts_filter(event))
+    service = start_rules(broker.port, event, tmp_path, store, engine, venue=venue)
+    t0 = datetime.now(UTC) - timedelta(minutes=30)
+    other = "dough-bros-fridge"
+    cold, cold2 = f"cold-holding.{FRIDGE}", f"cold-holding.{other}"
+    forged = datetime(2199, 1, 1, tzinfo=UTC)
+    try:
+        warm = [temp(event, other, t0 + timedelta(minutes=m), 9.0) for m in range(17)]
+        publish_all(broker.port, warm_fridge(event, t0, range(17), 9.0) + warm)
+        assert wait_until(
+            lambda: "firing" in states_of(alerts, cold) and "firing" in states_of(alerts, cold2),
+            timeout=15,
+        )
+        future_id = of(alerts, cold)[-1]["alert_id"]  # type: ignore[index]
+        past_id = of(alerts, cold2)[-1]["alert_id"]  # type: ignore[index]
+        acks = [
+            (topics.ack(event, future_id), b'{"actor": "duty-1", "ts": "2199-01-01T00:00:00Z"}'),
+            (topics.ack(event, past_id), json.dumps({"actor": "duty-2", "ts": t0.isoformat()})),
+        ]
+        publish_all(broker.port, acks)
+        assert wait_until(
+            lambda: (
+                "acknowledged" in states_of(alerts, cold)
+                and "acknowledged" in states_of(alerts, cold2)
+            ),
+            timeout=10,
+        )
+        clock = service.event_clock.now(datetime.now(UTC))
+        # the first fridge cools down: its alert resolves
+        publish_all(broker.port, warm_fridge(event, t0, range(17, 19), 3.0))
+        assert wait_until(lambda: None in states_of(alerts, cold), timeout=15)
+        assert wait_until(lambda: len(store.alert_events(alert_id=future_id)) == 4, timeout=10)
+        assert wait_until(lambda: len(store.alert_events(alert_id=past_id)) == 3, timeout=10)
+    finally:
+        service.stop()
+    assert clock is not None
+    history = store.alert_events(alert_id=future_id)
+    assert [e.state for e in history] == ["pending", "firing", "acknowledged", "resolved"]
+    acked = history[2]
+    assert history[1].ts <= acked.ts <= clock and acked.sent_ts == forged
+    # what `opsroom query alerts --active` and the Overview show: the resolved alert is gone
+    active = {e.alert_id: e.state for e in active_alerts(store.alert_events())}
+    assert future_id not in active and active[past_id] == "acknowledged"
+    # the back-dated one: acknowledged when it was taken, not before the alert fired
+    [life] = lives(store.alert_events(alert_id=past_id))
+    assert life.firing_at is not None and life.acked_at is not None
+    assert life.firing_at <= life.acked_at <= clock
+    back_dated = store.alert_events(alert_id=past_id)[-1]
+    assert back_dated.sent_ts == t0 and back_dated.actor == "duty-2"
 
 
 def test_a_restart_mid_alert_neither_duplicates_nor_loses_it(
@@ -829,3 +910,79 @@ def test_broker_restart_mid_stream_loses_no_alert(
     firing = cold[1]
     assert firing.ts == t0 + timedelta(seconds=1000 + 15 * 60)  # 15 min after it went warm
     assert service.counters.reconnects >= 1
+
+
+def retained_alerts(port: int, event: str, n: int) -> dict[str, bytes]:
+    """The retained alert messages a new subscriber gets, once it has `n` of them."""
+    fresh = Collector(port, topics.alerts_filter(event))
+    try:
+        fresh.wait_for(n, timeout=10)
+    finally:
+        fresh.close()
+    return {m.topic: bytes(m.payload) for m in fresh.messages if m.retain}
+
+
+def test_active_alerts_are_republished_when_the_broker_lost_its_retained_messages(
+    tmp_path: Path, event: str, store: SqliteStore
+) -> None:
+    """Issue 11: a Mosquitto restarted without persistence forgets the retained alerts and the
+    service's session; on reconnecting, the service publishes every active alert retained
+    again, exactly as it last sent it (acknowledgement included)."""
+    bare = Mosquitto(tmp_path / "bare", extra_config=["persistence false"]).start()
+    service = start_rules(bare.port, event, tmp_path, store, FakeEngine)
+    try:
+        sent = Collector(bare.port, topics.alerts_filter(event))
+        t0 = datetime.now(UTC) - timedelta(minutes=5)
+        publish_all(bare.port, [temp(event, f, t0, 9.0) for f in ("f1", "f2", "f3")])
+        assert len(sent.wait_for(3)) == 3
+        publish_all(bare.port, [(topics.ack(event, "hot.f2"), b'{"actor": "duty-1"}')])
+        assert len(sent.wait_for(4)) == 4
+        sent.close()
+        last = {m.topic: bytes(m.payload) for m in sent.messages}
+        assert retained_alerts(bare.port, event, 3) == last
+        bare.stop()
+        bare.start()
+        watcher = Collector(bare.port, topics.alerts_filter(event))
+        try:
+            assert wait_until(lambda: service.counters.reconnects >= 1, timeout=20)
+            # the broker has the alerts again once a subscriber got them (live or retained)
+            assert len(watcher.wait_for(3, timeout=20)) == 3
+        finally:
+            watcher.close()
+        assert retained_alerts(bare.port, event, 3) == last
+        assert json.loads(last[topics.alert(event, "hot.f2")])["state"] == "acknowledged"
+    finally:
+        service.stop()
+        bare.stop()
+    assert service.counters.republished == 3
+
+
+def test_active_alerts_are_republished_when_the_service_starts(
+    broker: Mosquitto,
+    event: str,
+    store: SqliteStore,
+    tmp_path: Path,
+    collect: Any,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The broker kept the service's session but not its retained alert (restored from an
+    autosave older than the alert, or cleared by hand): a start republishes it all the same."""
+    alerts = collect(topics.alerts_filter(event))
+    service = start_rules(broker.port, event, tmp_path, store, FakeEngine)
+    t0 = datetime.now(UTC) - timedelta(minutes=5)
+    try:
+        publish_all(broker.port, [temp(event, "f1", t0, 9.0)])
+        [firing] = alerts.wait_for(1)
+    finally:
+        service.stop()
+    topic = topics.alert(event, "hot.f1")
+    publish_all(broker.port, [(topic, b"")], retain=True)  # the broker lost it
+    service = start_rules(broker.port, event, tmp_path, store, FakeEngine)
+    try:
+        assert "(session resumed)" in caplog.text  # not the "no session" case
+        assert wait_until(lambda: service.counters.published >= 1, timeout=10)
+        assert retained_alerts(broker.port, event, 1) == {topic: bytes(firing.payload)}
+    finally:
+        service.stop()
+        publish_all(broker.port, [(topic, b"")], retain=True)
+    assert service.counters.republished == 1

@@ -93,6 +93,21 @@ def test_acknowledge_then_resolve() -> None:
     assert eng.acknowledge(firing.alert_id, "duty-1", None, at(1400)) is None  # resolved
 
 
+def test_an_alerts_transitions_are_stamped_in_order() -> None:
+    """An acknowledgement stamped by an event clock that ran on ahead of this fridge's readings
+    still sorts before the resolution a later reading brings; one dated before the firing is
+    dated at the firing."""
+    eng, firing = firing_cold_engine()
+    early = eng.acknowledge(firing.alert_id, "duty-1", None, at(100))
+    assert early is not None and early.ts == firing.ts  # not before the firing
+    eng, firing = firing_cold_engine()
+    ack = eng.acknowledge(firing.alert_id, "duty-1", None, at(2000))
+    assert ack is not None and ack.ts == at(2000)
+    [resolved] = feed(eng, fridge([(1000.0, 3.0)]))
+    assert resolved.state == "resolved"
+    assert resolved.ts == ack.ts  # not 1000 s: that would sort it before the acknowledgement
+
+
 def test_acknowledge_refuses_unknown_and_pending() -> None:
     eng = engine(COLD)
     (pending,) = feed(eng, fridge([(0, 6.0)]))
