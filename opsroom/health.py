@@ -1,4 +1,10 @@
-"""Health of a running service, judged by its retained counters on _sys/<service>."""
+"""Health of a running service, judged by its retained counters on _sys/<service>.
+
+A service is healthy when its latest status is recent (a service publishes it from the
+thread that does its work, every `OPSROOM_STATS_INTERVAL_S`, so a stuck or dead worker goes
+stale) and does not say `"healthy": false` (ingest says so, with the `problem`, as soon as its
+writer thread has stopped).
+"""
 
 from __future__ import annotations
 
@@ -22,7 +28,8 @@ def check(
     clock: Clock = utcnow,
     timeout: float = 5.0,
 ) -> tuple[bool, str]:
-    """(healthy, why): the service published its counters within `max_age`."""
+    """(healthy, why): the service published its counters within `max_age`, and they do not
+    report a failure."""
     topic = topics.system(settings.event, service)
     got: list[bytes] = []
     arrived = threading.Event()
@@ -51,6 +58,9 @@ def check(
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
         return False, f"unreadable status on {topic}"
     age = clock() - ts
+    if status.get("healthy") is False:
+        problem = str(status.get("problem") or "it reported itself unhealthy")[:300]
+        return False, f"{service} is not working: {problem}"
     if age > max_age:
         return False, f"{service} last reported {age.total_seconds():.0f} s ago"
     return True, f"{service} reported {age.total_seconds():.0f} s ago"
