@@ -162,12 +162,13 @@ def _number_field(name: str, value: object, as_float: bool) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):
-        if as_float:
-            value = float(value)
-        elif _INT64[0] <= value <= _INT64[1]:
-            return f"{value}i"
-        else:
+        if not _INT64[0] <= value <= _INT64[1]:
             raise ValueError(f"field {name!r}: {show_int(value)} does not fit a 64-bit integer")
+        if not as_float:
+            return f"{value}i"
+        if float(value) != value:  # beyond 2**53 not every integer has a float
+            raise ValueError(f"field {name!r}: {value} has no exact float value (a float field)")
+        value = float(value)
     if isinstance(value, float):
         if not math.isfinite(value):
             raise ValueError(f"field {name!r}: {value} is not a finite number")
