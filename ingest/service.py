@@ -6,7 +6,9 @@ acknowledged to the broker (paho manual ack) only after the batch holding it is 
 a crash loses nothing: the broker redelivers, and the store's idempotent writes make the
 redelivery harmless. A bad payload is republished on the dead-letter topic with its reason
 and acknowledged once the broker has that copy; it never waits for, or holds up, good
-readings.
+readings. So is a reading the store refuses for what it holds (found by writing the refused
+batch in halves, see ingest.isolate). No exception stops the writer; should it stop anyway,
+the service says so on _sys/ingest and `run()` returns, so that the process exits non-zero.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import Any
 import orjson
 import paho.mqtt.client as mqtt
 
+from ingest.isolate import is_outage, reason, write_isolating
 from ingest.spool import Spool
 from opsroom import topics
 from opsroom.clock import Clock, utcnow
@@ -36,7 +39,7 @@ from opsroom.mqtt import (
     negotiate_protocol,
 )
 from opsroom.settings import Settings
-from opsroom.store import Store, StoreError
+from opsroom.store import Store, StoreError, reading_problem
 from opsroom.telemetry import Limits, PayloadError, Reading, parse_reading
 from opsroom.venue import Venue
 
@@ -64,6 +67,8 @@ class Counters:
     spool_pending: int = 0
     replayed: int = 0
     reconnects: int = 0
+    store_refused: int = 0  # readings the store refused for their content: dead-lettered
+    writer_errors: int = 0  # unexpected exceptions in the writer loop (logged, survived)
     queue_depth: int = 0
     last_batch_ms: float = 0.0
 
@@ -122,6 +127,8 @@ class IngestService:
         self._dl_pending: dict[int, Received] = {}
         self._confirmed: queue.SimpleQueue[int] = queue.SimpleQueue()
         self._writer: threading.Thread | None = None
+        # set, with the reason, if the writer thread ends without a stop request
+        self.failed: str | None = None
         self.spool = Spool(settings.spool_dir, int(settings.spool_max_mb * 1024 * 1024))
         self.counters.spool_pending = self.spool.readings
         self._store_down = self.spool.readings > 0  # replay what an earlier run spooled
@@ -174,11 +181,25 @@ class IngestService:
             self.session.leave(self._client)
         log.info("ingest stopped: %s", self._counter_line())
 
-    def run(self, stop: threading.Event) -> None:
-        """Run until `stop` is set (the CLI sets it on SIGINT/SIGTERM)."""
+    def run(self, stop: threading.Event, check_s: float = 1.0) -> None:
+        """Run until `stop` is set (the CLI sets it on SIGINT/SIGTERM) or the writer fails.
+
+        After a failure `self.failed` says why; the CLI then exits non-zero, so that a
+        supervisor (compose's `restart:`) starts ingest again: a process that stays up with
+        its writer gone would hold its readings unacknowledged and store nothing.
+        """
         self.start()
-        stop.wait()
+        while not stop.wait(check_s):
+            if self.writer_alive():
+                continue
+            self.failed = self.failed or "the writer thread stopped"
+            log.critical("ingest: %s; stopping so that the process is restarted", self.failed)
+            break
         self.stop()
+
+    def writer_alive(self) -> bool:
+        """True while the writer thread runs (before start(): False)."""
+        return self._writer is not None and self._writer.is_alive()
 
     # -- paho callbacks (network thread): never raise, never block for long -----------------
 
@@ -221,81 +242,163 @@ class IngestService:
         ack_current(self._client, msgs, self.session.generation)
 
     def _write_loop(self) -> None:
+        try:
+            self._write_until_stopped()
+        except BaseException as exc:  # the thread ends here; run() sees it and stops ingest
+            self.failed = f"the writer thread died: {type(exc).__name__}: {exc}"
+            log.critical("ingest: %s", self.failed, exc_info=True)
+        finally:
+            if not self._stopping.is_set():
+                self.failed = self.failed or "the writer thread stopped"
+                try:  # health sees it at once, not only once the status is stale
+                    self._publish_counters()
+                except Exception:
+                    log.exception("ingest: could not publish the writer's failure")
+
+    def _write_until_stopped(self) -> None:
         batch: list[Reading] = []
         batch_msgs: list[Received] = []
-        next_stats = time.monotonic() + self.settings.stats_interval_s
+        next_stats = time.monotonic()  # the first status at once: health sees a fresh start
         gather = min(GATHER_S, self.settings.flush_interval_s)
         size = self._batch_size
         inbox = self._inbox
         while True:
-            if len(inbox) < size and not self._stopping.is_set():
-                self._wake.wait(gather)
-                self._wake.clear()
-            while inbox and len(batch) < size:
-                msg, outcome = inbox.popleft()
-                if isinstance(outcome, Reading):
-                    batch.append(outcome)
-                    batch_msgs.append(msg)
-                elif outcome is None:
-                    self._ack([msg])  # status, alerts, acks share the wildcard: not ours
-                else:
-                    self._dead_letter(msg, outcome)
-            if batch:
-                if self._flush(batch):
-                    self._ack_ready.extend(batch_msgs)
-                    batch, batch_msgs = [], []
-                elif self._stopping.is_set():
-                    log.error(
-                        "stopping with %d readings not stored; they were not acknowledged, "
-                        "so the broker will deliver them again",
-                        len(batch),
-                    )
+            try:
+                if len(inbox) < size and not self._stopping.is_set():
+                    self._wake.wait(gather)
+                    self._wake.clear()
+                while inbox and len(batch) < size:
+                    msg, outcome = inbox.popleft()
+                    if isinstance(outcome, Reading):
+                        batch.append(outcome)
+                        batch_msgs.append(msg)
+                    elif outcome is None:
+                        self._ack([msg])  # status, alerts, acks share the wildcard: not ours
+                    else:
+                        self._dead_letter(msg, outcome)
+                if batch:
+                    batch, batch_msgs = self._flush(batch, batch_msgs)
+                    if batch and self._stopping.is_set():
+                        log.error(
+                            "stopping with %d readings not stored; they were not acknowledged, "
+                            "so the broker will deliver them again",
+                            len(batch),
+                        )
+                        break
+                if not inbox and self._ack_ready:
+                    self._send_ready_acks()  # the stream went quiet: nobody else will send them
+                self._replay()
+                self._settle_dead_letters()
+                if time.monotonic() >= next_stats:
+                    next_stats = time.monotonic() + self.settings.stats_interval_s
+                    self._publish_counters()
+                    log.info("ingest: %s", self._counter_line())
+                if self._stopping.is_set() and not batch and not inbox:
+                    if self.spool.readings:
+                        log.warning(
+                            "%d readings stay spooled in %s; the next start writes them",
+                            self.spool.readings,
+                            self.spool.directory,
+                        )
                     break
-            if not inbox and self._ack_ready:
-                self._send_ready_acks()  # the stream went quiet: nobody else will send them
-            self._replay()
-            self._settle_dead_letters()
-            if time.monotonic() >= next_stats:
-                next_stats = time.monotonic() + self.settings.stats_interval_s
-                self._publish_counters()
-                log.info("ingest: %s", self._counter_line())
-            if self._stopping.is_set() and not batch and not inbox:
-                if self.spool.readings:
-                    log.warning(
-                        "%d readings stay spooled in %s; the next start writes them",
-                        self.spool.readings,
-                        self.spool.directory,
-                    )
-                break
+            except Exception:
+                # A bug must not stop ingest for good: log it, count it, carry on. What the
+                # batch holds stays unacknowledged and is tried again.
+                self.counters.writer_errors += 1
+                log.exception("ingest writer: unexpected error (carrying on)")
+                if self._stopping.wait(RETRY_MIN_S):
+                    break
 
-    def _flush(self, batch: list[Reading]) -> bool:
-        """Store a batch, or spool it while the store is down; True once it is durable.
+    def _flush(
+        self, batch: list[Reading], msgs: list[Received]
+    ) -> tuple[list[Reading], list[Received]]:
+        """Store a batch, or spool it while the store is down; what is left not yet durable.
 
-        False only when the store is down and the spool is full: then the batch stays
-        unacknowledged and the broker holds the rest (back-pressure).
+        Readings are acknowledged once stored or spooled. A batch the store refuses for what
+        it holds (not an outage) is written in halves until each refused reading is alone,
+        and those are dead-lettered. What is left is empty unless the store is down and the
+        spool full: then those readings stay unacknowledged and the broker holds the rest
+        (back-pressure).
         """
         if not self._store_down:
             started = time.perf_counter()
             try:
                 self.store.write_readings(batch)
-            except StoreError as exc:
-                self._mark_down(exc)
+            except Exception as exc:
+                if is_outage(exc):
+                    self._mark_down(exc)  # type: ignore[arg-type]
+                else:
+                    batch, msgs = self._isolate(batch, msgs, exc)
+                    if not batch:
+                        return [], []
             else:
                 self.counters.stored += len(batch)
                 self.counters.batches += 1
                 self.counters.last_batch_ms = round((time.perf_counter() - started) * 1000, 2)
-                return True
-        if self.spool.append(batch):
+                self._ack_ready.extend(msgs)
+                return [], []
+        return self._spool(batch, msgs)
+
+    def _isolate(
+        self, batch: list[Reading], msgs: list[Received], exc: Exception
+    ) -> tuple[list[Reading], list[Received]]:
+        """Store what the store takes of a refused batch, dead-letter the rest; what is left
+        unwritten because the store went down meanwhile."""
+        log.warning(
+            "the store refused a batch of %d readings (%s: %s): finding the reading(s) at fault",
+            len(batch),
+            type(exc).__name__,
+            exc,
+        )
+        done = write_isolating(self.store.write_readings, batch, exc)
+        self.counters.stored += len(done.written)
+        self.counters.batches += 1
+        self._ack_ready.extend(msgs[i] for i in done.written)
+        for i, error in done.refused:
+            why = reason(error)
+            self.counters.store_refused += 1
+            log.warning(
+                "dead-lettering a %s reading of %r: %s",
+                batch[i].kind,
+                batch[i].sensor_id,
+                why,
+                exc_info=None if isinstance(error, StoreError) else error,
+            )
+            self._dead_letter(msgs[i], why)
+        if done.outage is not None:
+            self._mark_down(done.outage)
+        return [batch[i] for i in done.unwritten], [msgs[i] for i in done.unwritten]
+
+    def _spool(
+        self, batch: list[Reading], msgs: list[Received]
+    ) -> tuple[list[Reading], list[Received]]:
+        """Spool a batch while the store is down; what is left (the spool is full)."""
+        # the spool must hold only readings it can replay: dead-letter what no store can keep
+        keep = [i for i, r in enumerate(batch) if reading_problem(r) is None]
+        if len(keep) < len(batch):
+            for i in sorted(set(range(len(batch))) - set(keep)):
+                self.counters.store_refused += 1
+                self._dead_letter(
+                    msgs[i], f"no store can keep this reading: {reading_problem(batch[i])}"
+                )
+            batch, msgs = [batch[i] for i in keep], [msgs[i] for i in keep]
+        try:
+            spooled = self.spool.append(batch)
+        except OSError as exc:  # disk full, permissions: like a full spool, hold back acks
+            log.error("cannot write the spool in %s: %s", self.spool.directory, exc)
+            spooled = False
+        if spooled:
             self.counters.spooled += len(batch)
             self.counters.spool_pending = self.spool.readings
-            return True
+            self._ack_ready.extend(msgs)
+            return [], []
         log.error(
             "spool full (%d readings, %.0f MB): holding back acknowledgements",
             self.spool.readings,
             self.spool.bytes / 1e6,
         )
         self._stopping.wait(0.5)
-        return False
+        return batch, msgs
 
     def _mark_down(self, exc: StoreError) -> None:
         self.counters.store_errors += 1
@@ -310,7 +413,7 @@ class IngestService:
         if not self._store_down or time.monotonic() < self._next_try:
             return
         try:
-            done = self.spool.replay_one(self.store)
+            done = self.spool.replay_one(self.store, refused=self._dead_letter_spooled)
         except StoreError as exc:
             self._mark_down(exc)
             return
@@ -365,19 +468,42 @@ class IngestService:
         self.counters.rejected += 1
         client = self._client
         assert client is not None
-        body = orjson.dumps(
-            {
-                "reason": reason,
-                "topic": msg.topic,
-                "received_at": self.clock().isoformat(),
-                "payload_b64": base64.b64encode(msg.payload).decode(),
-            }
-        )
+        body = self._dead_letter_body(reason, msg.topic, msg.payload)
         log.debug("dead letter from %s: %s", msg.topic, reason)
         _, _, kind, sensor_id = msg.topic.split("/", 3)
         topic = topics.deadletter(self.settings.event, kind, sensor_id)
         # registered before the confirmations are next drained, on this same thread: no race
         self._dl_pending[client.publish(topic, body, qos=1).mid] = msg
+
+    def _dead_letter_body(self, reason: str, topic: str, payload: bytes) -> bytes:
+        return orjson.dumps(
+            {
+                "reason": reason,
+                "topic": topic,
+                "received_at": self.clock().isoformat(),
+                "payload_b64": base64.b64encode(payload).decode(),
+            }
+        )
+
+    def _dead_letter_spooled(self, reading: Reading, reason: str) -> None:
+        """Dead-letter a spooled reading the store refuses (its message was acknowledged when
+        it was spooled: the payload is rebuilt from the reading)."""
+        self.counters.rejected += 1
+        self.counters.store_refused += 1
+        log.warning("dropping a spooled %s reading of %r: %s", *reading[:2], reason)
+        client = self._client
+        if client is None:
+            return
+        try:
+            payload = orjson.dumps(reading.to_json())
+        except TypeError:  # what made the store refuse it may make it unencodable too
+            payload = repr(reading).encode("utf-8", "backslashreplace")
+        kind, sensor_id = reading.kind, reading.sensor_id
+        if not (topics.valid_id(kind) and topics.valid_id(sensor_id)):
+            kind, sensor_id = "invalid", "invalid"
+        topic = topics.reading(self.settings.event, kind, sensor_id)
+        body = self._dead_letter_body(reason, topic, payload)
+        client.publish(topics.deadletter(self.settings.event, kind, sensor_id), body, qos=1)
 
     def _settle_dead_letters(self) -> None:
         """Acknowledge the originals of dead letters the broker has confirmed."""
@@ -397,7 +523,13 @@ class IngestService:
         """The counters, in the session's retained status document on _sys/ingest."""
         self.counters.queue_depth = len(self._inbox)
         if self._client is not None:
-            self.session.publish_status(self._client, self.counters.snapshot(), state=state)
+            body = {
+                **self.counters.snapshot(),
+                # read by `opsroom health`: false (with the problem) once the writer has failed
+                "healthy": self.failed is None,
+                "problem": self.failed,
+            }
+            self.session.publish_status(self._client, body, state=state)
 
     def _counter_line(self) -> str:
         c = self.counters

@@ -4,18 +4,20 @@ While the store is down, ingest appends each batch here (fsync'd, then the batch
 acknowledged to the broker) and replays the spool, oldest first, when the store is back.
 Files are JSON lines of [kind, sensor_id, ts_us, drill, values]; a segment is deleted only
 after all its readings are stored, so a crash mid-replay writes some readings twice, which
-the store's idempotent writes absorb.
+the store's idempotent writes absorb. A reading the store refuses for what it holds (not an
+outage) is handed to the caller to dead-letter, so that one bad line never wedges the spool.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import orjson
 
+from ingest.isolate import is_outage, reason, write_isolating
 from opsroom.clock import from_us, to_us
 from opsroom.store import Store
 from opsroom.telemetry import Reading
@@ -73,19 +75,53 @@ class Spool:
         self.readings += len(readings)
         return True
 
-    def _read(self, path: Path) -> Iterator[Reading]:
+    def _read(self, path: Path, unreadable: list[bytes]) -> Iterator[Reading]:
         with path.open("rb") as f:
             for line in f:
                 if not line.endswith(b"\n"):
                     break  # a torn last line from a crash mid-append: never acknowledged
-                kind, sensor_id, ts_us, drill, values = orjson.loads(line)
-                yield Reading(kind, sensor_id, from_us(ts_us), values, drill)
+                try:
+                    kind, sensor_id, ts_us, drill, values = orjson.loads(line)
+                    ts = from_us(ts_us)
+                except (ValueError, TypeError, OverflowError) as exc:  # a damaged file
+                    log.error("spool %s: skipping a line that is not a reading (%s)", path, exc)
+                    unreadable.append(line)
+                    continue
+                yield Reading(kind, sensor_id, ts, values, drill)
 
-    def replay_one(self, store: Store, chunk: int = 5000) -> int:
-        """Write the oldest segment to the store and delete it; the number of readings.
+    def replay_one(
+        self,
+        store: Store,
+        chunk: int = 5000,
+        refused: Callable[[Reading, str], None] | None = None,
+    ) -> int:
+        """Write the oldest segment to the store and delete it; the number of readings stored.
 
-        Raises StoreError (and keeps the segment) if the store fails.
+        Readings the store refuses for their content go to `refused` with the reason (and
+        are dropped from the spool; logged if there is no `refused`). Raises StoreError (and
+        keeps the segment) if the store fails.
         """
+        dropped: list[Reading] = []
+
+        def write(batch: list[Reading]) -> int:
+            try:
+                store.write_readings(batch)
+            except Exception as exc:
+                if is_outage(exc):
+                    raise
+                done = write_isolating(store.write_readings, batch, exc)
+                for i, error in done.refused:
+                    why = reason(error)
+                    dropped.append(batch[i])
+                    if refused is not None:
+                        refused(batch[i], why)
+                    else:
+                        log.error("spooled reading dropped: %s: %s", batch[i], why)
+                if done.outage is not None:
+                    raise done.outage from None
+                return len(done.written)
+            return len(batch)
+
         segments = self._segments()
         if not segments:
             return 0
@@ -94,17 +130,16 @@ class Spool:
             self._current = None  # new appends go to a fresh segment
         batch: list[Reading] = []
         done = 0
-        for reading in self._read(path):
+        unreadable: list[bytes] = []
+        for reading in self._read(path, unreadable):
             batch.append(reading)
             if len(batch) >= chunk:
-                store.write_readings(batch)
-                done += len(batch)
+                done += write(batch)
                 batch = []
         if batch:
-            store.write_readings(batch)
-            done += len(batch)
+            done += write(batch)
         size = path.stat().st_size
         path.unlink()
         self.bytes -= size
-        self.readings -= done
+        self.readings -= done + len(dropped) + len(unreadable)
         return done

@@ -87,6 +87,10 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         service.run(stop)
     finally:
         store.close()
+    if service.failed is not None:
+        # non-zero, so that a supervisor (compose's `restart:`) starts ingest again
+        print(f"opsroom: ingest failed: {service.failed}", file=sys.stderr)
+        return 1
     return 0
 
 

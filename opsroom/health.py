@@ -1,4 +1,10 @@
-"""Health of a running service, judged by its retained status on _sys/<service>."""
+"""Health of a running service, judged by its retained status document on _sys/<service>.
+
+A service is healthy when its latest status says it is ready, is recent (a service
+publishes it from the thread that does its work, every `OPSROOM_STATS_INTERVAL_S`, so a
+stuck or dead worker goes stale) and does not say `"healthy": false` (ingest says so, with
+the `problem`, as soon as its writer thread has stopped).
+"""
 
 from __future__ import annotations
 
@@ -22,7 +28,8 @@ def check(
     clock: Clock = utcnow,
     timeout: float = 5.0,
 ) -> tuple[bool, str]:
-    """(healthy, why): the service says it is ready and reported within `max_age`."""
+    """(healthy, why): the service says it is ready, reported within `max_age`, and does not
+    report a failure."""
     topic = topics.system(settings.event, service)
     got: list[bytes] = []
     arrived = threading.Event()
@@ -47,6 +54,9 @@ def check(
         return False, f"no status on {topic} within {timeout:.0f} s"
     try:
         status = orjson.loads(got[-1])
+        if status.get("healthy") is False:  # said before any state: it is why it stopped
+            problem = str(status.get("problem") or "it reported itself unhealthy")[:300]
+            return False, f"{service} is not working: {problem}"
         state = status.get("state", "ready")  # a status without a state: counters only
         if state not in ("ready", "running"):  # "running": the drill simulator
             return False, f"{service} is {state}"

@@ -54,6 +54,10 @@ def test_services_and_the_drill_file(production: dict, compose: dict) -> None:
     for name, service in compose["services"].items():
         if name != "simulator":
             assert "healthcheck" in service, f"{name} has no health check"
+            # compose restarts a container that exits, never one that is merely unhealthy
+            assert service.get("restart") in ("unless-stopped", "always", "on-failure"), name
+    check = compose["services"]["ingest"]["healthcheck"]["test"]
+    assert check[:4] == ["CMD", "opsroom", "health", "ingest"]
 
 
 def test_the_simulator_user_exists_only_with_the_drill_file(

@@ -24,11 +24,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from opsroom.alerts import AlertEvent
-from opsroom.store import Store, StoreError
+from opsroom.store import BadDataError, Store, StoreError, reading_problem
 from opsroom.store.influx import (
     RANGE_MAX,
     InfluxStore,
@@ -40,6 +40,7 @@ from opsroom.store.influx import (
     reading_to_line,
 )
 from opsroom.telemetry import Reading
+from tests.fuzz_readings import readings
 
 T0 = datetime(2026, 7, 4, 18, 0, 0, tzinfo=UTC)
 T0_US = 1_783_188_000_000_000
@@ -479,6 +480,28 @@ def test_http_errors_become_store_errors_without_the_token(
     assert TOKEN not in str(info.value)
 
 
+@pytest.mark.parametrize(
+    ("status", "bad_data"), [(400, True), (422, True), (401, False), (503, False)]
+)
+def test_data_the_server_refuses_is_bad_data_not_an_outage(
+    fake: FakeInflux, store: InfluxStore, status: int, bad_data: bool
+) -> None:
+    """Ingest waits out an outage but isolates and dead-letters what the server refuses."""
+    fake.status = status
+    with pytest.raises(StoreError) as info:
+        store.write_readings([Reading("coldchain", "f", T0, {"temp_c": 1.0})])
+    assert isinstance(info.value, BadDataError) is bad_data
+
+
+def test_an_unwritable_reading_is_bad_data_naming_it(store: InfluxStore) -> None:
+    with pytest.raises(BadDataError, match=r"'crowd' reading of 'zone-x'.*'occupancy'.*64-bit"):
+        store.write_readings([Reading("crowd", "zone-x", T0, {"occupancy": 2**64})])
+    with pytest.raises(BadDataError, match="no exact float value"):
+        store.write_readings([Reading("coldchain", "f", T0, {"temp_c": 2**53 + 1})])
+    with pytest.raises(BadDataError, match="1677-2262"):
+        store.write_readings([Reading("coldchain", "f", T0.replace(year=2300), {"temp_c": 1.0})])
+
+
 def test_flux_errors_become_store_errors(fake: FakeInflux, store: InfluxStore) -> None:
     fake.answer_query = lambda flux: (
         "#datatype,string,string\r\n#group,true,true\r\n#default,,\r\n,error,reference\r\n"
@@ -722,3 +745,63 @@ def test_line_protocol_survives_a_real_influxdb(influxd_url: str) -> None:
         "seq": "integer",
         "severity": "string",
     }
+
+
+@pytest.fixture(scope="module")
+def fuzz_db(influxd_url: str) -> str:
+    status, body = _post(
+        f"{influxd_url}/query",
+        b"q=CREATE DATABASE opsroom_fuzz",
+        "application/x-www-form-urlencoded",
+    )
+    assert status == 200, body
+    return "opsroom_fuzz"
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _field_at(url: str, db: str, reading: Reading, field: str) -> tuple[Any, Any]:
+    """(value of `field`, sensor_id) of the point of `reading` (its ts is its own)."""
+    q = (
+        f"SELECT {_quoted(field)}, {_quoted('sensor_id')} FROM {_quoted(reading.kind)}"
+        f" WHERE time = {epoch_us(reading.ts) * 1000}"
+    )
+    [series] = _influxql(url, db, q)
+    [[_, value, sensor_id]] = series["values"]
+    return value, sensor_id
+
+
+@pytest.mark.influxdb
+@settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
+@given(reading=readings())
+def test_fuzzed_readings_reach_a_real_influxdb_faithfully_or_are_refused(
+    influxd_url: str, fuzz_db: str, reading: Reading
+) -> None:
+    """The InfluxDB write path (`reading_to_line`, what `write_readings` sends) meets extreme
+    ints and floats, long strings and odd Unicode: the line is refused with a ValueError that
+    the adapter raises as BadDataError, or the real parser stores exactly the reading."""
+    try:
+        line = reading_to_line(reading)
+    except ValueError as exc:  # says what is wrong, naming the part of the reading
+        assert re.match(r"(measurement|sensor_id|field key|field|reading field|ts) ", str(exc))
+        return
+    assert reading_problem(reading) is None, reading  # what no store can keep never gets here
+    status, body = _post(
+        f"{influxd_url}/write?db={fuzz_db}&precision=u", line.encode(), "text/plain"
+    )
+    if status == 400 and b"field type conflict" in body:
+        return  # a field written as another type before: the adapter raises BadDataError (400)
+    assert status == 204, (line[:300], body)
+    assert _field_at(influxd_url, fuzz_db, reading, "drill") == (reading.drill, reading.sensor_id)
+    types = _field_types(influxd_url, fuzz_db, reading.kind)
+    for name, value in reading.values.items():
+        got, _ = _field_at(influxd_url, fuzz_db, reading, name)
+        if isinstance(value, bool):
+            assert (types[name], got) == ("boolean", value), name
+        elif types[name] == "integer":
+            assert type(value) is int and got == value, (name, got, value)
+        else:  # InfluxDB's JSON prints 2.0 as 2 and 2.0**63 as 9223372036854776000: read it
+            # back as a float (the shortest digits round-trip exactly), and compare exactly
+            assert types[name] == "float" and float(got) == value, (name, got, value)

@@ -193,6 +193,24 @@ INVALID = [
         "out: Input should be greater than or equal to 0",
         id="negative-out-count",
     ),
+    pytest.param(
+        "crowd",
+        body(occupancy=2**64),
+        "occupancy: Input should be less than or equal to 1000000 (got 18446744073709551616)",
+        id="occupancy-beyond-64-bits",
+    ),
+    pytest.param(
+        "crowd",
+        body(**{"in": 2**63}),
+        "in: Input should be less than or equal to 1000000",
+        id="in-count-beyond-int64",
+    ),
+    pytest.param(
+        "shuttle",
+        body(lat=52.0, lon=-1.0, speed_kmh=20.0, passengers=10**30),
+        "passengers: Input should be less than or equal to 500",
+        id="passengers-huge",
+    ),
     pytest.param("crowd", body(), "needs occupancy, or in/out counts", id="crowd-without-counts"),
     pytest.param(
         "crowd",
@@ -353,6 +371,19 @@ def test_whole_numbers_keep_the_field_type(family: Family) -> None:
     assert reading.values == {k: (int(v) if k in floats else v) for k, v in sample.values.items()}
     for name, value in reading.values.items():
         assert type(value) is type(sample.values[name]), name
+
+
+@pytest.mark.parametrize("family", list(FAMILIES.values()), ids=lambda f: f.kind)
+def test_every_numeric_field_has_a_lower_and_an_upper_bound(family: Family) -> None:
+    """What a device can report: no number without bounds reaches the store."""
+    for name in family.model.model_fields:
+        if name in family.model.common_fields:
+            continue
+        schema = family.model.model_json_schema(by_alias=False)["properties"][name]
+        options = schema.get("anyOf", [schema])
+        for option in options:
+            if option.get("type") in ("integer", "number"):
+                assert "minimum" in option and "maximum" in option, (family.kind, name, option)
 
 
 def test_counts_stay_integers() -> None:

@@ -3,9 +3,24 @@
 from __future__ import annotations
 
 from opsroom.settings import Settings
-from opsroom.store.base import SeriesPoint, Store, StoreError, active_alerts
+from opsroom.store.base import (
+    BadDataError,
+    SeriesPoint,
+    Store,
+    StoreError,
+    active_alerts,
+    reading_problem,
+)
 
-__all__ = ["SeriesPoint", "Store", "StoreError", "active_alerts", "open_store"]
+__all__ = [
+    "BadDataError",
+    "SeriesPoint",
+    "Store",
+    "StoreError",
+    "active_alerts",
+    "open_store",
+    "reading_problem",
+]
 
 
 def open_store(settings: Settings) -> Store:

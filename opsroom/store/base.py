@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -13,6 +14,59 @@ from opsroom.telemetry import Reading
 
 class StoreError(RuntimeError):
     """The store could not do what was asked (unreachable, locked, misconfigured)."""
+
+
+class BadDataError(StoreError):
+    """The store refused the data itself, not for an outage: writing it again fails the same way.
+
+    A caller holding a batch should not wait for the store to recover but find the reading(s)
+    at fault (ingest writes the batch in halves until each refused reading is alone).
+    """
+
+
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+
+def show_int(value: int) -> str:
+    """An integer for a message: its digits, or its size when it has too many to print."""
+    return str(value) if value.bit_length() <= 256 else f"an integer of {value.bit_length()} bits"
+
+
+def _text_problem(what: str, text: object) -> str | None:
+    if not isinstance(text, str):
+        return f"{what} is a {type(text).__name__}, not a string"
+    if "\x00" in text:
+        return f"{what} {text[:40]!r} contains a NUL character"
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return f"{what} {text[:40]!r} is not valid Unicode (a lone surrogate)"
+    return None
+
+
+def reading_problem(reading: Reading) -> str | None:
+    """Why no store can keep `reading` faithfully, or None: what every adapter refuses.
+
+    Values must be bools, 64-bit integers or finite floats (SQLite and InfluxDB store integers
+    in 64 bits; NaN and infinities have no JSON form), and names valid Unicode without NUL
+    (SQLite cuts text at a NUL). An adapter may refuse more (see its docstring); it raises
+    BadDataError naming the field. Cheap enough to run on every reading of a batch.
+    """
+    for name, value in reading.values.items():
+        kind = type(value)
+        if kind is float:
+            if not math.isfinite(value):
+                return f"field {name!r}: {value} is not a finite number"
+        elif kind is int:
+            if not INT64_MIN <= value <= INT64_MAX:
+                return f"field {name!r}: {show_int(int(value))} does not fit a 64-bit integer"
+        elif kind is not bool:
+            return f"field {name!r}: unsupported value type {kind.__name__}"
+        if type(name) is not str or not name.isprintable():  # NUL and surrogates are not
+            problem = _text_problem("field name", name)
+            if problem is not None:
+                return problem
+    return _text_problem("sensor_id", reading.sensor_id) or _text_problem("kind", reading.kind)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +96,9 @@ class Store(Protocol):
       them ordered by ts then insertion.
     - Failures raise StoreError; nothing is half-written from the caller's point of view
       (a batch that raised may be written again).
+    - A reading the store cannot keep faithfully raises BadDataError (a StoreError) naming
+      the reading and the field, and is never stored altered: at least every reading with a
+      `reading_problem` (an adapter may refuse more). Any other StoreError is an outage.
     """
 
     def write_readings(self, readings: Sequence[Reading]) -> None:

@@ -45,7 +45,7 @@ from influxdb_client.domain.write_precision import WritePrecision
 from pydantic import ValidationError
 
 from opsroom.alerts import AlertEvent
-from opsroom.store.base import SeriesPoint, StoreError
+from opsroom.store.base import BadDataError, SeriesPoint, StoreError, show_int
 from opsroom.telemetry import FAMILIES, Payload, Reading, Value
 
 __all__ = [
@@ -74,6 +74,12 @@ WRITE_CHUNK: Final = 5_000
 # WritePrecision.US is the string "us" although write() annotates the parameter as WritePrecision.
 _PRECISION: Any = WritePrecision.US
 _INT64 = (-(2**63), 2**63 - 1)
+# InfluxDB keeps nanoseconds in 64 bits: 1677-09-21T00:12:43.145224192Z to 2262-04-11T23:47:16Z.
+_TS_US = (_INT64[0] // 1000 + 1, _INT64[1] // 1000)
+# InfluxDB refuses a series key (measurement and tags) or field key longer than 64 KiB; each name
+# and tag value is held to this so that a line never fails on the server for its length.
+MAX_KEY_BYTES: Final = 16_384
+_REFUSED_DATA = frozenset({400, 413, 422})
 # Field names `series` accepts (the same rule as the SQLite adapter).
 _FIELD = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 # Field keys a reading may not use: ours (tag, drill marker) and InfluxDB's reserved `time`.
@@ -115,9 +121,19 @@ def _check_identifier(what: str, text: str, *, is_value: bool = False) -> None:
     if not text:
         raise ValueError(f"{what} is empty")
     if "\\" in text or any(ord(c) < 0x20 or ord(c) == 0x7F for c in text):
-        raise ValueError(f"{what} {text!r} contains a backslash or a control character")
+        raise ValueError(f"{what} {text[:60]!r} contains a backslash or a control character")
+    size = _utf8_size(what, text)
+    if size > MAX_KEY_BYTES:
+        raise ValueError(f"{what} {text[:60]!r}... is {size} bytes, over {MAX_KEY_BYTES}")
     if not is_value and text[0] in "_#":
-        raise ValueError(f"{what} {text!r} starts with {text[0]!r}")
+        raise ValueError(f"{what} {text[:60]!r} starts with {text[0]!r}")
+
+
+def _utf8_size(what: str, text: str) -> int:
+    try:
+        return len(text.encode())
+    except UnicodeEncodeError:
+        raise ValueError(f"{what} {text[:60]!r} is not valid Unicode (a lone surrogate)") from None
 
 
 def _measurement(name: str) -> str:
@@ -138,6 +154,7 @@ def _tag_value(what: str, value: str) -> str:
 def _string_field(value: str) -> str:
     if "\n" in value or "\r" in value:
         raise ValueError("string field values cannot contain newlines in line protocol")
+    _utf8_size("string field value", value)
     return '"' + value.translate(_ESCAPE_STRING) + '"'
 
 
@@ -145,12 +162,13 @@ def _number_field(name: str, value: object, as_float: bool) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):
-        if as_float:
-            value = float(value)
-        elif _INT64[0] <= value <= _INT64[1]:
+        if not _INT64[0] <= value <= _INT64[1]:
+            raise ValueError(f"field {name!r}: {show_int(value)} does not fit a 64-bit integer")
+        if not as_float:
             return f"{value}i"
-        else:
-            raise ValueError(f"field {name!r}: {value} does not fit a 64-bit integer")
+        if float(value) != value:  # beyond 2**53 not every integer has a float
+            raise ValueError(f"field {name!r}: {value} has no exact float value (a float field)")
+        value = float(value)
     if isinstance(value, float):
         if not math.isfinite(value):
             raise ValueError(f"field {name!r}: {value} is not a finite number")
@@ -218,10 +236,13 @@ def reading_to_line(reading: Reading) -> str:
         fields.append((_key("field key", name), _number_field(name, value, name in floats)))
     fields.append((DRILL_FIELD, "true" if reading.drill else "false"))
     fields.sort()
+    us = epoch_us(reading.ts)
+    if not _TS_US[0] <= us <= _TS_US[1]:
+        raise ValueError(f"ts {reading.ts.isoformat()} is outside InfluxDB's 1677-2262 range")
     return (
         f"{_measurement(reading.kind)},{SENSOR_TAG}={_tag_value('sensor_id', reading.sensor_id)} "
         + ",".join(f"{k}={v}" for k, v in fields)
-        + f" {epoch_us(reading.ts)}"
+        + f" {us}"
     )
 
 
@@ -334,7 +355,10 @@ class InfluxStore:
                 detail = f"HTTP {status}: {exc.message}"
             else:  # no HTTP response (e.g. TLS failure): the reason says what happened
                 detail = str(getattr(exc, "reason", None) or exc.message)
-            raise StoreError(self._message(what, detail)) from exc
+            # 400 (unparsable, field type conflict), 413 (too large), 422 (outside retention):
+            # the server refuses the data and would refuse it again; anything else may pass
+            error = BadDataError if status in _REFUSED_DATA else StoreError
+            raise error(self._message(what, detail)) from exc
         except FluxQueryException as exc:
             raise StoreError(self._message(what, f"Flux error: {exc.message}")) from exc
         except (FluxCsvParserException, urllib3.exceptions.HTTPError, OSError, ValueError) as exc:
@@ -374,10 +398,13 @@ class InfluxStore:
         """Store a batch of readings (one request per WRITE_CHUNK lines; idempotent)."""
         if not readings:
             return
-        try:
-            lines = [reading_to_line(r) for r in readings]
-        except ValueError as exc:
-            raise StoreError(f"cannot write readings to InfluxDB: {exc}") from exc
+        lines = []
+        for r in readings:
+            try:
+                lines.append(reading_to_line(r))
+            except (ValueError, TypeError) as exc:  # TypeError: not a Reading's types at all
+                which = f"{str(r.kind)[:40]!r} reading of {str(r.sensor_id)[:60]!r} at {r.ts}"
+                raise BadDataError(f"cannot write {which} to InfluxDB: {exc}") from exc
         self._write_lines("write readings", lines)
 
     def latest(self, kind: str, sensor_ids: Collection[str] | None = None) -> list[Reading]:

@@ -14,7 +14,7 @@ import orjson
 
 from opsroom.alerts import AlertEvent
 from opsroom.clock import from_us, to_us
-from opsroom.store.base import SeriesPoint, StoreError
+from opsroom.store.base import BadDataError, SeriesPoint, StoreError, reading_problem
 from opsroom.telemetry import Reading
 
 _FIELD = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
@@ -59,6 +59,11 @@ WHERE excluded.ts > latest.ts
 """
 
 
+def _describe(reading: Reading) -> str:
+    """Which reading, for an error message (names shortened, never unprintable)."""
+    return f"{str(reading.kind)[:40]!r} reading of {str(reading.sensor_id)[:60]!r} at {reading.ts}"
+
+
 class SqliteStore:
     """The Store protocol on one SQLite file (see opsroom.store.base.Store for the contract)."""
 
@@ -87,6 +92,9 @@ class SqliteStore:
                     self._db.execute("ROLLBACK")
                     raise
                 self._db.execute("COMMIT")
+            except (sqlite3.IntegrityError, sqlite3.DataError) as exc:
+                # a constraint or value the database refuses: the data, not an outage
+                raise BadDataError(f"SQLite store {self.path}: {what} refused: {exc}") from exc
             except sqlite3.Error as exc:
                 raise StoreError(f"SQLite store {self.path}: {what} failed: {exc}") from exc
 
@@ -98,9 +106,17 @@ class SqliteStore:
                 raise StoreError(f"SQLite store {self.path}: {what} failed: {exc}") from exc
 
     def write_readings(self, readings: Sequence[Reading]) -> None:
-        """Store a batch in one transaction; a repeated (kind, sensor, ts) is ignored."""
+        """Store a batch in one transaction; a repeated (kind, sensor, ts) is ignored.
+
+        A reading SQLite cannot keep faithfully (see `reading_problem`: an integer beyond 64
+        bits, NaN, a NUL in a name, ...) raises BadDataError naming it, and nothing is written.
+        """
         if not readings:
             return
+        for r in readings:
+            problem = reading_problem(r)
+            if problem is not None:
+                raise BadDataError(f"SQLite store {self.path}: {_describe(r)}: {problem}")
         rows = orjson.dumps(
             [(r.kind, r.sensor_id, to_us(r.ts), int(r.drill), r.values) for r in readings]
         )

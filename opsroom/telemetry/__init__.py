@@ -77,8 +77,13 @@ def _describe(exc: ValidationError) -> str:
     return "; ".join(parts) + (f"; and {more} more" if more > 0 else "")
 
 
-def _validate_slowly(family: Family, payload: bytes) -> Payload:
-    """Validate in steps (JSON, object, schema) to say precisely why a payload is bad."""
+def _validate_slowly(family: Family, payload: bytes, first: ValidationError) -> Payload:
+    """Validate in steps (JSON, object, schema) to say precisely why a payload is bad.
+
+    `first` is the error of the one-pass validation; its words are the reason when the JSON
+    itself is fine (orjson reads an integer beyond 64 bits as a float, which would make the
+    reason for `"occupancy": 18446744073709551616` "should be a valid integer").
+    """
     try:
         data = orjson.loads(payload)
     except orjson.JSONDecodeError as exc:
@@ -87,8 +92,8 @@ def _validate_slowly(family: Family, payload: bytes) -> Payload:
         raise PayloadError(f"payload must be a JSON object, got {type(data).__name__}")
     try:
         return family.model.model_validate(data)
-    except ValidationError as exc:
-        raise PayloadError(_describe(exc)) from None
+    except ValidationError:
+        raise PayloadError(_describe(first)) from None
 
 
 def parse_reading(
@@ -103,8 +108,8 @@ def parse_reading(
     try:
         # fast path: pydantic parses and validates the bytes in one pass (Rust)
         model = family.model.model_validate_json(payload)
-    except ValidationError:
-        model = _validate_slowly(family, payload)  # raises PayloadError with a clear reason
+    except ValidationError as exc:
+        model = _validate_slowly(family, payload, exc)  # raises PayloadError with a clear reason
     ts = model.ts
     if ts - now > limits.max_future:
         raise PayloadError(

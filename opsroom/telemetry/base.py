@@ -36,9 +36,15 @@ def _seconds_or_datetime(value: object) -> object:
 
 Timestamp = Annotated[datetime, BeforeValidator(_seconds_or_datetime), AfterValidator(_aware)]
 # Numbers are strict: `true` or `"5"` is not a temperature. Ints are accepted and become floats,
-# so a field keeps one type in the store.
+# so a field keeps one type in the store. Every numeric field of a family also has bounds (what
+# a device can report): a value beyond them is a broken or hostile device, and the bounds keep
+# every value inside what both stores can hold (64-bit integers, finite floats).
 Number = StrictFloat
-Count = Annotated[StrictInt, Field(ge=0)]
+# The largest crowds counted at one venue (festivals of a few hundred thousand a day) stay well
+# under a million; one counter reporting more is broken. An unbounded count let a single
+# `18446744073709551616` reach the store, which cannot hold it, and stop ingest.
+MAX_COUNT = 1_000_000
+Count = Annotated[StrictInt, Field(ge=0, le=MAX_COUNT)]
 
 
 class Payload(BaseModel):

@@ -13,9 +13,11 @@ from opsroom.telemetry.registry import register
 class ColdchainPayload(Payload):
     """One temperature probe of a catering unit."""
 
+    # from ultra-low freezers (-86 °C) to ovens and fryer oil (up to about 250-300 °C); a probe
+    # reading beyond that is broken
     temp_c: Number = Field(ge=-90, le=300)
     door_open: StrictBool | None = None
-    battery_pct: Number | None = Field(None, ge=0, le=100)
+    battery_pct: Number | None = Field(None, ge=0, le=100)  # a percentage
 
 
 FAMILY = register(

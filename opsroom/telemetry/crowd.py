@@ -13,6 +13,7 @@ from opsroom.telemetry.registry import register
 class CrowdPayload(Payload):
     """A people counter: people in the zone now, and/or people in and out since last report."""
 
+    # Count: 0 to MAX_COUNT (a million, see base.py), for occupancy and for the in/out counts
     occupancy: Count | None = None
     in_: Count | None = Field(None, alias="in")
     out: Count | None = None

@@ -13,11 +13,15 @@ from opsroom.telemetry.registry import register
 class PowerPayload(Payload):
     """Electrical readings of one generator or board (three-phase averages)."""
 
+    # Bounds are what a meter on an event's supply can report, with a wide margin: medium
+    # voltage feeds reach 33 kV (limit 50 kV); the largest generator sets give a few MW, a
+    # few thousand A a phase (limits 100 kA and ±100 MW, negative when power flows back);
+    # mains is 50/60 Hz and aircraft-style supplies 400 Hz (limit 1 kHz).
     voltage_v: Number | None = Field(None, ge=0, le=50_000)
     current_a: Number | None = Field(None, ge=0, le=100_000)
     power_kw: Number | None = Field(None, ge=-100_000, le=100_000)
     frequency_hz: Number | None = Field(None, ge=0, le=1_000)
-    fuel_pct: Number | None = Field(None, ge=0, le=100)
+    fuel_pct: Number | None = Field(None, ge=0, le=100)  # a percentage
 
     @model_validator(mode="after")
     def _has_a_measurement(self) -> PowerPayload:

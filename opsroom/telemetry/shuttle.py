@@ -13,11 +13,11 @@ from opsroom.telemetry.registry import register
 class ShuttlePayload(Payload):
     """A GPS fix of one shuttle bus."""
 
-    lat: Number = Field(ge=-90, le=90)
+    lat: Number = Field(ge=-90, le=90)  # the globe's range
     lon: Number = Field(ge=-180, le=180)
-    speed_kmh: Number = Field(ge=0, le=250)
-    heading_deg: Number | None = Field(None, ge=0, le=360)
-    passengers: Count | None = Field(None, le=500)
+    speed_kmh: Number = Field(ge=0, le=250)  # no road vehicle carrying passengers goes faster
+    heading_deg: Number | None = Field(None, ge=0, le=360)  # compass degrees
+    passengers: Count | None = Field(None, le=500)  # more than any articulated or double-deck bus
 
 
 FAMILY = register(

@@ -6,6 +6,7 @@ import base64
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -346,3 +347,107 @@ def test_mqtt_311_with_a_small_inflight_window(
         assert time.monotonic() - started < 20
     finally:
         broker.stop()
+
+
+def crowd_stream(event: str, start: int, n: int) -> list[tuple[str, bytes]]:
+    """n crowd readings with distinct (sensor, ts), numbered from `start`."""
+    base = datetime.now(UTC) - timedelta(minutes=20)
+    return [
+        (
+            topics.reading(event, "crowd", f"zone-{i % 5}"),
+            json.dumps(
+                {"ts": (base + timedelta(seconds=i)).isoformat(), "occupancy": 100 + i}
+            ).encode(),
+        )
+        for i in range(start, start + n)
+    ]
+
+
+def test_a_poison_reading_is_dead_lettered_and_ingest_carries_on_after_a_restart(
+    broker: Mosquitto, event: str, store: SqliteStore, collect
+) -> None:
+    """`"occupancy": 2**64` amid good readings: it used to kill the writer thread (and again
+    after every restart, as the broker redelivered it); now it is dead-lettered, naming the
+    field, and every good reading is stored, before and after a restart."""
+    dead = collect(topics.deadletter_filter(event))
+    poison = json.dumps({"ts": now_iso(), "occupancy": 18446744073709551616}).encode()
+    service = start_ingest(broker.port, event, store)
+    pub = publisher(broker.port)
+    stream = crowd_stream(event, 0, 100)
+    stream += [(topics.reading(event, "crowd", "zone-poison"), poison)]
+    stream += crowd_stream(event, 100, 100)
+    try:
+        for topic, payload in stream:
+            pub.publish(topic, payload, qos=1).wait_for_publish(5)
+        assert wait_until(lambda: store.count() == 200, timeout=15), store.count()
+        [letter] = dead.wait_for(1)
+        assert wait_until(lambda: service.counters.deadletters_published == 1)
+    finally:
+        service.stop()
+    body = json.loads(letter.payload)
+    assert letter.topic == topics.deadletter(event, "crowd", "zone-poison")
+    assert "occupancy" in body["reason"] and "1000000" in body["reason"], body["reason"]
+    assert base64.b64decode(body["payload_b64"]) == poison
+    assert service.counters.stored == 200 and service.counters.rejected == 1
+
+    again = start_ingest(broker.port, event, store)  # nothing redelivered holds it up
+    try:
+        for topic, payload in crowd_stream(event, 200, 50):
+            pub.publish(topic, payload, qos=1).wait_for_publish(5)
+        assert wait_until(lambda: store.count() == 250, timeout=15), store.count()
+        assert again.writer_alive()
+    finally:
+        again.stop()
+        pub.loop_stop()
+    assert len(dead.messages) == 1 and again.counters.rejected == 0
+
+
+def refuse_temperature(db: Path, value: float) -> None:
+    """Make a real SQLite file refuse one value, as a store refuses data (not an outage)."""
+    with sqlite3.connect(db) as conn:
+        conn.execute(
+            "CREATE TRIGGER refuse BEFORE INSERT ON readings "
+            f"WHEN json_extract(NEW.data, '$.temp_c') = {value} "
+            "BEGIN SELECT RAISE(ABORT, 'temp_c value refused by the store'); END"
+        )
+
+
+def test_a_batch_the_store_refuses_is_bisected_to_the_one_bad_reading(
+    broker: Mosquitto, event: str, store: SqliteStore, collect
+) -> None:
+    """The store refuses one reading of a batch for its content: the other readings of the
+    batch are stored, the one is dead-lettered with the store's reason, nothing is spooled."""
+    refuse_temperature(store.path, 13.37)
+    dead = collect(topics.deadletter_filter(event))
+    base = datetime.now(UTC) - timedelta(minutes=10)
+    stream = [
+        (
+            topics.reading(event, "coldchain", f"fridge-{i % 8}"),
+            json.dumps(
+                {
+                    "ts": (base + timedelta(seconds=i)).isoformat(),
+                    "temp_c": 13.37 if i == 150 else 4.0,
+                }
+            ).encode(),
+        )
+        for i in range(300)
+    ]
+    service = start_ingest(broker.port, event, store)
+    pub = publisher(broker.port)
+    try:
+        for topic, payload in stream:  # not waited for: they arrive in batches of many
+            pub.publish(topic, payload, qos=1)
+        assert wait_until(lambda: store.count() == 299, timeout=15), store.count()
+        [letter] = dead.wait_for(1)
+        assert wait_until(lambda: service.counters.deadletters_published == 1)
+        assert service.writer_alive()
+    finally:
+        service.stop()
+        pub.loop_stop()
+    body = json.loads(letter.payload)
+    assert letter.topic == topics.deadletter(event, "coldchain", "fridge-6")
+    assert "the store refused this reading" in body["reason"]
+    assert "temp_c value refused by the store" in body["reason"]
+    assert json.loads(base64.b64decode(body["payload_b64"]))["temp_c"] == 13.37
+    c = service.counters
+    assert (c.store_refused, c.spooled, c.store_errors) == (1, 0, 0)

@@ -45,6 +45,42 @@ def test_spool_round_trip_and_bound(tmp_path: Path) -> None:
     assert store.latest("coldchain", ["f19"])[0].ts == t0 + timedelta(seconds=19)
 
 
+def test_spool_replay_hands_over_what_the_store_refuses_and_skips_damaged_lines(
+    tmp_path: Path,
+) -> None:
+    """A spooled reading the store refuses (not an outage) used to fail every replay, so the
+    spool never emptied; now it goes to the caller (ingest dead-letters it) and the rest is
+    written. A damaged line is skipped the same way."""
+    spool = Spool(tmp_path / "spool", max_bytes=1_000_000)
+    t0 = datetime(2026, 7, 4, 18, tzinfo=UTC)
+    batch = [
+        Reading(
+            "coldchain", f"f{i}", t0 + timedelta(seconds=i), {"temp_c": 13.37 if i == 7 else 3.5}
+        )
+        for i in range(40)
+    ]
+    assert spool.append(batch[:20]) and spool.append(batch[20:])
+    [segment] = (tmp_path / "spool").glob("spool-*.jsonl")
+    with segment.open("ab") as f:
+        f.write(b'["coldchain", "f99", "not a time", false, {}]\n')
+    again = Spool(tmp_path / "spool", max_bytes=1_000_000)
+    assert again.readings == 41
+    store = SqliteStore(tmp_path / "s.db")
+    with sqlite3.connect(store.path) as conn:  # the real file refuses one value
+        conn.execute(
+            "CREATE TRIGGER refuse BEFORE INSERT ON readings "
+            "WHEN json_extract(NEW.data, '$.temp_c') = 13.37 "
+            "BEGIN SELECT RAISE(ABORT, 'temp_c value refused'); END"
+        )
+    refused: list[tuple[Reading, str]] = []
+    assert again.replay_one(store, chunk=16, refused=lambda r, why: refused.append((r, why))) == 39
+    assert [(r.sensor_id, "temp_c value refused" in why) for r, why in refused] == [("f7", True)]
+    assert again.readings == 0 and again.bytes == 0
+    assert store.count() == 39
+    assert again.replay_one(store) == 0  # nothing is left to wedge a later replay
+    store.close()
+
+
 @pytest.mark.slow
 def test_store_outage_at_2000_msgs_loses_and_doubles_nothing(
     own_broker: Mosquitto, event: str, tmp_path: Path
