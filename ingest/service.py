@@ -38,6 +38,7 @@ from opsroom.mqtt import (
 from opsroom.settings import Settings
 from opsroom.store import Store, StoreError
 from opsroom.telemetry import Limits, PayloadError, Reading, parse_reading
+from opsroom.unknown import UnknownSensors
 from opsroom.venue import Venue
 
 log = logging.getLogger("opsroom.ingest")
@@ -94,7 +95,12 @@ class IngestService:
         subscription = topics.readings_filter(settings.event)
         self.subscription = f"$share/{share_group}/{subscription}" if share_group else subscription
         self._known = set(venue.sensors()) if venue is not None else None
-        self._unknown_seen: set[tuple[str, str]] = set()
+        self._unknown_rejected = settings.unknown_sensors == "deadletter"
+        self.unknown = UnknownSensors(
+            log,
+            "dead-lettered" if self._unknown_rejected else "stored",
+            settings.unknown_log_interval_s,
+        )
         self._topics: dict[str, tuple[str, str, str | None] | None] = {}
         # paho's thread appends, the writer pops: a deque hands messages over without a lock
         # or a thread wake-up per message, which cost a third of the throughput with a Queue.
@@ -149,6 +155,11 @@ class IngestService:
             self.protocol,
             self.subscription,
         )
+        if self._unknown_rejected and self._known is None:
+            log.warning(
+                "OPSROOM_UNKNOWN_SENSORS=deadletter needs a venue file (OPSROOM_VENUE); "
+                "without one every sensor's readings are stored"
+            )
         connect_async(client, self.settings, self.protocol, persistent=True)
 
     def wait_connected(self, timeout: float = 10.0) -> bool:
@@ -170,6 +181,7 @@ class IngestService:
         if self._client is not None:
             self._client.disconnect()
             self._client.loop_stop()
+        self.unknown.flush(force=True)
         log.info("ingest stopped: %s", self._counter_line())
 
     def run(self, stop: threading.Event) -> None:
@@ -257,6 +269,7 @@ class IngestService:
                 next_stats = time.monotonic() + self.settings.stats_interval_s
                 self._publish_counters()
                 log.info("ingest: %s", self._counter_line())
+                self.unknown.flush()
             if self._stopping.is_set() and not batch and not inbox:
                 if self.spool.readings:
                     log.warning(
@@ -331,6 +344,8 @@ class IngestService:
             if not topics.valid_id(parsed.sensor_id):
                 bad = f"invalid sensor id {parsed.sensor_id!r} in topic"
             result = (parsed.kind, parsed.sensor_id, bad)
+            if self._known is not None and (parsed.kind, parsed.sensor_id) not in self._known:
+                return result  # not cached: a flood of made-up ids would fill the cache
         if len(self._topics) >= TOPIC_CACHE:
             self._topics.clear()
         self._topics[topic] = result
@@ -345,18 +360,21 @@ class IngestService:
         kind, sensor_id, bad_id = parsed
         if bad_id is not None:
             return bad_id
+        unknown = self._known is not None and (kind, sensor_id) not in self._known
+        if unknown and self._unknown_rejected:
+            self.counters.unknown_sensors += 1
+            self.unknown.note(kind, sensor_id)
+            return (
+                f"{kind} sensor {sensor_id!r} is not in the venue file "
+                "(OPSROOM_UNKNOWN_SENSORS=deadletter)"
+            )
         try:
             reading = parse_reading(kind, sensor_id, msg.payload, self.clock(), self.limits)
         except PayloadError as exc:
             return exc.reason
-        if self._known is not None and (reading.kind, reading.sensor_id) not in self._known:
+        if unknown:
             self.counters.unknown_sensors += 1
-            key = (reading.kind, reading.sensor_id)
-            if key not in self._unknown_seen:
-                self._unknown_seen.add(key)
-                log.warning(
-                    "reading from %s sensor %r that is not in the venue file (stored)", *key
-                )
+            self.unknown.note(kind, sensor_id)
         return reading
 
     def _dead_letter(self, msg: Received, reason: str) -> None:
