@@ -12,6 +12,7 @@ readings.
 from __future__ import annotations
 
 import base64
+import hashlib
 import logging
 import queue
 import threading
@@ -381,19 +382,26 @@ class IngestService:
         self.counters.rejected += 1
         client = self._client
         assert client is not None
+        payload = msg.payload
+        # at most what ingest would accept whole: an oversized payload is not amplified into
+        # an even larger dead letter; its length and hash still identify it
+        kept = payload[: self.limits.max_bytes]
         body = orjson.dumps(
             {
                 "reason": reason,
                 "topic": msg.topic,
                 "received_at": self.clock().isoformat(),
-                "payload_b64": base64.b64encode(msg.payload).decode(),
+                "payload_b64": base64.b64encode(kept).decode(),
+                "payload_bytes": len(payload),
+                "payload_sha256": hashlib.sha256(payload).hexdigest(),
+                "payload_truncated": len(kept) < len(payload),
             }
         )
         log.debug("dead letter from %s: %s", msg.topic, reason)
         _, _, kind, sensor_id = msg.topic.split("/", 3)
         topic = topics.deadletter(self.settings.event, kind, sensor_id)
         # registered before the confirmations are next drained, on this same thread: no race
-        self._dl_pending[client.publish(topic, body, qos=1).mid] = msg
+        self._dl_pending[client.publish(topic, body, qos=1).mid] = msg._replace(payload=b"")
 
     def _settle_dead_letters(self) -> None:
         """Acknowledge the originals of dead letters the broker has confirmed."""

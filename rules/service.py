@@ -708,6 +708,9 @@ class RulesService:
             return  # our own alerts and counters, drill announcements: not ours to handle
         self.counters.received += 1
         what, ident = route
+        if len(msg.payload) > self.limits.max_bytes:
+            self._oversized(what, msg)  # before any parsing: its size is reason enough
+            return
         try:
             if what == "status":
                 events = self._status(ident, msg)
@@ -721,6 +724,18 @@ class RulesService:
             return
         if events:
             self._emit(events)
+
+    def _oversized(self, what: str, msg: Received) -> None:
+        why = f"payload is {len(msg.payload)} bytes, over the {self.limits.max_bytes} limit"
+        if what == "status":
+            self.counters.bad_statuses += 1
+        elif what == "ack":
+            self.counters.bad_acks += 1
+        else:
+            self.counters.invalid += 1  # ingest dead-letters it; here it is only counted
+            log.debug("ignored a reading on %s: %s", msg.topic, why)
+            return
+        log.warning("ignored a %s message on %s: %s", what, msg.topic, why)
 
     def _check_retained_alert(self, msg: Received) -> None:
         """A retained alert the engine does not know: its state was lost (or another rules

@@ -1,8 +1,11 @@
-"""Floods against a real Mosquitto and SQLite: made-up sensor ids."""
+"""Floods against a real Mosquitto and SQLite: made-up sensor ids, and oversized payloads."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
+import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from itertools import pairwise
@@ -13,7 +16,7 @@ import pytest
 
 from ingest import IngestService
 from opsroom import topics
-from opsroom.broker import Mosquitto
+from opsroom.broker import MESSAGE_SIZE_LIMIT, Mosquitto
 from opsroom.settings import Settings
 from opsroom.store.sqlite import SqliteStore
 from opsroom.unknown import MAX_TRACKED
@@ -180,6 +183,56 @@ def test_settings_name_a_bad_unknown_sensors_value() -> None:
         Settings.load(env={"OPSROOM_UNKNOWN_SENSORS": "drop"})
 
 
+def test_an_oversized_payload_gives_a_capped_dead_letter_with_length_and_hash(
+    broker: Mosquitto,
+    event: str,
+    store: SqliteStore,
+    venue: Venue,
+    tmp_path: Path,
+    collect: Any,
+) -> None:
+    dead = collect(topics.deadletter_filter(event))
+    service = start_ingest(settings_for(broker.port, event, tmp_path), store, venue)
+    zone = venue.zones[0].id
+    topic, big = crowd(event, zone, b', "pad": "' + b"x" * 200_000 + b'"')
+    assert service.limits.max_bytes < len(big) < MESSAGE_SIZE_LIMIT
+    try:
+        publish(broker.port, [(topic, big), crowd(event, zone)])
+        assert wait_until(lambda: store.count() == 1)
+        assert wait_until(lambda: service.counters.deadletters_published == 1)
+    finally:
+        service.stop()
+    (letter,) = dead.wait_for(1)
+    assert len(letter.payload) < 2 * service.limits.max_bytes  # not 4/3 of 200 KB
+    body = json.loads(letter.payload)
+    assert "over the 16384 limit" in body["reason"]
+    assert base64.b64decode(body["payload_b64"]) == big[: service.limits.max_bytes]
+    assert body["payload_bytes"] == len(big)
+    assert body["payload_sha256"] == hashlib.sha256(big).hexdigest()
+    assert body["payload_truncated"] is True
+
+
+def test_the_broker_drops_a_payload_over_its_limit_and_ingest_carries_on(
+    broker: Mosquitto,
+    event: str,
+    store: SqliteStore,
+    venue: Venue,
+    tmp_path: Path,
+    collect: Any,
+) -> None:
+    dead = collect(topics.deadletter_filter(event))
+    service = start_ingest(settings_for(broker.port, event, tmp_path), store, venue)
+    zone = venue.zones[0].id
+    topic, huge = crowd(event, zone, b', "pad": "' + b"x" * MESSAGE_SIZE_LIMIT + b'"')
+    try:
+        publish(broker.port, [(topic, huge), crowd(event, zone)])
+        assert wait_until(lambda: store.count() == 1)
+    finally:
+        service.stop()
+    assert service.counters.received == 1  # the huge one never reached ingest
+    assert service.counters.rejected == 0 and dead.messages == []
+
+
 def start_rules(settings: Settings, store: SqliteStore, venue: Venue) -> RulesService:
     ruleset = load_rules(ROOT / "examples" / "rules.yaml", venue)
     service = RulesService(settings, store, lambda state: Engine(ruleset, venue, state), venue)
@@ -210,3 +263,32 @@ def test_rules_a_flood_of_unknown_ids_costs_one_line_a_minute_and_bounded_memory
     assert lines[1].startswith(f"{STRANGERS - 1} reading(s) from at least {MAX_TRACKED} sensor")
     assert service.counters.unknown_sensors == STRANGERS
     assert service.counters.engine_errors == 0
+
+
+def test_rules_refuse_oversized_status_and_ack_payloads_before_parsing(
+    broker: Mosquitto,
+    event: str,
+    store: SqliteStore,
+    venue: Venue,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    service = start_rules(settings_for(broker.port, event, tmp_path), store, venue)
+    zone = venue.zones[0].id
+    pad = b"x" * 100_000
+    try:
+        publish(
+            broker.port,
+            [
+                (topics.status(event, zone), b'{"state": "offline", "pad": "%s"}' % pad),
+                (topics.ack(event, "a1"), b'{"actor": "ops", "note": "%s"}' % pad),
+                crowd(event, zone),
+            ],
+        )
+        assert wait_until(lambda: service.counters.readings == 1)
+    finally:
+        service.stop()
+    c = service.counters
+    assert (c.statuses, c.bad_statuses, c.acks, c.bad_acks) == (0, 1, 0, 1)
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert sum("bytes, over the 16384 limit" in m for m in warned) == 2
