@@ -14,6 +14,7 @@ the service says so on _sys/ingest and `run()` returns, so that the process exit
 from __future__ import annotations
 
 import base64
+import hashlib
 import logging
 import queue
 import threading
@@ -41,6 +42,7 @@ from opsroom.mqtt import (
 from opsroom.settings import Settings
 from opsroom.store import Store, StoreError, reading_problem
 from opsroom.telemetry import Limits, PayloadError, Reading, parse_reading
+from opsroom.unknown import UnknownSensors
 from opsroom.venue import Venue
 
 log = logging.getLogger("opsroom.ingest")
@@ -99,7 +101,12 @@ class IngestService:
         subscription = topics.readings_filter(settings.event)
         self.subscription = f"$share/{share_group}/{subscription}" if share_group else subscription
         self._known = set(venue.sensors()) if venue is not None else None
-        self._unknown_seen: set[tuple[str, str]] = set()
+        self._unknown_rejected = settings.unknown_sensors == "deadletter"
+        self.unknown = UnknownSensors(
+            log,
+            "dead-lettered" if self._unknown_rejected else "stored",
+            settings.unknown_log_interval_s,
+        )
         self._topics: dict[str, tuple[str, str, str | None] | None] = {}
         # paho's thread appends, the writer pops: a deque hands messages over without a lock
         # or a thread wake-up per message, which cost a third of the throughput with a Queue.
@@ -159,6 +166,11 @@ class IngestService:
             self.protocol,
             self.subscription,
         )
+        if self._unknown_rejected and self._known is None:
+            log.warning(
+                "OPSROOM_UNKNOWN_SENSORS=deadletter needs a venue file (OPSROOM_VENUE); "
+                "without one every sensor's readings are stored"
+            )
         connect_async(client, self.settings, self.protocol, persistent=True)
 
     def wait_connected(self, timeout: float = 10.0) -> bool:
@@ -179,6 +191,7 @@ class IngestService:
         self._publish_counters(state="stopped")
         if self._client is not None:
             self.session.leave(self._client)
+        self.unknown.flush(force=True)
         log.info("ingest stopped: %s", self._counter_line())
 
     def run(self, stop: threading.Event, check_s: float = 1.0) -> None:
@@ -293,6 +306,7 @@ class IngestService:
                     next_stats = time.monotonic() + self.settings.stats_interval_s
                     self._publish_counters()
                     log.info("ingest: %s", self._counter_line())
+                    self.unknown.flush()
                 if self._stopping.is_set() and not batch and not inbox:
                     if self.spool.readings:
                         log.warning(
@@ -436,6 +450,8 @@ class IngestService:
             if not topics.valid_id(parsed.sensor_id):
                 bad = f"invalid sensor id {parsed.sensor_id!r} in topic"
             result = (parsed.kind, parsed.sensor_id, bad)
+            if self._known is not None and (parsed.kind, parsed.sensor_id) not in self._known:
+                return result  # not cached: a flood of made-up ids would fill the cache
         if len(self._topics) >= TOPIC_CACHE:
             self._topics.clear()
         self._topics[topic] = result
@@ -450,18 +466,21 @@ class IngestService:
         kind, sensor_id, bad_id = parsed
         if bad_id is not None:
             return bad_id
+        unknown = self._known is not None and (kind, sensor_id) not in self._known
+        if unknown and self._unknown_rejected:
+            self.counters.unknown_sensors += 1
+            self.unknown.note(kind, sensor_id)
+            return (
+                f"{kind} sensor {sensor_id!r} is not in the venue file "
+                "(OPSROOM_UNKNOWN_SENSORS=deadletter)"
+            )
         try:
             reading = parse_reading(kind, sensor_id, msg.payload, self.clock(), self.limits)
         except PayloadError as exc:
             return exc.reason
-        if self._known is not None and (reading.kind, reading.sensor_id) not in self._known:
+        if unknown:
             self.counters.unknown_sensors += 1
-            key = (reading.kind, reading.sensor_id)
-            if key not in self._unknown_seen:
-                self._unknown_seen.add(key)
-                log.warning(
-                    "reading from %s sensor %r that is not in the venue file (stored)", *key
-                )
+            self.unknown.note(kind, sensor_id)
         return reading
 
     def _dead_letter(self, msg: Received, reason: str) -> None:
@@ -473,15 +492,21 @@ class IngestService:
         _, _, kind, sensor_id = msg.topic.split("/", 3)
         topic = topics.deadletter(self.settings.event, kind, sensor_id)
         # registered before the confirmations are next drained, on this same thread: no race
-        self._dl_pending[client.publish(topic, body, qos=1).mid] = msg
+        self._dl_pending[client.publish(topic, body, qos=1).mid] = msg._replace(payload=b"")
 
     def _dead_letter_body(self, reason: str, topic: str, payload: bytes) -> bytes:
+        # at most what ingest would accept whole: an oversized payload is not amplified into
+        # an even larger dead letter; its length and hash still identify it
+        kept = payload[: self.limits.max_bytes]
         return orjson.dumps(
             {
                 "reason": reason,
                 "topic": topic,
                 "received_at": self.clock().isoformat(),
-                "payload_b64": base64.b64encode(payload).decode(),
+                "payload_b64": base64.b64encode(kept).decode(),
+                "payload_bytes": len(payload),
+                "payload_sha256": hashlib.sha256(payload).hexdigest(),
+                "payload_truncated": len(kept) < len(payload),
             }
         )
 

@@ -9,6 +9,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+# The largest payload our brokers pass on (bytes): well above what ingest accepts
+# (OPSROOM_MAX_PAYLOAD_BYTES, 16 KiB by default), so a payload a little too large still reaches
+# ingest and is dead-lettered with its reason; far below what would strain a service.
+MESSAGE_SIZE_LIMIT = 262_144
+
 
 def free_port(host: str = "127.0.0.1") -> int:
     """A TCP port nobody listens on right now."""
@@ -37,13 +42,16 @@ class Mosquitto:
     """A Mosquitto process on 127.0.0.1 with persistence in `data_dir`.
 
     Queues are raised far above Mosquitto's default of 1,000 messages per offline session,
-    which would silently drop readings while a consumer restarts.
+    which would silently drop readings while a consumer restarts. Payloads are limited to
+    `message_size_limit` bytes (Mosquitto's default has no limit): larger ones are dropped by
+    the broker instead of reaching every subscriber. 0 means no limit.
     """
 
     data_dir: Path
     port: int = 0
     max_queued_messages: int = 1_000_000
     max_inflight_messages: int = 0
+    message_size_limit: int = MESSAGE_SIZE_LIMIT
     extra_config: list[str] = field(default_factory=list)
     password_file: Path | None = None
     acl_file: Path | None = None
@@ -69,6 +77,7 @@ class Mosquitto:
             f"max_queued_messages {self.max_queued_messages}",
             f"max_inflight_messages {self.max_inflight_messages}",
             "max_queued_bytes 0",
+            f"message_size_limit {self.message_size_limit}",
             "log_type error",
             "log_type warning",
             "log_type notice",

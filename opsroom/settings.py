@@ -78,6 +78,10 @@ class Settings(BaseModel):
     influxdb_org: str = "opsroom"
     influxdb_bucket: str = "opsroom"
     venue: Path | None = None
+    # readings of sensors the venue file does not list: stored (and counted), or dead-lettered;
+    # either way reported in at most one summary line per unknown_log_interval_s
+    unknown_sensors: Literal["store", "deadletter"] = "store"
+    unknown_log_interval_s: float = Field(60, gt=0)
     # ingest
     batch_size: int = Field(1000, ge=1, le=100_000)
     flush_interval_s: float = Field(1.0, gt=0, le=60)

@@ -73,6 +73,7 @@ from opsroom.settings import Settings
 from opsroom.store import Store, StoreError
 from opsroom.telemetry import Limits, PayloadError, Reading, parse_reading
 from opsroom.telemetry.base import Timestamp
+from opsroom.unknown import UnknownSensors
 from opsroom.venue import Venue
 from rules.notify import Dispatcher, NotifierSet
 
@@ -292,7 +293,14 @@ class RulesService:
         self.engine: EngineLike | None = None
         self.event_clock = EventClock()
         self._known = set(venue.sensors()) if venue is not None else None
-        self._unknown_seen: set[tuple[str, str]] = set()
+        self._known_ids = {sid for _, sid in self._known} if self._known is not None else None
+        # ingest dead-letters them in that mode: then they do not move the event clock either
+        self._unknown_ignored = settings.unknown_sensors == "deadletter"
+        self.unknown = UnknownSensors(
+            log,
+            "ignored" if self._unknown_ignored else "not evaluated",
+            settings.unknown_log_interval_s,
+        )
         self._stale_seen: set[str] = set()
         self._topics: dict[str, tuple[str, str] | None] = {}
         # network thread -> worker
@@ -422,6 +430,7 @@ class RulesService:
         self._publish_counters(state="stopped")
         if self._client is not None:
             self.session.leave(self._client)
+        self.unknown.flush(force=True)
         log.info("rules stopped: %s", self._counter_line())
 
     def run(self, stop: threading.Event) -> None:
@@ -692,6 +701,7 @@ class RulesService:
                 next_stats = mono + self.settings.stats_interval_s
                 self._publish_counters()
                 log.info("rules: %s", self._counter_line())
+                self.unknown.flush()
             if self._stopping.is_set() and not inbox:
                 break
             if not n:
@@ -709,8 +719,12 @@ class RulesService:
         if parsed is not None:
             if parsed.event == self.event:
                 result = (parsed.kind, parsed.sensor_id)
+                if self._known is not None and result not in self._known:
+                    return result  # not cached: a flood of made-up ids would fill the cache
         elif (sensor := topics.parse_status(topic, self.event)) is not None:
             result = ("status", sensor)
+            if self._known_ids is not None and sensor not in self._known_ids:
+                return result
         elif (alert_id := topics.parse_ack(topic, self.event)) is not None:
             result = ("ack", alert_id)
         if len(self._topics) >= TOPIC_CACHE:
@@ -728,6 +742,9 @@ class RulesService:
             return  # our own alerts and counters, drill announcements: not ours to handle
         self.counters.received += 1
         what, ident = route
+        if len(msg.payload) > self.limits.max_bytes:
+            self._oversized(what, msg)  # before any parsing: its size is reason enough
+            return
         try:
             if what == "status":
                 events = self._status(ident, msg)
@@ -741,6 +758,18 @@ class RulesService:
             return
         if events:
             self._emit(events)
+
+    def _oversized(self, what: str, msg: Received) -> None:
+        why = f"payload is {len(msg.payload)} bytes, over the {self.limits.max_bytes} limit"
+        if what == "status":
+            self.counters.bad_statuses += 1
+        elif what == "ack":
+            self.counters.bad_acks += 1
+        else:
+            self.counters.invalid += 1  # ingest dead-letters it; here it is only counted
+            log.debug("ignored a reading on %s: %s", msg.topic, why)
+            return
+        log.warning("ignored a %s message on %s: %s", what, msg.topic, why)
 
     def _check_retained_alert(self, msg: Received) -> None:
         """A retained alert the engine does not know: its state was lost (or another rules
@@ -773,11 +802,9 @@ class RulesService:
         self.counters.readings += 1
         if self._known is not None and (kind, sensor_id) not in self._known:
             self.counters.unknown_sensors += 1
-            if (kind, sensor_id) not in self._unknown_seen:
-                self._unknown_seen.add((kind, sensor_id))
-                log.warning(
-                    "reading from %s sensor %r that is not in the venue file", kind, sensor_id
-                )
+            self.unknown.note(kind, sensor_id)
+            if self._unknown_ignored:
+                return []
         self.event_clock.observe(reading.ts, wall)
         assert self.engine is not None
         self._dirty = True

@@ -1,9 +1,11 @@
 """Did ingest handle the drill's malformed payloads? Watching them come back as dead letters.
 
 Ingest republishes every payload it rejects on `opsroom/<event>/deadletter/<kind>/<sensor>`
-with its reason, the original topic and the original bytes (base64). The drill knows what it
-sent and for which incident, so each dead letter is attributed by its exact original topic and
-bytes; identical payloads (a `not_object` one is always `[1, 2, 3]`) are taken oldest first.
+with its reason, the original topic, and the original bytes (base64, cut at ingest's payload
+limit) with their length and SHA-256. The drill knows what it sent and for which incident, so
+each dead letter is attributed by its exact original topic and the hash of its exact bytes
+(whole, even when the letter carries only their start); identical payloads (a `not_object` one
+is always `[1, 2, 3]`) are taken oldest first.
 The delay is wall time from the drill's publish to the dead letter's arrival at the watcher.
 
 `DeadLetterTally` is the bookkeeping (pure, clock passed in); `DeadLetterWatch` runs it on a
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import logging
 import re
 import threading
@@ -63,24 +66,29 @@ class DeadLetterTally:
 
     def __init__(self, incidents: Iterable[str]) -> None:
         self._incidents = {iid: _Incident() for iid in incidents}
-        # (original topic, bytes) -> (incident id, sent at), oldest first
-        self._pending: dict[tuple[str, bytes], deque[tuple[str, float]]] = {}
+        # (original topic, SHA-256 of the bytes) -> (incident id, sent at), oldest first
+        self._pending: dict[tuple[str, str], deque[tuple[str, float]]] = {}
         self.outstanding = 0
         self.unattributed = 0  # dead letters for payloads this drill did not send
 
     def sent(self, msg: Message, at: float) -> None:
         """A malformed payload of `msg.incident` is being published at `at`."""
         self._incidents.setdefault(msg.incident, _Incident()).sent += 1
-        self._pending.setdefault((msg.topic, msg.payload), deque()).append((msg.incident, at))
+        key = (msg.topic, hashlib.sha256(msg.payload).hexdigest())
+        self._pending.setdefault(key, deque()).append((msg.incident, at))
         self.outstanding += 1
 
     def arrived(self, body: bytes | bytearray, at: float) -> bool:
         """One dead letter's JSON body arrived at `at`; False if it is none of ours."""
         try:
             letter = orjson.loads(body)
-            key = (str(letter["topic"]), base64.b64decode(letter["payload_b64"], validate=True))
+            digest = letter.get("payload_sha256")
+            if digest is None:  # from an ingest that sent the whole payload and no hash
+                digest = hashlib.sha256(base64.b64decode(letter["payload_b64"], validate=True))
+                digest = digest.hexdigest()
+            key = (str(letter["topic"]), str(digest))
             reason = str(letter.get("reason") or "(no reason)")
-        except (orjson.JSONDecodeError, KeyError, TypeError, binascii.Error):
+        except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError, binascii.Error):
             self.unattributed += 1
             return False
         waiting = self._pending.get(key)

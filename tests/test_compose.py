@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
+from opsroom.broker import Mosquitto
 from opsroom.cli import build_parser
 from opsroom.settings import Settings
 
@@ -168,3 +169,15 @@ def test_mounted_files_exist_and_secrets_come_from_env(compose: dict) -> None:
         if "PASSWORD=" in line or "TOKEN=" in line:
             assert line.endswith("="), f"a secret has a value in .env.example: {line}"
     assert "allow_anonymous false" in (ROOT / "deploy/mosquitto/mosquitto.conf").read_text()
+
+
+@pytest.mark.parametrize("where", ["deploy/mosquitto/mosquitto.conf", "opsroom.broker.Mosquitto"])
+def test_every_mosquitto_config_we_ship_limits_the_message_size(where: str) -> None:
+    """Above what ingest accepts (it dead-letters the excess with a reason), far below 256 MB."""
+    if where.endswith(".conf"):
+        text = (ROOT / where).read_text()
+    else:
+        text = Mosquitto(ROOT / "unused").config()
+    limits = [line.split()[1] for line in text.splitlines() if line.startswith("message_size_")]
+    assert len(limits) == 1, f"{where}: set message_size_limit once"
+    assert Settings().max_payload_bytes < int(limits[0]) <= 1_048_576

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
 import signal
@@ -178,10 +179,12 @@ def test_mixed_stream_exact_counts(
     reasons = {}
     for m in letters:
         body = json.loads(m.payload)
-        reasons[base64.b64decode(body["payload_b64"])] = (m.topic, body["reason"], body["topic"])
+        kept = base64.b64decode(body["payload_b64"])
+        reasons[body["payload_sha256"]] = (m.topic, body["reason"], body["topic"], kept)
     for topic, payload, fragment in expected_bad:
         kind, sensor = topic.split("/")[2:]
-        got_topic, reason, original_topic = reasons[payload]
+        got_topic, reason, original_topic, kept = reasons[hashlib.sha256(payload).hexdigest()]
+        assert kept == payload[:16_384]  # whole, but for the oversized one's start
         assert got_topic == topics.deadletter(event, kind, sensor)
         assert original_topic == topic
         assert fragment in reason, (fragment, reason)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import random
 import time
@@ -243,3 +244,22 @@ def test_without_ingest_nothing_is_dead_lettered(
     dl, row = scored(path)
     assert dl["sent"] == 48 and dl["dead_lettered"] == 0
     assert "| NOT HANDLED: 48 of 48 not dead-lettered |" in row
+
+
+def test_tally_attributes_a_letter_that_carries_only_the_start_of_the_payload() -> None:
+    """Ingest cuts an oversized payload in its dead letter; its SHA-256 still matches it."""
+    tally = DeadLetterTally(["i1"])
+    big = bad(b'{"pad": "' + b"x" * 50_000 + b'"')
+    tally.sent(big, at=1.0)
+    capped = orjson.dumps(
+        {
+            "reason": "payload is 50010 bytes, over the 16384 limit",
+            "topic": big.topic,
+            "payload_b64": base64.b64encode(big.payload[:16_384]).decode(),
+            "payload_bytes": len(big.payload),
+            "payload_sha256": hashlib.sha256(big.payload).hexdigest(),
+            "payload_truncated": True,
+        }
+    )
+    assert tally.arrived(capped, at=1.5)
+    assert tally.outstanding == 0 and tally.unattributed == 0
