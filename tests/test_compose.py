@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
-from opsroom.cli import build_parser
+from opsroom.app.cli import build_parser
 from opsroom.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]

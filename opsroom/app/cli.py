@@ -193,7 +193,7 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
         "rules": str(Path(args.rules).resolve()) if args.rules else None,
     }
     env.update({f"OPSROOM_{k.upper()}": str(v) for k, v in given.items() if v is not None})
-    app = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
+    app = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
     command = [
         sys.executable, "-m", "streamlit", "run", str(app),
         "--server.headless", "true",
@@ -331,7 +331,7 @@ def cmd_drill_report(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """Run everything on this machine: broker, store, ingest, rules, a drill, the dashboard."""
-    from opsroom.demo import DemoOptions, run_demo
+    from opsroom.app.demo import DemoOptions, run_demo
 
     options = DemoOptions(
         data_dir=args.data_dir,
