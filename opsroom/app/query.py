@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import os
+import re
+import signal
 import sys
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import orjson
@@ -11,6 +15,39 @@ import orjson
 from opsroom.command import add_common, settings_from
 from opsroom.store import active_alerts, open_store
 from opsroom.telemetry import FAMILIES
+
+TIME_FLAGS = ("--since", "--start", "--end")
+_NEGATIVE = re.compile(r"-\.?\d")  # -2h, -90s, -1.5d, -.5h
+
+
+def negative_times_as_values(argv: Sequence[str]) -> list[str]:
+    """`--since -2h` as `--since=-2h`: argparse takes any other `-2h` for an unknown flag."""
+    out: list[str] = []
+    args = iter(argv)
+    for arg in args:
+        if arg in TIME_FLAGS:
+            value = next(args, None)
+            if value is not None and _NEGATIVE.match(value):
+                out.append(f"{arg}={value}")
+                continue
+            out.append(arg)
+            if value is not None:
+                out.append(value)
+            continue
+        out.append(arg)
+    return out
+
+
+def _emit(text: str) -> int:
+    """Write the output; a reader that stopped early (`| head -1`) ends the command quietly."""
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # like other Unix tools: no message, and what is still buffered goes nowhere at exit
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + signal.SIGPIPE
+    return 0
 
 
 def _parse_time(text: str) -> datetime:
@@ -50,16 +87,15 @@ def cmd_query_latest(args: argparse.Namespace) -> int:
         store.close()
     rows = [r.to_json() for r in readings]
     if args.json:
-        sys.stdout.write(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode() + "\n")
-        return 0
+        return _emit(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode() + "\n")
     if not rows:
-        print(f"no {args.kind} readings stored")
-        return 0
+        return _emit(f"no {args.kind} readings stored\n")
+    lines = []
     for r in readings:
         fields = " ".join(f"{k}={v}" for k, v in r.values.items())
         drill = " [DRILL]" if r.drill else ""
-        print(f"{r.ts.isoformat(timespec='seconds')}  {r.sensor_id:<20} {fields}{drill}")
-    return 0
+        lines.append(f"{r.ts.isoformat(timespec='seconds')}  {r.sensor_id:<20} {fields}{drill}\n")
+    return _emit("".join(lines))
 
 
 def cmd_query_series(args: argparse.Namespace) -> int:
@@ -73,13 +109,11 @@ def cmd_query_series(args: argparse.Namespace) -> int:
         rows = [
             {"sensor_id": p.sensor_id, "ts": p.ts.isoformat(), args.field: p.value} for p in points
         ]
-        sys.stdout.write(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode() + "\n")
-        return 0
-    for p in points:
-        print(f"{p.ts.isoformat(timespec='seconds')}  {p.sensor_id:<20} {p.value:g}")
-    if not points:
-        print("no points in that window")
-    return 0
+        return _emit(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode() + "\n")
+    lines = [
+        f"{p.ts.isoformat(timespec='seconds')}  {p.sensor_id:<20} {p.value:g}\n" for p in points
+    ]
+    return _emit("".join(lines) or "no points in that window\n")
 
 
 def cmd_query_alerts(args: argparse.Namespace) -> int:
@@ -95,20 +129,18 @@ def cmd_query_alerts(args: argparse.Namespace) -> int:
             events = [e for e in events if e.ts >= args.since]
     if args.json:
         rows = [e.model_dump(mode="json") for e in events]
-        sys.stdout.write(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode() + "\n")
-        return 0
+        return _emit(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode() + "\n")
     if not events:
-        print("no active alerts" if args.active else "no alert transitions stored")
-        return 0
-    print(f"{'ts':<25} {'state':<12} {'severity':<8} {'subject':<24} {'rule':<24} message")
+        return _emit("no active alerts\n" if args.active else "no alert transitions stored\n")
+    lines = [f"{'ts':<25} {'state':<12} {'severity':<8} {'subject':<24} {'rule':<24} message\n"]
     for e in events:
         drill = " [DRILL]" if e.drill else ""
         by = f" (by {e.actor})" if e.actor else ""
-        print(
+        lines.append(
             f"{e.ts.isoformat(timespec='seconds'):<25} {e.state:<12} {e.severity:<8} "
-            f"{e.subject:<24} {e.rule:<24} {e.message}{by}{drill}"
+            f"{e.subject:<24} {e.rule:<24} {e.message}{by}{drill}\n"
         )
-    return 0
+    return _emit("".join(lines))
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
