@@ -245,7 +245,7 @@ def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         url = f"http://127.0.0.1:{port}"
         dash = subprocess.Popen(
             [
-                sys.executable, "-m", "opsroom.cli", "dashboard",
+                sys.executable, "-m", "opsroom", "dashboard",
                 "--port", str(port), "--address", "127.0.0.1",
                 "--event", EVENT, "--mqtt-url", broker.url,
                 "--store", f"sqlite:///{db}", "--venue", str(venue_path),
@@ -278,7 +278,7 @@ def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
 
                 sim = subprocess.Popen(
                     [
-                        sys.executable, "-m", "opsroom.cli", "simulate", str(args.drill),
+                        sys.executable, "-m", "opsroom", "simulate", str(args.drill),
                         "--speed", f"{args.speed:g}", "--event", EVENT,
                         "--mqtt-url", broker.url, "--venue", str(venue_path),
                         "--rules", str(rules_path), "--log", str(drill_log),

@@ -116,7 +116,7 @@ class Services:
                     [
                         sys.executable,
                         "-c",
-                        "import sys; from opsroom.cli import main; sys.exit(main())",
+                        "import sys; from opsroom.app.cli import main; sys.exit(main())",
                         name,
                     ],
                     cwd=ROOT,

@@ -99,7 +99,7 @@ def start_service(tmp: Path, broker: Mosquitto) -> tuple[subprocess.Popen[bytes]
     watcher.subscribe(topics.system(EVENT, "rules"), qos=1)
     with log.open("wb") as err:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "opsroom.cli", "rules"], env=env, stderr=err, cwd=ROOT
+            [sys.executable, "-m", "opsroom", "rules"], env=env, stderr=err, cwd=ROOT
         )
     if not ready.wait(30):
         proc.kill()

@@ -85,7 +85,7 @@ def body(kind: str, sid: str, rng: random.Random, t: float) -> dict[str, object]
 
 def service(cmd: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "opsroom.cli", *cmd],
+        [sys.executable, "-m", "opsroom", *cmd],
         env=env,
         stdout=log.open("wb"),
         stderr=subprocess.STDOUT,

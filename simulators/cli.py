@@ -15,6 +15,7 @@ from typing import IO, Any
 
 import orjson
 
+from opsroom.command import Command, add_common, stop_on_signals
 from opsroom.configfile import ConfigError
 from opsroom.settings import Settings
 from opsroom.venue import Venue, load_venue
@@ -222,3 +223,36 @@ def add_report_arguments(p: argparse.ArgumentParser) -> None:
         default=timedelta(minutes=10),
         help="how long after an incident's end an alert still counts (default 10m)",
     )
+
+
+def _simulate_arguments(p: argparse.ArgumentParser) -> None:
+    add_common(p, store=False)
+    add_simulate_arguments(p)
+
+
+def _report_arguments(p: argparse.ArgumentParser) -> None:
+    add_common(p, mqtt=False)
+    add_report_arguments(p)
+
+
+def run_simulate(args: argparse.Namespace, settings: Settings) -> int:
+    """Play a drill: simulated devices publish to the broker, incidents injected on time."""
+    return cmd_simulate(args, settings, stop_on_signals())
+
+
+COMMANDS = (
+    Command(
+        "simulate",
+        "play a drill: simulated sensors and injected incidents over MQTT",
+        _simulate_arguments,
+        run_simulate,
+    ),
+    Command(
+        "drill-report",
+        "after-action report of a drill (Markdown + offline HTML)",
+        _report_arguments,
+        cmd_drill_report,
+        description="Score a drill from its incident log and the stored alerts; "
+        "write Markdown and HTML.",
+    ),
+)

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 import yaml
 
+from opsroom.app.cli import build_parser
 from opsroom.broker import Mosquitto
-from opsroom.cli import build_parser
 from opsroom.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]

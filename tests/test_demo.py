@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from opsroom.app.demo import examples_dir, generated_password, mosquitto_binary, prepare_data_dir
 from opsroom.broker import free_port
 from opsroom.configfile import ConfigError
-from opsroom.demo import examples_dir, generated_password, mosquitto_binary, prepare_data_dir
 from opsroom.settings import Settings
 from opsroom.store.sqlite import SqliteStore
 
@@ -122,7 +122,7 @@ def start_demo(tmp_path: Path) -> Iterator[StartDemo]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("OPSROOM_")}
         if password is not None:
             env["OPSROOM_DASHBOARD_PASSWORD"] = password
-        command = [sys.executable, "-m", "opsroom.cli", "demo", "--data-dir", str(data_dir)]
+        command = [sys.executable, "-m", "opsroom", "demo", "--data-dir", str(data_dir)]
         command += ["--port", str(port), *extra]
         with (tmp_path / "demo.stderr").open("wb") as err:
             proc = subprocess.Popen(
@@ -262,7 +262,7 @@ def test_own_data_dir_is_emptied_on_start_unless_a_demo_holds_it(tmp_path: Path)
 def test_a_short_dashboard_password_stops_the_demo_before_it_starts(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("OPSROOM_")}
     env["OPSROOM_DASHBOARD_PASSWORD"] = "short-pw"
-    command = [sys.executable, "-m", "opsroom.cli", "demo", "--data-dir", str(tmp_path / "d")]
+    command = [sys.executable, "-m", "opsroom", "demo", "--data-dir", str(tmp_path / "d")]
     done = subprocess.run(
         [*command, "--port", str(free_port())],
         env=env,

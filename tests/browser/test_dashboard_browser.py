@@ -76,7 +76,7 @@ def dashboard(tmp_path: Path, broker, event: str) -> Iterator[tuple[str, Path]]:
     log = (tmp_path / "dashboard.log").open("wb")
     proc = subprocess.Popen(
         [
-            sys.executable, "-m", "opsroom.cli", "dashboard",
+            sys.executable, "-m", "opsroom", "dashboard",
             "--port", str(port),
             "--event", event,
             "--mqtt-url", broker.url,

@@ -67,7 +67,7 @@ def test_firing_alert_from_the_pipeline_acknowledged_in_the_browser(
         [
             sys.executable,
             "-m",
-            "opsroom.cli",
+            "opsroom",
             "dashboard",
             "--port",
             str(port),

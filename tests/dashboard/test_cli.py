@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from opsroom.cli import main
+from opsroom.app.cli import main
 from tests.dashboard import data
 
 

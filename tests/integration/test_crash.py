@@ -24,7 +24,7 @@ pytestmark = pytest.mark.integration
 
 def start_ingest(env: dict[str, str]) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "opsroom.cli", "ingest"],
+        [sys.executable, "-m", "opsroom", "ingest"],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,

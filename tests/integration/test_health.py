@@ -22,7 +22,7 @@ pytestmark = pytest.mark.integration
 def health(broker: Mosquitto, event: str, service: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "OPSROOM_MQTT_URL": broker.url, "OPSROOM_EVENT": event}
     return subprocess.run(
-        [sys.executable, "-m", "opsroom.cli", "health", service, "--max-age", "30"],
+        [sys.executable, "-m", "opsroom", "health", service, "--max-age", "30"],
         env=env,
         check=False,
         capture_output=True,

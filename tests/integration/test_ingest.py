@@ -280,7 +280,7 @@ def test_cli_ingest_stores_and_exits_zero_on_sigterm(
         "OPSROOM_SPOOL_DIR": str(tmp_path / "spool"),
     }
     proc = subprocess.Popen(
-        [sys.executable, "-m", "opsroom.cli", "ingest"], env=env, stderr=subprocess.PIPE, text=True
+        [sys.executable, "-m", "opsroom", "ingest"], env=env, stderr=subprocess.PIPE, text=True
     )
     try:
         pub = publisher(broker.port)
@@ -294,7 +294,7 @@ def test_cli_ingest_stores_and_exits_zero_on_sigterm(
                 [
                     sys.executable,
                     "-m",
-                    "opsroom.cli",
+                    "opsroom",
                     "query",
                     "latest",
                     "--kind",
@@ -316,7 +316,7 @@ def test_cli_ingest_stores_and_exits_zero_on_sigterm(
     assert "ingest stopped" in err
     rows = json.loads(
         subprocess.run(
-            [sys.executable, "-m", "opsroom.cli", "query", "latest", "--kind", "shuttle", "--json"],
+            [sys.executable, "-m", "opsroom", "query", "latest", "--kind", "shuttle", "--json"],
             env=env,
             capture_output=True,
             text=True,

@@ -808,7 +808,7 @@ def start_cli(env: dict[str, str], port: int, event: str) -> subprocess.Popen[st
     status.sync()  # a retained one from a previous run comes first
     status.messages.clear()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "opsroom.cli", "rules"], env=env, stderr=subprocess.PIPE, text=True
+        [sys.executable, "-m", "opsroom", "rules"], env=env, stderr=subprocess.PIPE, text=True
     )
     try:
         assert wait_until(lambda: any(b'"ready"' in m.payload for m in status.messages), 20)
@@ -819,7 +819,7 @@ def start_cli(env: dict[str, str], port: int, event: str) -> subprocess.Popen[st
 
 def query(env: dict[str, str], *args: str) -> Any:
     out = subprocess.run(
-        [sys.executable, "-m", "opsroom.cli", "query", "alerts", *args],
+        [sys.executable, "-m", "opsroom", "query", "alerts", *args],
         env=env,
         capture_output=True,
         text=True,

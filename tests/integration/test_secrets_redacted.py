@@ -31,7 +31,7 @@ def clean_env(**extra: str) -> dict[str, str]:
 def opsroom(*args: str, env: dict[str, str]) -> str:
     """Run the CLI to the end; its stdout and stderr together."""
     done = subprocess.run(
-        [sys.executable, "-m", "opsroom.cli", *args],
+        [sys.executable, "-m", "opsroom", *args],
         env=env,
         capture_output=True,
         text=True,
@@ -106,7 +106,7 @@ def test_failing_notifiers_leave_no_secret_in_any_log(
         CHAT_ID=SECRET,  # a name that does not say "secret": only the substitution knows
     )
     stderr = tmp_path / "rules.stderr"
-    command = [sys.executable, "-m", "opsroom.cli", "-v", "rules"]
+    command = [sys.executable, "-m", "opsroom", "-v", "rules"]
     command += ["--rules", str(ROOT / "examples/rules.yaml")]
     command += ["--venue", str(ROOT / "examples/venue.yaml"), "--notifiers", str(notifiers)]
     with stderr.open("wb") as err:

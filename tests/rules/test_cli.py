@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from opsroom.alerts import AlertEvent
-from opsroom.cli import main
+from opsroom.app.cli import main
 from opsroom.store.sqlite import SqliteStore
 
 ROOT = Path(__file__).resolve().parents[2]

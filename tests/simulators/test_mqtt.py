@@ -15,8 +15,8 @@ import pytest
 
 from ingest import IngestService
 from opsroom import topics
+from opsroom.app.cli import main
 from opsroom.broker import Mosquitto
-from opsroom.cli import main
 from opsroom.settings import Settings
 from opsroom.store.sqlite import SqliteStore
 from opsroom.venue import Venue

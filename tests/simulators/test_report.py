@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from opsroom.alerts import AlertEvent
-from opsroom.cli import main
+from opsroom.app.cli import main
 from opsroom.store.sqlite import SqliteStore
 from simulators.matching import InjectedIncident, lives, match
 from simulators.report import fmt_delta, html_page, markdown, read_log

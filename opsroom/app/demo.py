@@ -59,7 +59,7 @@ Print = Callable[[str], None]
 
 def examples_dir() -> Path:
     """The examples/ folder next to the package (a source checkout or an editable install)."""
-    return Path(__file__).resolve().parents[1] / "examples"
+    return Path(__file__).resolve().parents[2] / "examples"
 
 
 def _example(given: Path | None, name: str, flag: str) -> Path:
@@ -177,7 +177,7 @@ class Part:
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         with self.log_file.open("ab") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "opsroom.cli", *self.argv],
+                [sys.executable, "-m", "opsroom", *self.argv],
                 env=env,
                 stdin=subprocess.DEVNULL,
                 stdout=out,

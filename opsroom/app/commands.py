@@ -1,0 +1,135 @@
+"""The commands of the entry layer itself: `demo`, `check-config` and `health`."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from opsroom.command import add_common, settings_from, stop_on_signals
+
+if TYPE_CHECKING:
+    Sub = argparse._SubParsersAction[argparse.ArgumentParser]
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Run everything on this machine: broker, store, ingest, rules, a drill, the dashboard."""
+    from opsroom.app.demo import DemoOptions, run_demo
+
+    options = DemoOptions(
+        data_dir=args.data_dir,
+        port=args.port,
+        speed=args.speed,
+        drill=args.drill,
+        venue=args.venue,
+        rules=args.rules,
+        broker=args.broker,
+        seed=args.seed,
+        loop=not args.once,
+    )
+    return run_demo(options, stop_on_signals())
+
+
+def cmd_health(args: argparse.Namespace) -> int:
+    """Exit 0 if a service published its status recently (for container health checks)."""
+    from opsroom.health import check
+
+    ok, why = check(settings_from(args), args.service, timedelta(seconds=args.max_age))
+    print(why)
+    return 0 if ok else 1
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    """Validate a venue file (and a rules file against it, and a notifiers file)."""
+    from opsroom.venue import load_venue
+
+    venue = load_venue(args.venue_file)
+    sensors = venue.sensors()
+    print(f"{args.venue_file}: OK: {venue.event.name}")
+    print(
+        f"  {len(venue.zones)} zones, {len(venue.gates)} gates, "
+        f"{len(venue.generators)} generators, {len(venue.catering)} catering units, "
+        f"{len(venue.routes)} routes, {len(venue.shuttles)} shuttles; {len(sensors)} sensors"
+    )
+    if args.rules is not None:
+        from opsroom.rulesfile.model import load_rules
+
+        ruleset = load_rules(args.rules, venue)
+        print(f"{args.rules}: OK: {len(ruleset.rules)} rules")
+    if args.notifiers is not None:
+        # the notifiers file is the rules service's; the entry layer may use any service
+        from rules.notify import load_notifiers
+
+        notifiers = load_notifiers(args.notifiers)
+        names = ", ".join(n.name for n, _ in notifiers.entries) or "none"
+        print(f"{args.notifiers}: OK: {len(notifiers.entries)} notifiers ({names})")
+    return 0
+
+
+def register_demo(sub: Sub) -> None:
+    """Add `opsroom demo`."""
+    p = sub.add_parser(
+        "demo",
+        help="everything on this machine, no server to install: broker, store, ingest, "
+        "rules, a drill on a loop and the dashboard",
+        description=cmd_demo.__doc__,
+    )
+    p.add_argument(
+        "--data-dir",
+        type=Path,
+        default=Path("opsroom-data"),
+        help="the demo's own folder, emptied on each start (default opsroom-data)",
+    )
+    p.add_argument("--port", type=int, default=8501, help="dashboard HTTP port (default 8501)")
+    p.add_argument(
+        "--speed",
+        type=float,
+        default=60.0,
+        help="speed of the drill's first round, which replays up to now (default 60; "
+        "later rounds play live)",
+    )
+    p.add_argument(
+        "--drill", type=Path, help="drill file (default examples/drills/opening-rush.yaml)"
+    )
+    p.add_argument("--venue", type=Path, help="venue file (default examples/venue.yaml)")
+    p.add_argument("--rules", type=Path, help="rules file (default examples/rules.yaml)")
+    p.add_argument(
+        "--broker",
+        choices=["auto", "mosquitto", "embedded"],
+        default="auto",
+        help="auto: Mosquitto if installed, else the embedded amqtt broker (default auto)",
+    )
+    p.add_argument("--seed", type=int, help="random seed of the drill (default: the drill's)")
+    p.add_argument("--once", action="store_true", help="play the drill once, not on a loop")
+    p.set_defaults(handler=cmd_demo)
+
+
+def register_check_config(sub: Sub) -> None:
+    """Add `opsroom check-config`."""
+    p = sub.add_parser(
+        "check-config",
+        help="validate a venue file, and rules and notifiers files",
+        description=cmd_check_config.__doc__,
+    )
+    p.add_argument("venue_file", metavar="VENUE", type=Path, help="venue YAML file")
+    p.add_argument("--rules", type=Path, help="also check this rules file against the venue")
+    p.add_argument(
+        "--notifiers",
+        type=Path,
+        help="also check this notifiers file (its ${VARIABLES} must be set)",
+    )
+    p.set_defaults(handler=cmd_check_config)
+
+
+def register_health(sub: Sub) -> None:
+    """Add `opsroom health`."""
+    p = sub.add_parser(
+        "health",
+        help="is a service alive (its status on _sys/SERVICE is recent)?",
+        description=cmd_health.__doc__,
+    )
+    add_common(p, store=False)
+    p.add_argument("service", help="service name: ingest, rules, ...")
+    p.add_argument("--max-age", type=float, default=60, help="seconds (default 60)")
+    p.set_defaults(handler=cmd_health)
