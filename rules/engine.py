@@ -19,7 +19,10 @@ Contract:
 - Missing values. A reading without the field a rule needs moves no state of that rule.
 - Silence. A silent subject keeps its alerts exactly as they are; a no_data rule raises a
   silent-device alert beside them, which resolves with the next reading. A subject that has
-  never reported counts as silent from the first clock the engine saw.
+  never reported counts as silent from the first clock the engine saw. A reading that ends a
+  gap is first checked against the previous reading's time: if the gap was a silence, the
+  alert is raised (stamped when the silence became long enough) and resolved by that
+  reading, whether or not a tick came in between, so a replayed backlog shows the silence too.
 - One alert per (rule, subject) at a time; transitions as described in rules/lifecycle.py.
 - Inhibition. A rule with `inhibited_by` raises no new alert on a subject while one of those
   rules has an open alert (pending, firing or acknowledged) on it; an alert already open
@@ -118,6 +121,14 @@ class Engine:
         if last is not None and ts <= last:
             self.late += 1
             return []
+        out: list[AlertEvent] = []
+        if track.watchdogs:
+            # a gap this reading ends may already be a silence: judge it against the previous
+            # reading before this one moves the subject's clock, so a backlog replayed at
+            # once raises the silent-device alert that live delivery would have raised
+            base = last if last is not None else self._epoch
+            if base is not None:
+                self._silences(track, base, ts, False, out)
         track.last_ts = ts
         track.drill = self._drill = drill = reading.drill
         if self._newest is None or ts > self._newest:
@@ -126,7 +137,6 @@ class Engine:
             self._start(ts)
         dt = None if last is None else ts - last
         values = reading.values
-        out: list[AlertEvent] = []
         for ev in track.evaluators:
             ev.step(values, ts, dt)
             if (ev.status or ev.alert is not None) and (
@@ -219,23 +229,32 @@ class Engine:
             _, sid = heapq.heappop(heap)
             track = self._by_id[sid]
             track.armed = False
-            heard = track.last_ts is not None
             base = track.last_ts if track.last_ts is not None else self._epoch
             assert base is not None
-            drill = track.drill if heard else self._drill
-            following = math.inf
-            for dog in track.watchdogs:
-                if dog.status:
-                    continue
-                due = base + dog.timeout
-                if due <= t + EPS:
-                    dog.silent(base)
-                    self._settle(dog, due, epoch_to_dt(due), drill, out)
-                else:
-                    following = min(following, due)
+            following = self._silences(track, base, t, True, out)
             if following < math.inf:
                 self._arm(track, following)
         return out
+
+    def _silences(
+        self, track: _Track, base: float, t: float, inclusive: bool, out: list[AlertEvent]
+    ) -> float:
+        """Raise the silences of `track` due by `t` (no reading since `base`); the next deadline.
+
+        `inclusive`: a tick at the very deadline raises it; a reading at the deadline is in time.
+        """
+        drill = track.drill if track.last_ts is not None else self._drill
+        following = math.inf
+        for dog in track.watchdogs:
+            if dog.status:
+                continue
+            due = base + dog.timeout
+            if due <= t + EPS if inclusive else due < t - EPS:
+                dog.silent(base)
+                self._settle(dog, due, epoch_to_dt(due), drill, out)
+            else:
+                following = min(following, due)
+        return following
 
     def _resolve_orphans(self, now: datetime, out: list[AlertEvent]) -> None:
         """Resolve alerts restored from a snapshot whose rule or subject no longer exists."""
