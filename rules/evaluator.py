@@ -120,11 +120,11 @@ class Watchdog(Evaluator):
     def step(self, values: Mapping[str, Value], ts: float, dt: float | None) -> None:
         """Data returned: whatever silence there was is over; `value` is how long it lasted."""
         if self.status != NONE:
-            self.value = ts - self.since
+            self.value = max(0.0, ts - self.since)
         self.status, self.sev = NONE, -1
 
-    def silent(self, since: float) -> None:
-        """No reading since `since` for the timeout."""
+    def silent(self, since: float, never: bool = False) -> None:
+        """No reading since `since` for the timeout (`never`: the subject has not reported)."""
         self.status, self.sev, self.since, self.value = FIRING, self.severity, since, self.timeout
 
     def went_offline(self, ts: float) -> None:

@@ -458,3 +458,33 @@ def test_a_gap_in_a_replayed_backlog_raises_the_same_silence_as_live() -> None:
     assert digest(bare_events) == expected
     assert [e.message for e in burst_events] == [e.message for e in live_events]
     assert "after 10 min" in burst_events[-1].message
+
+
+def test_before_any_reading_devices_that_never_reported_are_silent_on_the_wall_clock() -> None:
+    eng = engine(COLD)
+    # no reading, no event clock: the service gives the wall clock from its start
+    assert eng.tick_unheard(at(0)) == []
+    assert eng.tick_unheard(at(170)) == []
+    (silent,) = eng.tick_unheard(at(200))
+    assert (secs(silent.ts), silent.subject, silent.state, silent.drill) == (
+        180,
+        "f1",
+        "firing",
+        False,
+    )
+    assert silent.message == "silent: no reading from this fridge yet, 3 min after monitoring began"
+    assert eng.tick_unheard(at(900)) == []  # no repeats
+    # a drill starts: its clock runs from an hour ago. The alert resolves with the first
+    # reading, not before it fired, and the wall clock no longer counts
+    (resolved,) = feed(eng, fridge([(-3600, 3.0)], drill=True))
+    assert (resolved.state, secs(resolved.ts)) == ("resolved", 180)
+    assert eng.tick_unheard(at(5000)) == []
+    assert eng.tick(at(-3600 + 170)) == []  # event time from here on: nothing is silent yet
+    assert digest(eng.tick(at(-3600 + 200))) == [(-3600 + 180, "f1", "firing", "warning")]
+
+
+def test_the_wall_clock_is_not_used_once_readings_flow() -> None:
+    eng = engine(COLD)
+    feed(eng, fridge([(-3600, 3.0)], drill=True))  # a drill's first reading, an hour back
+    assert eng.tick_unheard(at(0)) == [] and eng.tick_unheard(at(10_000)) == []
+    assert eng.active() == []
