@@ -104,8 +104,11 @@ class RateRule(RuleBase):
     slack: Seconds = Field(2.0, description="extra age a baseline reading may have")
     min_base: float = Field(0.0, ge=0, description="ignore changes from a baseline below this")
     clear_fraction: float = Field(0.5, ge=0, lt=1)
-    accept_after: Seconds | None = Field(
-        None, gt=0, description="resolve once the new level has lasted this long"
+    accept_after: Seconds = Field(
+        1800.0,
+        gt=0,
+        description="resolve once the changed level has lasted this long (taken as the new "
+        "normal), if it has not recovered before: every rate alert resolves one way or the other",
     )
     severity: Severity = "critical"
 

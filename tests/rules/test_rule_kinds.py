@@ -396,6 +396,12 @@ CASES = [
         [(20, "gen1", "firing", "critical"), (320, "gen1", "resolved", "critical")],
     ),
     Case(
+        "rate: without accept_after a drop that never recovers still ends, after 30 min",
+        DROP.replace("    accept_after: 5m\n", ""),
+        series("power", "gen1", "power_kw", every(10, [100, 100] + [30, 31] * 95)),
+        [(20, "gen1", "firing", "critical"), (1820, "gen1", "resolved", "critical")],
+    ),
+    Case(
         "rate: a slow decline (20 % per 10 s) is not a drop; nor is one from idle",
         DROP,
         series(
