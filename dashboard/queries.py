@@ -698,9 +698,9 @@ def family_tiles(
             status = limits.worst(status, "stale")
         bad = sum(1 for s in statuses if s in ("warning", "critical"))
         parts = [f"{len(mine)} active alert{'s' if len(mine) != 1 else ''}"]
-        if statuses:
+        if statuses and age.newest is not None:  # "0/12 out of limits" of nothing reads as fine
             parts.append(f"{bad}/{len(statuses)} out of limits")
-        parts.append(f"newest {age.text}" if age.newest else "no data")
+        parts.append(f"newest {age.text}" if age.newest else "no data yet")
         tiles.append(Tile(kind, label, status, " · ".join(parts), age.drill))
     return tiles
 

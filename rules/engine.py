@@ -4,14 +4,15 @@
     engine.process(reading)          -> transitions that reading caused
     engine.device_status(id, online, ts, drill)
     engine.tick(event_clock)         -> silent-device transitions
+    engine.tick_unheard(wall_clock)  -> the same, before the first reading (no event clock yet)
     engine.acknowledge(alert_id, actor, note, ts)
     engine.active(); engine.snapshot()
 
 Contract:
 - Event time. Hold times, rates and cumulative durations use the readings' own timestamps;
   silence uses the clock passed to `tick` (the newest ts seen, or a drill's clock). Nothing
-  here reads the wall clock, so a backlog fed at once gives the same transitions, with the
-  same timestamps, as the same readings fed live.
+  here reads the wall clock (`tick_unheard` is given it, before any reading), so a backlog fed
+  at once gives the same transitions, with the same timestamps, as the same readings fed live.
 - Order. Each subject's readings are evaluated in timestamp order. A reading not newer than
   the subject's newest (a late or redelivered one) is not evaluated: it is counted (`late`)
   and ignored, so hold timers, rate windows and cumulative time only move forward, and a
@@ -19,7 +20,14 @@ Contract:
 - Missing values. A reading without the field a rule needs moves no state of that rule.
 - Silence. A silent subject keeps its alerts exactly as they are; a no_data rule raises a
   silent-device alert beside them, which resolves with the next reading. A subject that has
-  never reported counts as silent from the first clock the engine saw.
+  never reported counts as silent from the first clock the engine saw; before any reading
+  there is no event clock, and `tick_unheard` judges devices that never reported on the wall
+  clock from its first call (the service's start), so a venue whose devices all fail to reach
+  the service is noticed. The first reading ends that: from then on only event time counts
+  (a drill's clock runs from the past, behind the wall clock). A reading that ends a
+  gap is first checked against the previous reading's time: if the gap was a silence, the
+  alert is raised (stamped when the silence became long enough) and resolved by that
+  reading, whether or not a tick came in between, so a replayed backlog shows the silence too.
 - One alert per (rule, subject) at a time; transitions as described in rules/lifecycle.py.
 - Inhibition. A rule with `inhibited_by` raises no new alert on a subject while one of those
   rules has an open alert (pending, firing or acknowledged) on it; an alert already open
@@ -96,6 +104,8 @@ class Engine:
         # the first event time seen: subjects never heard from are silent from then on
         self._epoch: float | None = None
         self._clock: float | None = None  # newest tick
+        # the first wall clock given to tick_unheard, before any reading: silence starts there
+        self._wall_epoch: float | None = None
         self._newest: float | None = None  # newest reading ts
         self._drill = False  # drill flag of the latest reading
         self._orphans: list[str] = []  # restored alerts whose rule or subject is gone
@@ -118,6 +128,14 @@ class Engine:
         if last is not None and ts <= last:
             self.late += 1
             return []
+        out: list[AlertEvent] = []
+        if track.watchdogs:
+            # a gap this reading ends may already be a silence: judge it against the previous
+            # reading before this one moves the subject's clock, so a backlog replayed at
+            # once raises the silent-device alert that live delivery would have raised
+            base = last if last is not None else self._epoch
+            if base is not None:
+                self._silences(track, base, ts, False, out)
         track.last_ts = ts
         track.drill = self._drill = drill = reading.drill
         if self._newest is None or ts > self._newest:
@@ -126,7 +144,6 @@ class Engine:
             self._start(ts)
         dt = None if last is None else ts - last
         values = reading.values
-        out: list[AlertEvent] = []
         for ev in track.evaluators:
             ev.step(values, ts, dt)
             if (ev.status or ev.alert is not None) and (
@@ -141,7 +158,13 @@ class Engine:
         for dog in track.watchdogs:
             if dog.status or dog.alert is not None:  # data is back: the silence is over
                 dog.step(values, ts, dt)
-                self._settle(dog, ts, at, drill, out)
+                fired = dog.alert.fired_at if dog.alert is not None else None
+                if fired is not None and fired > ts:
+                    # raised on the wall clock, and the data is stamped before that (a drill's
+                    # clock from the past): it resolves now, not before it fired
+                    self._settle(dog, fired, epoch_to_dt(fired), drill, out)
+                else:
+                    self._settle(dog, ts, at, drill, out)
         if not track.armed and track.watchdogs:
             self._arm(track, ts + track.timeout)
         return out
@@ -219,22 +242,50 @@ class Engine:
             _, sid = heapq.heappop(heap)
             track = self._by_id[sid]
             track.armed = False
-            heard = track.last_ts is not None
             base = track.last_ts if track.last_ts is not None else self._epoch
             assert base is not None
-            drill = track.drill if heard else self._drill
-            following = math.inf
-            for dog in track.watchdogs:
-                if dog.status:
-                    continue
-                due = base + dog.timeout
-                if due <= t + EPS:
-                    dog.silent(base)
-                    self._settle(dog, due, epoch_to_dt(due), drill, out)
-                else:
-                    following = min(following, due)
+            following = self._silences(track, base, t, True, out)
             if following < math.inf:
                 self._arm(track, following)
+        return out
+
+    def _silences(
+        self, track: _Track, base: float, t: float, inclusive: bool, out: list[AlertEvent]
+    ) -> float:
+        """Raise the silences of `track` due by `t` (no reading since `base`); the next deadline.
+
+        `inclusive`: a tick at the very deadline raises it; a reading at the deadline is in time.
+        """
+        drill = track.drill if track.last_ts is not None else self._drill
+        following = math.inf
+        for dog in track.watchdogs:
+            if dog.status:
+                continue
+            due = base + dog.timeout
+            if due <= t + EPS if inclusive else due < t - EPS:
+                dog.silent(base, never=track.last_ts is None)
+                self._settle(dog, due, epoch_to_dt(due), drill, out)
+            else:
+                following = min(following, due)
+        return following
+
+    def tick_unheard(self, wall: datetime) -> list[AlertEvent]:
+        """Before the first reading: silences of devices that never reported, on the wall clock.
+
+        The service calls it in place of `tick` while it has no event clock. Silence counts
+        from the first call (the service's start), and each alert is stamped when the device's
+        timeout ran out. Once a reading has been evaluated it does nothing: `tick` takes over.
+        """
+        if self._epoch is not None:
+            return []
+        t = wall.timestamp()
+        if self._wall_epoch is None:
+            self._wall_epoch = t
+        out: list[AlertEvent] = []
+        self._resolve_orphans(wall, out)
+        for track in self._by_id.values():
+            if track.watchdogs and track.last_ts is None:
+                self._silences(track, self._wall_epoch, t, True, out)
         return out
 
     def _resolve_orphans(self, now: datetime, out: list[AlertEvent]) -> None:

@@ -13,10 +13,11 @@ evaluator registers here with `@evaluates(TheRule)`, and the engine builds evalu
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
-from opsroom.rulesfile.spec import RuleBase
+from opsroom.rulesfile.spec import RuleBase, format_seconds
 from opsroom.rulesfile.subjects import Subject
 from opsroom.telemetry import Value
 
@@ -119,16 +120,28 @@ class Watchdog(Evaluator):
     def step(self, values: Mapping[str, Value], ts: float, dt: float | None) -> None:
         """Data returned: whatever silence there was is over; `value` is how long it lasted."""
         if self.status != NONE:
-            self.value = ts - self.since
+            self.value = max(0.0, ts - self.since)
         self.status, self.sev = NONE, -1
 
-    def silent(self, since: float) -> None:
-        """No reading since `since` for the timeout."""
+    def silent(self, since: float, never: bool = False) -> None:
+        """No reading since `since` for the timeout (`never`: the subject has not reported)."""
         self.status, self.sev, self.since, self.value = FIRING, self.severity, since, self.timeout
 
     def went_offline(self, ts: float) -> None:
         """The device's status turned offline at `ts`."""
         self.status, self.sev, self.since, self.value = FIRING, self.severity, ts, 0.0
+
+
+# A pending hold bridges a gap in the data of at most this many report intervals, unless the
+# rule sets `max_gap`: the silent-device rule's default, so a hold restarts where a silence
+# would have been raised.
+GAP_INTERVALS = 3
+
+
+def max_gap(rule: Any, subject: Subject) -> float:
+    """The longest gap between readings a pending hold of `rule` bridges for `subject`."""
+    gap = getattr(rule, "max_gap", None)
+    return float(gap) if gap is not None else GAP_INTERVALS * subject.report_interval_s
 
 
 class Latch:
@@ -146,42 +159,72 @@ class Latch:
       restarts that count: a value hovering at the threshold, or a GPS fix jittering across
       the edge of a corridor, stays pending and does not fire on the strength of a few
       readings beyond it.
-    - Once fired it stays fired until a reading clears.
+    - A gap in the data longer than `max_gap` is a break too: nobody saw the value then, so a
+      pending hold starts again with the first reading after the gap (the latch stays on:
+      silence is not recovery). Shorter gaps are bridged; the time in them beyond one report
+      `interval` is counted in `unseen`, so the alert can say how much of its hold nobody saw.
+    - Once fired it stays fired until a reading clears, however long the data stops.
     """
 
-    __slots__ = ("fired", "hold", "run", "since")
+    __slots__ = ("fired", "hold", "interval", "last", "max_gap", "run", "since", "unseen")
 
-    def __init__(self, hold: float) -> None:
+    def __init__(self, hold: float, max_gap: float = math.inf, interval: float = 0.0) -> None:
         self.hold = hold
+        self.max_gap = max_gap
+        self.interval = interval
         self.since: float | None = None  # when it went on; None while off
         self.run: float | None = None  # start of the current unbroken run of readings beyond
         self.fired = False
+        self.last: float | None = None  # the latest reading while on
+        self.unseen = 0.0  # seconds of the current run without data
 
     def update(self, beyond: bool, cleared: bool, ts: float) -> None:
         """Feed one reading's verdict."""
+        gap = 0.0 if self.last is None else ts - self.last
         if beyond:
             if self.since is None:
                 self.since = ts
+            if self.run is not None and not self.fired:
+                if gap > self.max_gap + EPS:
+                    self.run = None  # nobody saw the value in the gap: the hold starts again
+                elif gap > 1.5 * self.interval:
+                    self.unseen += gap - self.interval
             if self.run is None:
-                self.run = ts
+                self.run, self.unseen = ts, 0.0
             if not self.fired and ts - self.run >= self.hold - EPS:
                 self.fired = True
+            self.last = ts
         elif cleared:
-            self.since = self.run = None
+            self.since = self.run = self.last = None
             self.fired = False
+            self.unseen = 0.0
         else:
             self.run = None
+            self.last = ts
 
     def dump(self) -> list[Any]:
-        """[since, run, fired] for a snapshot."""
-        return [self.since, self.run, self.fired]
+        """[since, run, fired, last, unseen] for a snapshot."""
+        return [self.since, self.run, self.fired, self.last, self.unseen]
 
     def load(self, state: Any) -> None:
-        """Restore from `dump`."""
-        since, run, fired = state
+        """Restore from `dump` (a snapshot from before gaps were tracked has three items)."""
+        since, run, fired, *rest = state
+        last, unseen = rest if rest else (None, 0.0)
         self.since = None if since is None else float(since)
         self.run = None if run is None or since is None else float(run)
         self.fired = bool(fired) and self.since is not None
+        self.last = None if last is None or since is None else float(last)
+        self.unseen = float(unseen)
+
+
+def held(text: str, latch: Latch) -> str:
+    """A fired alert's message: `text` for the hold, and how much of it nobody saw."""
+    if not latch.hold:
+        return text
+    out = f"{text} for {format_seconds(latch.hold)}"
+    if latch.unseen >= latch.interval > 0:
+        out += f", {format_seconds(latch.unseen)} of it without data"
+    return out
 
 
 Factory = Callable[[Any, Subject], "Evaluator"]

@@ -37,7 +37,8 @@ Acknowledgements are stamped with the event clock when the service takes them; t
 
 Event clock: hold times and silence are judged on event time. The clock is the newest reading
 time seen; while the stream is quiet it runs on at wall speed from there (so a venue that
-falls silent as a whole is still noticed), and never ahead of the wall clock.
+falls silent as a whole is still noticed), and never ahead of the wall clock. Before the first
+reading there is none: the engine judges devices that never reported on the wall clock.
 """
 
 from __future__ import annotations
@@ -105,6 +106,10 @@ class EngineLike(Protocol):
 
     def tick(self, now: datetime) -> list[AlertEvent]:
         """The event clock advanced to `now`: check for silence."""
+        ...
+
+    def tick_unheard(self, wall: datetime) -> list[AlertEvent]:
+        """No reading yet, so no event clock: devices never heard from, on the wall clock."""
         ...
 
     def acknowledge(
@@ -868,9 +873,9 @@ class RulesService:
         """Silence check at the event clock's time."""
         self._next_tick_wall = time.monotonic() + self.settings.rules_tick_s
         now = self.event_clock.now(wall)
-        if now is None:
-            return []
         assert self.engine is not None
+        if now is None:  # no reading yet: a venue that never reports is noticed on the wall clock
+            return self.engine.tick_unheard(wall)
         self._last_tick = now
         self.counters.ticks += 1
         return self.engine.tick(now)  # no save for a quiet tick: its transitions ask for one

@@ -89,12 +89,13 @@ def cmd_simulate(args: argparse.Namespace, settings: Settings, stop: threading.E
     rules = rule_ids(rules_path) if rules_path else []
     wall_start = time.time()
     anchor = anchor_for(wall_start, drill.duration.total_seconds(), speed)
-    sim = Simulation(venue, drill, settings.event, anchor, random.Random(seed), rules)
+    sim = Simulation(venue, drill, settings.event, anchor, random.Random(seed), rules, args.round)
     header: dict[str, Any] = {
         "drill_file": str(args.drill),
         "venue_file": str(venue_path),
         "rules_file": str(rules_path) if rules_path else None,
         "seed": seed,
+        "round": args.round,
     }
     sink: Any
     watch = None
@@ -190,6 +191,16 @@ def _duration_arg(text: str) -> timedelta:
     return value
 
 
+def _round_arg(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a whole number, not {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"1 or more, not {value}")
+    return value
+
+
 def add_simulate_arguments(p: argparse.ArgumentParser) -> None:
     """The flags of `opsroom simulate` (besides the common --event/--mqtt-url)."""
     p.add_argument("drill", metavar="DRILL", type=Path, help="drill YAML file")
@@ -197,6 +208,14 @@ def add_simulate_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--speed", type=float, help="simulated s per wall s (0 = max; default drill's)")
     p.add_argument("--seed", type=int, help="random seed (default: the drill's)")
     p.add_argument("--log", type=Path, help="write the incident log (JSON lines) here")
+    p.add_argument(
+        "--round",
+        type=_round_arg,
+        default=1,
+        metavar="N",
+        help="play round N of the drill on a loop: the crowd, the loads and the clock of day "
+        "carry on from the end of round N-1 (same seed), the incidents repeat (default 1)",
+    )
     p.add_argument("--rules", type=Path, help="rules file, for the expected rule ids in the log")
     p.add_argument(
         "--device-connections",

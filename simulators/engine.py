@@ -2,6 +2,14 @@
 
 Pure and deterministic: it never looks at a wall clock. `anchor` is the timestamp of the
 drill's second 0; the same venue, drill, anchor and seed give the same messages, byte for byte.
+
+A drill played on a loop (`opsroom demo`) is one world: round N (`round_no=N`) continues from
+where round N-1 ended, with the same crowd in the zones, the same load on the generators and
+the clock of day running on; only the incidents repeat, at the same offsets in every round.
+Round N plays rounds 1 to N-1 first without a message (the models are stepped, nothing is
+encoded: about 0.1 s per simulated hour of the example venue), so every round of the same
+seed continues the one before exactly. Round N's message times `t` and timestamps run from
+its own start (`anchor` is its second 0), like round 1's.
 """
 
 from __future__ import annotations
@@ -68,18 +76,29 @@ class Simulation:
         anchor: datetime,
         rng: random.Random,
         rules: Sequence[str] = (),
+        round_no: int = 1,
     ) -> None:
+        if round_no < 1:
+            raise ValueError(f"the round must be 1 or more, not {round_no}")
         self.venue = venue
         self.rules = tuple(rules)
         self.drill = drill
         self.event = event
+        self.round_no = round_no
         self.anchor = anchor.astimezone(UTC)
         self._epoch = self.anchor.timestamp()
-        self.world = World.create(venue, drill, rng)
+        self.world = World.create(venue, drill, rng, rounds=round_no)
         self.devices = build_devices(self.world)
         self._kinds = {d.sensor_id: d.kind for d in self.devices}
         self._phase = random.Random(self.world.seed_root ^ 0x5EED)
         self.duration = drill.duration.total_seconds()
+        # the world's clock at this round's second 0: the rounds before it, played silently
+        self._offset = (round_no - 1) * self.duration
+
+    @property
+    def offset(self) -> float:
+        """The world's clock at this round's second 0 (0 in round 1)."""
+        return self._offset
 
     def ts(self, t: float) -> datetime:
         """The timestamp of simulated second `t`."""
@@ -88,8 +107,10 @@ class Simulation:
     def _ts_text(self, t: float) -> str:
         return iso(datetime.fromtimestamp(round(self._epoch + t, 3), UTC))
 
-    def _reading(self, device: Device, t: float) -> Message:
-        values = device.sample(t)
+    def _reading(self, device: Device, at: float) -> Message:
+        """A device's reading at the world's time `at` (this round's `at - _offset`)."""
+        values = device.sample(at)
+        t = round(at - self._offset, 3)
         payload = orjson.dumps({"ts": self._ts_text(t), **values, "drill": True})
         topic = topics.reading(self.event, device.kind, device.sensor_id)
         return Message(t, topic, payload, "reading", device.sensor_id)
@@ -131,8 +152,10 @@ class Simulation:
         return b"[1, 2, 3]"
 
     def messages(self) -> Iterator[Message]:
-        """Every message of the drill in order of simulated time (ties in a fixed order)."""
-        end = self.duration
+        """Every message of the drill (of this round) in order of simulated time (ties in a
+        fixed order). The queue runs on the world's clock, which starts `_offset` earlier."""
+        offset = self._offset
+        end = offset + self.duration
         queue: list[tuple[float, int, int, Callable[[float], tuple[list[Message], float]]]] = []
         seq = 0
 
@@ -145,7 +168,7 @@ class Simulation:
         for device in self.devices:
             yield self._status(device.sensor_id, 0.0, online=True)
         for i, inc in enumerate(self.drill.incidents):
-            push(inc.at.total_seconds(), 0, self._incident_fn(inc, i))
+            push(offset + inc.at.total_seconds(), 0, self._incident_fn(inc, i))
         for device in self.devices:
             first = round(self._phase.uniform(0.0, device.interval), 3)
             push(first, 2, self._device_fn(device))
@@ -155,7 +178,7 @@ class Simulation:
             yield from out
             if next_t >= 0:
                 push(next_t, prio, fn)
-        yield from self.farewell(end)
+        yield from self.farewell(self.duration)
 
     def farewell(self, t: float) -> list[Message]:
         """The drill's devices cease to exist: their retained statuses are cleared.
@@ -173,9 +196,14 @@ class Simulation:
     def _device_fn(self, device: Device) -> Callable[[float], tuple[list[Message], float]]:
         world, sid = self.world, device.sensor_id
 
+        offset = self._offset
+
         def report(t: float) -> tuple[list[Message], float]:
             nxt = round(t + device.interval, 3)
             if world.active("sensor_silent", sid, t) is not None:
+                return [], nxt
+            if t < offset:  # an earlier round: the model moves on, nothing is sent
+                device.sample(t)
                 return [], nxt
             return [self._reading(device, t)], nxt
 
@@ -184,12 +212,18 @@ class Simulation:
     def _incident_fn(
         self, inc: Incident, index: int
     ) -> Callable[[float], tuple[list[Message], float]]:
+        offset = self._offset
         start = inc.at.total_seconds()
         stop = start + inc.duration.total_seconds()
         state = {"n": 0}
         iid = incident_id(inc, index)
 
-        def fire(t: float) -> tuple[list[Message], float]:
+        def fire(at: float) -> tuple[list[Message], float]:
+            # the queue runs on the world's clock; this round's notices on its own
+            out, nxt = fire_in_round(round(at - offset, 3))
+            return out, nxt if nxt < 0 else round(nxt + offset, 3)
+
+        def fire_in_round(t: float) -> tuple[list[Message], float]:
             n = state["n"]
             state["n"] = n + 1
             if n == 0:

@@ -109,7 +109,7 @@ class Progress:
 
 def format_progress(p: Progress, sim: Simulation) -> str:
     """One progress line: simulated clock, messages, incidents."""
-    hours = sim.world.tod_hours(p.sim_t)
+    hours = sim.world.tod_hours(sim.offset + p.sim_t)
     clock = f"{int(hours):02d}:{int(hours * 60) % 60:02d}:{int(hours * 3600) % 60:02d}"
     done = timedelta(seconds=int(p.sim_t))
     total = timedelta(seconds=int(sim.duration))

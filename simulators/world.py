@@ -42,22 +42,27 @@ class World:
     venue: Venue
     drill: Drill
     seed_root: int
+    rounds: int = 1  # the drill's timeline is played this many times in a row, one world
     shared: dict[str, Any] = field(default_factory=dict)
     _incidents: dict[tuple[str, str], list[tuple[float, float, Incident]]] = field(
         default_factory=lambda: defaultdict(list)
     )
 
     def __post_init__(self) -> None:
-        for inc in self.drill.incidents:
-            start = inc.at.total_seconds()
-            self._incidents[(inc.type, inc.target)].append(
-                (start, start + inc.duration.total_seconds(), inc)
-            )
+        # a looping drill repeats its incidents every round; the crowd, the loads and the
+        # clock of day carry on from one round into the next
+        length = self.drill.duration.total_seconds()
+        for k in range(self.rounds):
+            for inc in self.drill.incidents:
+                start = k * length + inc.at.total_seconds()
+                self._incidents[(inc.type, inc.target)].append(
+                    (start, start + inc.duration.total_seconds(), inc)
+                )
 
     @classmethod
-    def create(cls, venue: Venue, drill: Drill, rng: random.Random) -> World:
+    def create(cls, venue: Venue, drill: Drill, rng: random.Random, rounds: int = 1) -> World:
         """A world whose per-device randomness all derives from `rng`."""
-        return cls(venue, drill, rng.getrandbits(64))
+        return cls(venue, drill, rng.getrandbits(64), rounds)
 
     def rng_for(self, sensor_id: str) -> random.Random:
         """A generator of a device's own, independent of how many other devices there are."""

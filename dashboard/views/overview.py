@@ -11,6 +11,7 @@ from dashboard import cache, notifications, queries, ui
 
 ALERT_COLUMNS = ["severity", "state", "kind", "subject", "rule", "message", "ts", "drill"]
 LIST_MAX = 15  # items in the text list of active alerts
+NO_DATA = "no data yet"
 
 
 def alert_list(active: pd.DataFrame, tz: str) -> str:
@@ -76,7 +77,7 @@ def live(ctx: ui.Context) -> None:
     c1.metric("Critical alerts", counts["critical"])
     c2.metric("Warning alerts", counts["warning"])
     c3.metric("Info alerts", counts["info"])
-    c4.metric("Data age", overall.text)
+    c4.metric("Data age", overall.text if overall.newest is not None else NO_DATA)
 
     st.subheader("Families")
     ui.tiles(queries.family_tiles(frames, active, ages), columns=4)
@@ -89,6 +90,13 @@ def live(ctx: ui.Context) -> None:
         st.dataframe(shown, hide_index=True, width="stretch")
         st.caption("Newest first")
         st.markdown(alert_list(active, ctx.tz), unsafe_allow_html=True)
+    elif overall.newest is None:
+        # nothing has reported: no alert is no news, not good news
+        st.warning(
+            "No data yet: no device of the venue has reported, so no alert says nothing about "
+            "the venue. Devices that stay silent raise silent-device alerts after their grace "
+            "period."
+        )
     else:
         st.success("No active alerts.")
 

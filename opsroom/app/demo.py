@@ -12,7 +12,9 @@ The drill's first round plays at `--speed` with its clock running from the past 
 (see simulators.runner), so alerts fire within the first minute. Rules judge time on the
 readings' own timestamps and ignore a reading older than its subject's newest, so a second
 round replayed from the past would be ignored; the following rounds therefore play live (1x),
-continuing the event's clock from where the first round left it.
+continuing the event's clock from where the first round left it, and the drill's world too
+(`simulate --round N`: the crowd and the loads carry on, only the incidents repeat), so a
+round's start is no sudden drop of every load.
 """
 
 from __future__ import annotations
@@ -377,10 +379,10 @@ class Demo:
         argv = [
             "simulate", str(drill), "--venue", str(venue), "--rules", str(rules),
             "--speed", f"{speed:g}", "--log", str(drills / f"round-{self.rounds}.jsonl"),
-            "--progress-every", "30",
+            "--progress-every", "30", "--round", str(self.rounds),
         ]  # fmt: skip
-        if self.options.seed is not None:
-            argv += ["--seed", str(self.options.seed + self.rounds - 1)]
+        if self.options.seed is not None:  # one seed: each round continues the one before
+            argv += ["--seed", str(self.options.seed)]
         self._part("simulator", argv).start(env)
         if self.rounds > 1:
             self.out(f"opsroom demo: drill round {self.rounds} (live, 1x)")

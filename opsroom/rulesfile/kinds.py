@@ -6,7 +6,7 @@ What each kind does with its settings, reading by reading, is its evaluator in r
 
 from __future__ import annotations
 
-from typing import Literal, Self
+from typing import Any, Literal, Self
 
 from pydantic import Field, model_validator
 
@@ -29,6 +29,19 @@ def check_value(rule: RuleBase, value: str) -> None:
                 ("value",),
                 f"{value!r} is defined for {', '.join(sorted(derived.groups))}, not {group}",
             )
+
+
+# ---------------------------------------------------------------- holds
+
+
+def max_gap_field() -> Any:
+    """`max_gap` of the kinds with a hold: the longest gap in the data a pending hold bridges."""
+    return Field(
+        None,
+        gt=0,
+        description="the longest gap between readings a pending hold may bridge; after a longer "
+        "one the hold starts again (default: 3 report intervals of the entity's family)",
+    )
 
 
 # ---------------------------------------------------------------- threshold
@@ -66,6 +79,7 @@ class ThresholdRule(RuleBase):
     kind: Literal["threshold"]
     value: str = Field(description="a derived value name, e.g. temp_c, density_ppm2, load_pct")
     hold: Seconds = 0.0
+    max_gap: Seconds | None = max_gap_field()
     levels: list[Level] = Field(min_length=1)
 
     def check(self) -> None:
@@ -90,8 +104,11 @@ class RateRule(RuleBase):
     slack: Seconds = Field(2.0, description="extra age a baseline reading may have")
     min_base: float = Field(0.0, ge=0, description="ignore changes from a baseline below this")
     clear_fraction: float = Field(0.5, ge=0, lt=1)
-    accept_after: Seconds | None = Field(
-        None, gt=0, description="resolve once the new level has lasted this long"
+    accept_after: Seconds = Field(
+        1800.0,
+        gt=0,
+        description="resolve once the changed level has lasted this long (taken as the new "
+        "normal), if it has not recovered before: every rate alert resolves one way or the other",
     )
     severity: Severity = "critical"
 
@@ -162,6 +179,7 @@ class GeofenceRule(RuleBase):
     band_m: float | None = Field(None, gt=0, description="the route's corridor_m if unset")
     clear_margin_m: float = Field(10.0, ge=0, description="back this far inside the band to clear")
     hold: Seconds = 60.0
+    max_gap: Seconds | None = max_gap_field()
     severity: Severity = "warning"
 
 
@@ -178,6 +196,7 @@ class StoppedRule(RuleBase):
     below_kmh: float = Field(3.0, gt=0)
     moving_kmh: float = Field(5.0, gt=0, description="speed that counts as moving again")
     hold: Seconds = 300.0
+    max_gap: Seconds | None = max_gap_field()
     stop_radius_m: float = Field(50.0, ge=0)
     severity: Severity = "warning"
 

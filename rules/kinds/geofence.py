@@ -18,7 +18,7 @@ from opsroom.rulesfile.kinds import GeofenceRule
 from opsroom.rulesfile.spec import SEV_INDEX, format_seconds
 from opsroom.rulesfile.subjects import Subject
 from opsroom.telemetry import Value
-from rules.evaluator import FIRING, NONE, PENDING, Evaluator, Latch, evaluates
+from rules.evaluator import FIRING, NONE, PENDING, Evaluator, Latch, evaluates, held, max_gap
 
 
 @lru_cache(maxsize=256)
@@ -40,7 +40,7 @@ class GeofenceEvaluator(Evaluator):
         self.route_id = "" if route is None else route.id
         self.band = rule.band_m or (route.corridor_m if route is not None else 50.0)
         self.clear = max(0.0, self.band - rule.clear_margin_m)
-        self.latch = Latch(rule.hold)
+        self.latch = Latch(rule.hold, max_gap(rule, subject), subject.report_interval_s)
         self.label = rule.label
         self.severity = SEV_INDEX[rule.severity]
 
@@ -69,7 +69,7 @@ class GeofenceEvaluator(Evaluator):
         )
         if self.status == PENDING:
             return f"{text} (fires if it holds for {format_seconds(self.latch.hold)})"
-        return f"{text} for {format_seconds(self.latch.hold)}"
+        return held(text, self.latch)
 
     def dump(self) -> dict[str, Any]:
         """Base state plus the latch."""

@@ -37,10 +37,10 @@ class SilenceEvaluator(Watchdog):
         self.what = subject.label
         self.reason = "silent"
 
-    def silent(self, since: float) -> None:
-        """No reading since `since` for the timeout."""
-        super().silent(since)
-        self.reason = "silent"
+    def silent(self, since: float, never: bool = False) -> None:
+        """No reading since `since` for the timeout (`never`: none at all so far)."""
+        super().silent(since, never)
+        self.reason = "never" if never else "silent"
 
     def went_offline(self, ts: float) -> None:
         """The device's status turned offline at `ts`."""
@@ -48,12 +48,19 @@ class SilenceEvaluator(Watchdog):
         self.reason = "offline"
 
     def describe(self) -> str:
-        """E.g. 'Silent device: no reading from this fridge for 3 min'."""
+        """E.g. 'Silent device: no reading from this fridge for 3 min' (or 'yet', if never)."""
         if self.status == NONE:
-            gap = format_seconds(self.value or 0.0)
+            if not self.value:
+                return f"{self.label}: data from this {self.what} again"
+            gap = format_seconds(self.value)
             return f"{self.label}: data from this {self.what} again, after {gap}"
         if self.reason == "offline":
             return f"{self.label}: this {self.what}'s device reported offline"
+        if self.reason == "never":
+            return (
+                f"{self.label}: no reading from this {self.what} yet, "
+                f"{format_seconds(self.timeout)} after monitoring began"
+            )
         return f"{self.label}: no reading from this {self.what} for {format_seconds(self.timeout)}"
 
     def dump(self) -> dict[str, Any]:

@@ -6,8 +6,9 @@ highest (for a fall) or lowest (for a rise) value among the subject's readings i
 jitter still compares consecutive readings. A drop is an event, not a level: the alert stays
 firing until the value has recovered, i.e. less than `clear_fraction` of the change remains
 (0.4 after a 50 % drop from 100 kW: cleared at 80 kW), not merely until the window moves on.
-A load shed on purpose never recovers: with `accept_after`, a new level that has lasted that
-long is taken as the normal one and the alert resolves (its message says so).
+A load shed on purpose never recovers: a new level that has lasted `accept_after` (30 min
+unless the rule says otherwise) is taken as the normal one and the alert resolves (its message
+says so). So every rate alert has an end: recovery, or the new level accepted.
 """
 
 from __future__ import annotations
@@ -77,7 +78,7 @@ class RateEvaluator(Evaluator):
             remaining = self.base - v if self.fall else v - self.base
             if remaining < rule.clear_fraction * self.amount:
                 self.status, self.sev = NONE, -1
-            elif rule.accept_after is not None and ts - self.since >= rule.accept_after - EPS:
+            elif ts - self.since >= rule.accept_after - EPS:
                 self.status, self.sev, self.accepted = NONE, -1, True
         window.append((ts, v))
 
@@ -85,7 +86,7 @@ class RateEvaluator(Evaluator):
         """E.g. 'Power drop: fell from 120 to 30 kW within 10 s'."""
         if self.status == NONE:
             if self.accepted:
-                held = format_seconds(self.rule.accept_after or 0)
+                held = format_seconds(self.rule.accept_after)
                 return f"{self.label}: {self.value:.4g} {self.unit} for {held}, taken as normal"
             return f"{self.label}: recovered to {self.value:.4g} {self.unit}"
         verb = "fell" if self.fall else "rose"

@@ -16,7 +16,7 @@ from opsroom.rulesfile.kinds import StoppedRule
 from opsroom.rulesfile.spec import SEV_INDEX, format_seconds
 from opsroom.rulesfile.subjects import Subject
 from opsroom.telemetry import Value
-from rules.evaluator import FIRING, NONE, PENDING, Evaluator, Latch, evaluates
+from rules.evaluator import FIRING, NONE, PENDING, Evaluator, Latch, evaluates, held, max_gap
 
 
 @evaluates(StoppedRule)
@@ -30,7 +30,7 @@ class StoppedEvaluator(Evaluator):
         route = subject.route
         self.stops = None if route is None else Points([(s.lat, s.lon) for s in route.stops])
         self.below, self.moving, self.radius = rule.below_kmh, rule.moving_kmh, rule.stop_radius_m
-        self.latch = Latch(rule.hold)
+        self.latch = Latch(rule.hold, max_gap(rule, subject), subject.report_interval_s)
         self.label = rule.label
         self.severity = SEV_INDEX[rule.severity]
         self.distance = 0.0
@@ -64,7 +64,7 @@ class StoppedEvaluator(Evaluator):
         text = f"{self.label}: stopped {self.distance:.0f} m from the nearest stop"
         if self.status == PENDING:
             return f"{text} (fires if it holds for {format_seconds(self.latch.hold)})"
-        return f"{text} for {format_seconds(self.latch.hold)}"
+        return held(text, self.latch)
 
     def dump(self) -> dict[str, Any]:
         """Base state plus the latch and the last distance."""

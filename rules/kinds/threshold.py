@@ -17,7 +17,7 @@ from opsroom.rulesfile.spec import SEV_INDEX, format_seconds
 from opsroom.rulesfile.subjects import Subject
 from opsroom.rulesfile.values import VALUES
 from opsroom.telemetry import Value
-from rules.evaluator import FIRING, NONE, PENDING, Evaluator, Latch, evaluates
+from rules.evaluator import FIRING, NONE, PENDING, Evaluator, Latch, evaluates, held, max_gap
 
 
 @evaluates(ThresholdRule)
@@ -35,7 +35,10 @@ class ThresholdEvaluator(Evaluator):
             (SEV_INDEX[lv.severity], lv.above is not None, lv.threshold, lv.clear)
             for lv in rule.levels
         ]
-        self.latches = [Latch(rule.hold if lv.hold is None else lv.hold) for lv in rule.levels]
+        gap, interval = max_gap(rule, subject), subject.report_interval_s
+        self.latches = [
+            Latch(rule.hold if lv.hold is None else lv.hold, gap, interval) for lv in rule.levels
+        ]
         # with every level off, a value in [quiet_low, quiet_high] changes nothing: most
         # readings stop there
         self.quiet_high = min((lv.above for lv in rule.levels if lv.above is not None), default=inf)
@@ -75,7 +78,7 @@ class ThresholdEvaluator(Evaluator):
             self.status, self.sev = PENDING, pending_sev
 
     def describe(self) -> str:
-        """E.g. 'Cold holding: 5.6 °C, above 5 for 15 min'."""
+        """E.g. 'Cold holding: 5.6 °C, above 5 for 15 min' (', 2 min of it without data')."""
         if self.status == NONE or self.value is None:
             return f"{self.label}: back within limits"
         for (sev, up, threshold, _), latch in zip(self.levels, self.latches, strict=True):
@@ -84,7 +87,7 @@ class ThresholdEvaluator(Evaluator):
                 text = f"{self.label}: {self.value:.4g} {self.unit}, {side} {threshold:g}"
                 if self.status == PENDING:
                     return f"{text} (fires if it holds for {format_seconds(latch.hold)})"
-                return f"{text} for {format_seconds(latch.hold)}" if latch.hold else text
+                return held(text, latch)
         return f"{self.label}: {self.value:.4g} {self.unit}"
 
     def dump(self) -> dict[str, Any]:

@@ -11,6 +11,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboard import login
+from dashboard.charts import COLOURS
 from opsroom import topics
 from opsroom.alerts import NotificationAttempt
 from opsroom.settings import Settings
@@ -179,6 +180,21 @@ def test_empty_store_says_no_data(env) -> None:
     env(alert=False, age=timedelta(days=30))  # everything older than the 24 h charts
     at = logged_in()
     assert "No active alerts." in [s.value for s in at.success]
+
+
+def test_a_venue_with_no_data_yet_says_so_and_shows_nothing_green(
+    env, monkeypatch, tmp_path
+) -> None:
+    env()
+    monkeypatch.setenv("OPSROOM_STORE", f"sqlite:///{tmp_path / 'nothing-yet.db'}")
+    at = logged_in()
+    assert not at.success  # no reading is not good news: nothing on the page says all is well
+    assert any("No data yet" in w.value for w in at.warning)
+    assert {m.label: m.value for m in at.metric}["Data age"] == "no data yet"
+    text = markdown(at)
+    assert COLOURS["ok"] not in text and ">OK" not in text
+    assert "out of limits" not in text  # 0 of 12 out of limits would read as all clear
+    assert text.count("no data yet") >= 4  # each family tile
 
 
 def test_crowd_page(env) -> None:

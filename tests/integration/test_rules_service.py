@@ -21,6 +21,7 @@ from opsroom import topics
 from opsroom.alerts import AlertEvent
 from opsroom.broker import Mosquitto, free_port
 from opsroom.rulesfile.model import RuleSet, load_rules
+from opsroom.rulesfile.subjects import subjects_of
 from opsroom.settings import Settings
 from opsroom.store import StoreError, active_alerts
 from opsroom.store.sqlite import SqliteStore
@@ -160,6 +161,9 @@ class FakeEngine:
         return []
 
     def tick(self, now: datetime) -> list[AlertEvent]:
+        return []
+
+    def tick_unheard(self, wall: datetime) -> list[AlertEvent]:
         return []
 
     def acknowledge(
@@ -986,3 +990,44 @@ def test_active_alerts_are_republished_when_the_service_starts(
         service.stop()
         publish_all(broker.port, [(topic, b"")], retain=True)
     assert service.counters.republished == 1
+
+
+def test_a_venue_that_never_reports_raises_silent_device_alerts_on_the_wall_clock(
+    broker: Mosquitto, event: str, store: SqliteStore, tmp_path: Path, collect: Any, venue: Venue
+) -> None:
+    """Every device uses the wrong event id (or is refused by the broker): nothing arrives, so
+    there is no event clock; the devices of the venue file are silent on the wall clock."""
+    rules_file = tmp_path / "rules.yaml"
+    rules_file.write_text(
+        "rules:\n  - {id: silent-device, kind: no_data, applies_to: all, after: 2s}\n",
+        encoding="utf-8",
+    )
+    ruleset = load_rules(rules_file, venue)
+    expected = {s.id for s in subjects_of(venue).values()}
+    alerts = collect(topics.alerts_filter(event))
+    started = datetime.now(UTC)
+    service = start_rules(
+        broker.port,
+        event,
+        tmp_path,
+        store,
+        lambda state: Engine(ruleset, venue, state),
+        venue=venue,
+    )
+    try:
+
+        def silent() -> set[str]:
+            return {p["subject"] for p in of(alerts, "silent-device.") if p}
+
+        assert wait_until(lambda: silent() == expected, timeout=20)
+    finally:
+        service.stop()
+    firing = [p for p in of(alerts, "silent-device.") if p]
+    assert len(firing) == len(expected)  # one each, no repeats
+    for p in firing:
+        assert (p["state"], p["severity"], p["drill"]) == ("firing", "warning", False)
+        assert "no reading from this" in p["message"] and "yet" in p["message"]
+        # stamped when the grace ran out on the wall clock, counted from the service's start
+        fired = datetime.fromisoformat(p["ts"])
+        assert started + timedelta(seconds=2) <= fired <= started + timedelta(seconds=6)
+    assert service.counters.readings == 0

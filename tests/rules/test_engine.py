@@ -169,7 +169,7 @@ def test_late_and_duplicate_readings_are_counted_and_ignored() -> None:
     # an older reading (and a redelivered one) must not clear the pending alert or move its hold
     assert feed(eng, fridge([(90, 3.0), (120, 3.0), (100, 9.0)])) == []
     assert eng.stats()["late"] == 3
-    events = feed(eng, fridge([(1020, 6.0)]))
+    events = feed(eng, fridge([(t, 6.0) for t in range(180, 1021, 60)]))
     assert [(secs(e.ts), e.state) for e in events] == [(1020, "firing")]
 
 
@@ -445,3 +445,61 @@ def test_snapshot_is_plain_json() -> None:
     eng.tick(at(5000))
     state = eng.snapshot()
     assert orjson.loads(orjson.dumps(state)) == state
+
+
+def test_a_gap_in_a_replayed_backlog_raises_the_same_silence_as_live() -> None:
+    # the fridge reports every minute, falls silent for 10 minutes, then reports again
+    points = [(m * 60.0, 3.0) for m in (0, 1, 2, 3)] + [(m * 60.0, 3.0) for m in (13, 14, 15)]
+
+    # live: readings arrive on time and the clock is ticked every second in between
+    live = engine(COLD)
+    live_events: list[AlertEvent] = []
+    pending = iter(fridge(points))
+    nxt = next(pending, None)
+    for second in range(0, 15 * 60 + 1):
+        while nxt is not None and nxt.ts <= at(second):
+            live_events += live.process(nxt)
+            nxt = next(pending, None)
+        live_events += live.tick(at(second))
+
+    # backlog: the same readings replayed at once after an outage, the clock following them
+    burst_events = feed(engine(COLD), fridge(points), tick=True)
+    # and with no ticks at all: the reading that ends the gap still shows it
+    bare_events = feed(engine(COLD), fridge(points))
+
+    expected = [(180 + 180, "f1", "firing", "warning"), (780, "f1", "resolved", "warning")]
+    assert digest(live_events) == expected
+    assert digest(burst_events) == expected
+    assert digest(bare_events) == expected
+    assert [e.message for e in burst_events] == [e.message for e in live_events]
+    assert "after 10 min" in burst_events[-1].message
+
+
+def test_before_any_reading_devices_that_never_reported_are_silent_on_the_wall_clock() -> None:
+    eng = engine(COLD)
+    # no reading, no event clock: the service gives the wall clock from its start
+    assert eng.tick_unheard(at(0)) == []
+    assert eng.tick_unheard(at(170)) == []
+    (silent,) = eng.tick_unheard(at(200))
+    assert (secs(silent.ts), silent.subject, silent.state, silent.drill) == (
+        180,
+        "f1",
+        "firing",
+        False,
+    )
+    assert silent.message == "silent: no reading from this fridge yet, 3 min after monitoring began"
+    assert eng.tick_unheard(at(900)) == []  # no repeats
+    # a drill starts: its clock runs from an hour ago. The alert resolves with the first
+    # reading, not before it fired, and the wall clock no longer counts
+    (resolved,) = feed(eng, fridge([(-3600, 3.0)], drill=True))
+    assert (resolved.state, secs(resolved.ts)) == ("resolved", 180)
+    assert eng.tick_unheard(at(5000)) == []
+    assert eng.tick(at(-3600 + 170)) == []  # event time from here on: nothing is silent yet
+    assert digest(eng.tick(at(-3600 + 200))) == [(-3600 + 180, "f1", "firing", "warning")]
+
+
+def test_the_wall_clock_is_not_used_once_readings_flow() -> None:
+    eng = engine(COLD)
+    feed(eng, fridge([(-3600, 3.0)], drill=True))  # a drill's first reading, an hour back
+    assert eng.tick_unheard(at(0)) == [] and eng.tick_unheard(at(10_000)) == []
+    assert eng.active() == []

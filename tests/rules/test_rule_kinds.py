@@ -214,8 +214,12 @@ def every(step: float, values: list[float], start: float = 0.0) -> list[tuple[fl
     return [(start + i * step, v) for i, v in enumerate(values)]
 
 
-def _minutes(*pairs: tuple[float, float]) -> list[tuple[float, float]]:
-    return [(m * 60, v) for m, v in pairs]
+def _minutes(*pairs: tuple[int, float]) -> list[tuple[float, float]]:
+    """A reading a minute: each (minute, value) holds until the next pair's minute."""
+    out: list[tuple[float, float]] = []
+    for (m, v), (upto, _) in zip(pairs, [*pairs[1:], (pairs[-1][0] + 1, 0.0)], strict=True):
+        out += [(minute * 60, v) for minute in range(m, upto)]
+    return out
 
 
 CASES = [
@@ -232,7 +236,7 @@ CASES = [
             "coldchain",
             "f1",
             "temp_c",
-            _minutes((0, 5.5), (16, 4.8), (17, 5.2), (25, 5.4), (32, 5.3), (33, 4.7), (34, 4.5)),
+            _minutes((0, 5.5), (10, 4.8), (17, 5.2), (25, 5.4), (32, 5.3), (33, 4.7), (34, 4.5)),
         ),
         [
             (0, "f1", "pending", "warning"),
@@ -392,6 +396,12 @@ CASES = [
         [(20, "gen1", "firing", "critical"), (320, "gen1", "resolved", "critical")],
     ),
     Case(
+        "rate: without accept_after a drop that never recovers still ends, after 30 min",
+        DROP.replace("    accept_after: 5m\n", ""),
+        series("power", "gen1", "power_kw", every(10, [100, 100] + [30, 31] * 95)),
+        [(20, "gen1", "firing", "critical"), (1820, "gen1", "resolved", "critical")],
+    ),
+    Case(
         "rate: a slow decline (20 % per 10 s) is not a drop; nor is one from idle",
         DROP,
         series(
@@ -536,3 +546,43 @@ def test_without_hold_and_clear_margin_the_same_jitter_would_flap() -> None:
     events = feed(engine(naked), [bus_at(5 * i, d) for i, d in enumerate(_EDGE)])
     assert len(events) > 20
     assert len(feed(engine(GEOFENCE), [bus_at(5 * i, d) for i, d in enumerate(_EDGE)])) == 1
+
+
+# --- a hold across a gap in the data ----------------------------------------------------------
+
+
+def _gap_fridge() -> list:
+    """Above 8 °C at 300-450 s, silent from 480 to 1170 s, above 8 again from 1200 s."""
+    before = [(t, 9.0) for t in range(300, 451, 30)]
+    after = [(t, 9.0) for t in range(1200, 2201, 60)]
+    return series("coldchain", "f1", "temp_c", before + after)
+
+
+def test_a_long_gap_restarts_a_pending_hold_rather_than_counting_as_breach() -> None:
+    events = feed(engine(COLD_TWO_LEVELS), _gap_fridge())
+    # 2.5 minutes seen, 11.5 unseen: no 15-minute hold yet at 1200 s; the pending alert
+    # stays (silence is not recovery) and fires after 15 minutes of readings from 1200 s
+    assert digest(events) == [(300, "f1", "pending", "warning"), (2100, "f1", "firing", "critical")]
+    assert events[-1].message == "cold: 9 °C, above 8 for 15 min"
+    assert events[-1].started_at == at(300)
+
+
+def test_a_short_gap_is_bridged_and_the_message_says_how_much_was_unseen() -> None:
+    # one reading a minute, none at 5 and 6 min: a gap of 3 report intervals, bridged
+    points = [(m * 60.0, 6.0) for m in range(16) if m not in (5, 6)]
+    events = feed(engine(COLD), series("coldchain", "f1", "temp_c", points))
+    assert digest(events) == [(0, "f1", "pending", "warning"), (900, "f1", "firing", "warning")]
+    assert events[-1].message == "cold: 6 °C, above 5 for 15 min, 2 min of it without data"
+
+
+def test_max_gap_in_the_rules_file_decides_what_a_hold_may_bridge() -> None:
+    bridged = COLD_TWO_LEVELS.replace("hold: 15m", "hold: 15m\n    max_gap: 15m")
+    events = feed(engine(bridged), _gap_fridge())
+    assert digest(events) == [(300, "f1", "pending", "warning"), (1200, "f1", "firing", "critical")]
+    assert events[-1].message == "cold: 9 °C, above 8 for 15 min, 12 min of it without data"
+
+
+def test_a_firing_alert_stays_firing_across_a_long_gap() -> None:
+    points = [(m * 60.0, 9.0) for m in range(17)] + [(m * 60.0, 9.0) for m in range(40, 42)]
+    events = feed(engine(COLD_TWO_LEVELS), series("coldchain", "f1", "temp_c", points))
+    assert [e.state for e in events] == ["pending", "firing"]
