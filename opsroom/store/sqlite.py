@@ -140,7 +140,7 @@ class SqliteStore:
         self._db.execute("COMMIT")
         if self.migrated:
             log.warning(
-                "SQLite store %s had no event column: its %d rows are now event %r's",
+                "SQLite store %s had no event column: its %d rows now belong to event %r",
                 self.path,
                 self.migrated,
                 self.event,
