@@ -272,21 +272,22 @@ class SqliteStore:
         alert_id: str | None = None,
     ) -> list[AlertEvent]:
         """Alert transitions in [start, end), ordered by ts then insertion."""
+        # one alert's few events: look them up by (event, alert_id), not through the event's
+        # whole time index, which the planner would take for the ORDER BY (`+ts` rules it out)
+        ts = "ts" if alert_id is None else "+ts"
         clauses: list[str] = ["event = ?"]
         params: list[object] = [self.event]
         if start is not None:
-            clauses.append("ts >= ?")
+            clauses.append(f"{ts} >= ?")
             params.append(to_us(start))
         if end is not None:
-            clauses.append("ts < ?")
+            clauses.append(f"{ts} < ?")
             params.append(to_us(end))
         if alert_id is not None:
             clauses.append("alert_id = ?")
             params.append(alert_id)
-        where = " AND ".join(clauses)
-        rows = self._query(
-            "alert events", f"SELECT data FROM alert_events WHERE {where} ORDER BY ts, seq", params
-        )
+        sql = f"SELECT data FROM alert_events WHERE {' AND '.join(clauses)} ORDER BY {ts}, seq"
+        rows = self._query("alert events", sql, params)
         return [AlertEvent.model_validate_json(str(row[0])) for row in rows]
 
     def close(self) -> None:
