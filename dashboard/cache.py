@@ -1,9 +1,10 @@
 """The pages' data, cached for a second or two and keyed by plain parameters only.
 
-Every function takes the store URL, the venue file (path and mtime, so an edited file is
-reloaded) and `now_s` (epoch seconds): sessions that refresh in the same second share one
-query; the entity tables also take the rules file's (path, mtime), or None without one. No
-function reads a global; the store, venue and rules objects are shared resources.
+Every function takes the store URL with the event (`store_key`), the venue file (path and
+mtime, so an edited file is reloaded) and `now_s` (epoch seconds): sessions that refresh in
+the same second share one query; the entity tables also take the rules file's (path, mtime),
+or None without one. No function reads a global; the store, venue and rules objects are
+shared resources.
 """
 
 from __future__ import annotations
@@ -27,10 +28,18 @@ TTL_S = 1.5
 _MAX = 256
 
 
+def store_key(settings: Settings) -> str:
+    """The `store_url` every function here takes: the store's URL and the event it is scoped
+    to, `URL#EVENT` (an event id has no '#', so the last one splits them)."""
+    return f"{settings.store}#{settings.event}"
+
+
 @st.cache_resource(show_spinner=False)
-def store(url: str) -> Store:
-    """One open store per URL, shared by every session (adapters are thread-safe)."""
-    return open_store(Settings.load({"store": url}))
+def store(key: str) -> Store:
+    """One open store per store URL and event (see `store_key`), shared by every session
+    (adapters are thread-safe)."""
+    url, _, event = key.rpartition("#")
+    return open_store(Settings.load({"store": url, "event": event}))
 
 
 @st.cache_resource(show_spinner=False)

@@ -65,8 +65,8 @@ class Context:
 
     @property
     def store_url(self) -> str:
-        """The store's URL, the cache key of every query."""
-        return self.settings.store
+        """The store's URL and the event (`cache.store_key`), the cache key of every query."""
+        return cache.store_key(self.settings)
 
     @property
     def tz(self) -> str:

@@ -15,6 +15,7 @@ from typing import IO, Any
 
 import orjson
 
+from opsroom import topics
 from opsroom.command import Command, add_common, stop_on_signals
 from opsroom.configfile import ConfigError
 from opsroom.settings import Settings
@@ -157,6 +158,7 @@ def cmd_drill_report(args: argparse.Namespace, settings: Settings) -> int:
     except (OSError, ValueError) as exc:
         raise ConfigError(str(args.incidents), [str(exc)]) from exc
     grace: timedelta = args.grace
+    settings = _report_event(args, settings, log.header.get("event"))
     store = open_store(settings)
     try:
         events = store.alert_events(start=log.start - grace, end=log.finish + 2 * grace)
@@ -177,9 +179,28 @@ def cmd_drill_report(args: argparse.Namespace, settings: Settings) -> int:
     )
     print(
         f"{result.detected} of {result.expected} incidents detected, {handled}"
-        f"{len(result.unmatched)} unmatched alert(s); wrote {md} and {page}"
+        f"{len(result.unmatched)} unmatched alert(s) of event {settings.event!r}; "
+        f"wrote {md} and {page}"
     )
     return 0
+
+
+def _report_event(args: argparse.Namespace, settings: Settings, logged: object) -> Settings:
+    """Whose alerts a drill report scores: `--event` when given, else the event the incident
+    log says the drill ran as (a store may hold the alerts of several events)."""
+    if args.event is not None:
+        if isinstance(logged, str) and logged != args.event:
+            print(
+                f"opsroom: scoring the alerts of event {args.event!r} (--event), but the drill "
+                f"ran as event {logged!r} (its incident log)",
+                file=sys.stderr,
+            )
+        return settings
+    if not isinstance(logged, str) or logged == settings.event:
+        return settings
+    if not topics.valid_id(logged):
+        raise ConfigError(str(args.incidents), [f"event {logged!r} is not a valid event id"])
+    return settings.model_copy(update={"event": logged})
 
 
 def _duration_arg(text: str) -> timedelta:

@@ -70,26 +70,38 @@ def alert(alert_id: str = "a1", state: str = "firing", seconds: float = 0, **kw:
 def test_reading_line_ints_sorted_fields_and_microseconds() -> None:
     line = reading_to_line(Reading("crowd", "gate-1", TS, {"occupancy": 4210, "in": 12, "out": 0}))
     assert (
-        line
-        == f"crowd,sensor_id=gate-1 drill=false,in=12i,occupancy=4210i,out=0i {T0_US + 123_456}"
+        line == f"crowd,event_id=demo,sensor_id=gate-1 drill=false,in=12i,occupancy=4210i,out=0i"
+        f" {T0_US + 123_456}"
     )
 
 
 def test_reading_line_escapes_tag_values_field_keys_and_measurement() -> None:
     line = reading_to_line(Reading("crowd", "gate north 1", T0, {"in": 1}))
-    assert line.startswith(r"crowd,sensor_id=gate\ north\ 1 ")
+    assert line.startswith(r"crowd,event_id=demo,sensor_id=gate\ north\ 1 ")
     line = reading_to_line(Reading("coldchain", "fridge,=1", T0, {"temp_c": 3.5}, drill=True))
-    assert line == rf"coldchain,sensor_id=fridge\,\=1 drill=true,temp_c=3.5 {T0_US}"
+    assert line == rf"coldchain,event_id=demo,sensor_id=fridge\,\=1 drill=true,temp_c=3.5 {T0_US}"
     # measurement: comma and space escaped, '=' is literal there; field keys like tag keys
     line = reading_to_line(Reading("odd kind,x=y", "s", T0, {"a b=c,d": 1.5}))
-    assert line == rf"odd\ kind\,x=y,sensor_id=s a\ b\=c\,d=1.5,drill=false {T0_US}"
+    assert line == rf"odd\ kind\,x=y,event_id=demo,sensor_id=s a\ b\=c\,d=1.5,drill=false {T0_US}"
+
+
+def test_reading_line_carries_the_event_tag_escaped() -> None:
+    line = reading_to_line(Reading("crowd", "g", T0, {"in": 1}), "fest 2026,day=1")
+    assert line == rf"crowd,event_id=fest\ 2026\,day\=1,sensor_id=g drill=false,in=1i {T0_US}"
+    with pytest.raises(ValueError, match="event"):
+        reading_to_line(Reading("crowd", "g", T0, {"in": 1}), "a\\b")
+    with pytest.raises(ValueError, match="event"):
+        reading_to_line(Reading("crowd", "g", T0, {"in": 1}), "")
 
 
 def test_reading_line_value_types() -> None:
     line = reading_to_line(
         Reading("probe", "p", T0, {"f": 2.0, "i": -7, "b": True, "z": False, "big": 1e20})
     )
-    assert line == f"probe,sensor_id=p b=true,big=1e+20,drill=false,f=2.0,i=-7i,z=false {T0_US}"
+    assert (
+        line == "probe,event_id=demo,sensor_id=p b=true,big=1e+20,drill=false,f=2.0,i=-7i,z=false"
+        f" {T0_US}"
+    )
     small = reading_to_line(Reading("probe", "p", T0, {"x": -1.5e-7}))
     assert "x=-1.5e-07 " in small
 
@@ -115,6 +127,7 @@ def test_ints_for_a_float_field_of_a_known_family_are_written_as_floats() -> Non
         (Reading("crowd", "s", T0, {"occupancy": 2**63}), "64-bit"),
         (Reading("coldchain", "s", T0, {"drill": True}), "reserved"),
         (Reading("coldchain", "s", T0, {"sensor_id": 1.0}), "reserved"),
+        (Reading("coldchain", "s", T0, {"event_id": 1.0}), "reserved"),
         (Reading("coldchain", "s", T0, {"time": 1.0}), "reserved"),
         (Reading("coldchain", "s", T0, {"note": "text"}), "unsupported"),  # type: ignore[dict-item]
     ],
@@ -152,7 +165,7 @@ def test_alert_line_escapes_and_round_trips_the_json() -> None:
         message="fridge=1, door open",
     )
     line = alert_to_line(event, seq=7)
-    assert line.startswith('alert_events,alert_id=a1,state=acknowledged event="')
+    assert line.startswith('alert_events,alert_id=a1,event_id=demo,state=acknowledged event="')
     assert line.endswith(f',seq=7i,severity="warning" {T0_US}')
     assert "\n" not in line
     raw = re.match(r'^\S+ event="((?:[^"\\]|\\.)*)"', line)
@@ -162,8 +175,10 @@ def test_alert_line_escapes_and_round_trips_the_json() -> None:
 
 
 def test_alert_line_escapes_tags_and_omits_seq_when_not_given() -> None:
-    line = alert_to_line(alert("fridge 1,x=y", "firing"))
-    assert line.startswith(r"alert_events,alert_id=fridge\ 1\,x\=y,state=firing event=")
+    line = alert_to_line(alert("fridge 1,x=y", "firing"), event_id="rehearsal 1")
+    assert line.startswith(
+        r"alert_events,alert_id=fridge\ 1\,x\=y,event_id=rehearsal\ 1,state=firing event="
+    )
     assert "seq=" not in line
 
 
@@ -329,6 +344,7 @@ def test_latest_keeps_only_the_fields_of_the_newest_point(
     assert old == Reading("crowd", "gate 0,=", TS, {"occupancy": 7}, False)
     assert type(new.values["occupancy"]) is int
     [flux] = fake.queries
+    assert 'r.event_id == "demo"' in flux
     assert 'r._measurement == "crowd"' in flux
     assert '(r.sensor_id == "gate 0,=" or r.sensor_id == "gate-1")' in flux
     assert "|> last()" in flux
@@ -399,6 +415,7 @@ def test_count_sums_the_drill_marker(fake: FakeInflux, store: InfluxStore) -> No
     assert 'r._measurement == "coldchain" and r._field == "drill"' in fake.queries[-1]
     assert store.count() == 42
     assert 'r._measurement != "alert_events" and r._field == "drill"' in fake.queries[-1]
+    assert all('r.event_id == "demo"' in flux for flux in fake.queries)
     fake.answer_query = lambda flux: ""
     assert store.count() == 0  # an empty bucket answers no table at all
 
@@ -444,7 +461,28 @@ def test_alert_events_parse_and_order_by_ts_then_seq(fake: FakeInflux, store: In
     assert store.alert_events() == [e1, e2, e3]
     assert store.alert_events(alert_id="a", start=T0, end=T0 + timedelta(hours=1))
     assert 'r.alert_id == "a"' in fake.queries[-1]
+    assert all('r.event_id == "demo"' in flux for flux in fake.queries)
     assert store.alert_events(start=T0, end=T0) == []
+
+
+def test_a_store_of_another_event_writes_and_asks_for_its_own(fake: FakeInflux) -> None:
+    odd = 'fest "26" ${x}, day=1'
+    store = InfluxStore(fake.url, TOKEN, "opsroom", "ops bucket", event=odd)
+    try:
+        store.write_readings([Reading("coldchain", "f", T0, {"temp_c": 1.0})])
+        store.latest("coldchain")
+        store.write_alert_events([alert("a1", "firing")])
+    finally:
+        store.close()
+    assert fake.writes[0][2].startswith(
+        r'coldchain,event_id=fest\ "26"\ ${x}\,\ day\=1,sensor_id=f '
+    )
+    assert r',event_id=fest\ "26"\ ${x}\,\ day\=1,state=firing ' in fake.writes[1][2]
+    assert len(fake.queries) == 2  # latest, and the stored alert keys before the write
+    for flux in fake.queries:
+        assert r'r.event_id == "fest \"26\" \${x}, day=1"' in flux
+    with pytest.raises(ValueError, match="event"):
+        InfluxStore(fake.url, TOKEN, "opsroom", "b", event="bad\\id")
 
 
 def test_write_alert_events_skips_stored_and_repeated_transitions(
@@ -459,7 +497,7 @@ def test_write_alert_events_skips_stored_and_repeated_transitions(
     [(_, params, body)] = fake.writes
     assert params["precision"] == ["us"]
     [line] = body.split("\n")
-    assert line.startswith("alert_events,alert_id=a1,state=resolved ")
+    assert line.startswith("alert_events,alert_id=a1,event_id=demo,state=resolved ")
     assert (
         "range(start: 2026-07-04T18:00:00.000000Z, stop: 2026-07-04T18:10:00.000001Z)"
         in (fake.queries[0])
@@ -694,6 +732,9 @@ def test_line_protocol_survives_a_real_influxdb(influxd_url: str) -> None:
     lines = [reading_to_line(r) for r in readings] + [
         alert_to_line(e, seq=i) for i, e in enumerate(events, start=1)
     ]
+    # the same reading and alert of another event (an id needing escapes) are points of their own
+    other = "rehearsal 2,day=1"
+    lines += [reading_to_line(readings[2], other), alert_to_line(events[1], 3, event_id=other)]
     payload = "\n".join(lines).encode()
     for _ in range(2):  # the second write of the same points must change nothing
         status, body = _post(f"{influxd_url}/write?db={db}&precision=u", payload, "text/plain")
@@ -727,11 +768,19 @@ def test_line_protocol_survives_a_real_influxdb(influxd_url: str) -> None:
     assert odd["s 1"]["a b=c,d"] == 1e20 and odd["s 1"]["tiny"] == -1.5e-7 and odd["s 1"]["n"] == -7
     assert _field_types(influxd_url, db, "odd kind,x=y")["n"] == "integer"
 
-    # one point per (kind, sensor, ts) although everything was written twice; `drill` counts them
+    # one point per (event, kind, sensor, ts) although everything was written twice
     [count] = _influxql(influxd_url, db, 'SELECT COUNT("drill") FROM "coldchain"')
+    assert count["values"][0][1] == 4
+    [count] = _influxql(
+        influxd_url, db, 'SELECT COUNT("drill") FROM "coldchain" WHERE "event_id" = \'demo\''
+    )
     assert count["values"][0][1] == 3
+    [tags] = _influxql(influxd_url, db, 'SHOW TAG VALUES FROM "coldchain" WITH KEY = "event_id"')
+    assert sorted(value for _, value in tags["values"]) == ["demo", other]
 
-    [series] = _influxql(influxd_url, db, 'SELECT * FROM "alert_events"')
+    [series] = _influxql(
+        influxd_url, db, 'SELECT * FROM "alert_events" WHERE "event_id" = \'demo\''
+    )
     rows = [dict(zip(series["columns"], values, strict=True)) for values in series["values"]]
     back = {(row["alert_id"], row["state"]): row for row in rows}
     assert set(back) == {("a1", "acknowledged"), ("a 2,x=y", "firing")}
@@ -740,6 +789,11 @@ def test_line_protocol_survives_a_real_influxdb(influxd_url: str) -> None:
         assert row["time"] == epoch_us(event.ts)
         assert row["seq"] == i and row["severity"] == "warning"
         assert AlertEvent.model_validate_json(row["event"]) == event
+    [series] = _influxql(
+        influxd_url, db, f'SELECT * FROM "alert_events" WHERE "event_id" = \'{other}\''
+    )
+    [row] = [dict(zip(series["columns"], values, strict=True)) for values in series["values"]]
+    assert (row["alert_id"], row["state"], row["seq"]) == ("a 2,x=y", "firing", 3)
     assert _field_types(influxd_url, db, "alert_events") == {
         "event": "string",
         "seq": "integer",

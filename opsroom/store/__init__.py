@@ -24,11 +24,12 @@ __all__ = [
 
 
 def open_store(settings: Settings) -> Store:
-    """Open the store the settings name: `sqlite:///PATH` or `influxdb`."""
+    """Open the store the settings name (`sqlite:///PATH` or `influxdb`), scoped to
+    `settings.event`: it reads and writes that event's data only."""
     if settings.store.startswith("sqlite:///"):
         from opsroom.store.sqlite import SqliteStore
 
-        return SqliteStore(settings.store.removeprefix("sqlite:///"))
+        return SqliteStore(settings.store.removeprefix("sqlite:///"), event=settings.event)
     from opsroom.store.influx import InfluxStore
 
     if settings.influxdb_token is None:
@@ -38,4 +39,5 @@ def open_store(settings: Settings) -> Store:
         token=settings.influxdb_token.get_secret_value(),
         org=settings.influxdb_org,
         bucket=settings.influxdb_bucket,
+        event=settings.event,
     )

@@ -80,10 +80,17 @@ class SeriesPoint:
 
 @runtime_checkable
 class Store(Protocol):
-    """Where readings and alert events are kept.
+    """Where readings and alert events of one event are kept.
+
+    A store object is scoped to one event id, `event`, given when it is opened
+    (`open_store(settings)` passes `settings.event`; the adapters take `event=`): everything it
+    writes is marked with that event (a column in SQLite, the `event_id` tag in InfluxDB) and
+    everything it reads, counts or returns is of that event only. Stores of different events
+    may share one file or bucket (a rehearsal and the live day) and never see each other's
+    readings, latest values or alerts. Callers therefore never pass the event per call.
 
     Contract (tests/contract/ runs it against every adapter):
-    - `write_readings` is idempotent per (kind, sensor_id, ts): writing a reading again,
+    - `write_readings` is idempotent per (event, kind, sensor_id, ts): writing a reading again,
       in the same batch or a later one, leaves the store as it was. Timestamps keep
       microsecond precision.
     - `latest` returns, per sensor of a kind, the reading with the greatest ts, whatever
@@ -92,7 +99,7 @@ class Store(Protocol):
       `every`, it returns one point per (sensor, bucket): the mean of the field over the
       bucket, stamped with the bucket's start (buckets aligned to the Unix epoch).
       Readings without the field are skipped.
-    - `write_alert_events` is idempotent per (alert_id, state, ts); `alert_events` returns
+    - `write_alert_events` is idempotent per (event, alert_id, state, ts); `alert_events` returns
       them ordered by ts then insertion.
     - Failures raise StoreError; nothing is half-written from the caller's point of view
       (a batch that raised may be written again).
@@ -100,6 +107,8 @@ class Store(Protocol):
       the reading and the field, and is never stored altered: at least every reading with a
       `reading_problem` (an adapter may refuse more). Any other StoreError is an outage.
     """
+
+    event: str
 
     def write_readings(self, readings: Sequence[Reading]) -> None:
         """Store a batch of readings (idempotent)."""

@@ -1,18 +1,22 @@
 """InfluxDB 2 store: the production adapter (influxdb-client, line protocol in, Flux out).
 
-Data layout (one bucket):
+Data layout (one bucket, shared by any number of events):
 
-- A reading is one point: measurement = kind, one tag `sensor_id`, its values as fields
-  (floats as floats, ints as `i` integers, bools as booleans), plus a boolean field `drill`,
-  timestamp in microseconds. The series key is therefore exactly (kind, sensor_id) and the
-  point key (kind, sensor_id, ts): writing a reading again overwrites the same point with the
+- A reading is one point: measurement = kind, tags `event_id` (the store's event) and
+  `sensor_id`, its values as fields (floats as floats, ints as `i` integers, bools as
+  booleans), plus a boolean field `drill`, timestamp in microseconds. The series key is
+  therefore exactly (event, kind, sensor_id) and the point key (event, kind, sensor_id, ts):
+  writing a reading again overwrites the same point with the
   same values, which is what makes writes idempotent. (A *different* reading with the same key
   is merged field by field, last write wins, where SQLite keeps the first: redeliveries are
   identical, so the contract holds.) `drill` is a field, not a tag, because a tag would make
   the drill flag part of the key. Every reading point has the `drill` field, so it doubles as
   the "one per point" marker `count` counts and `latest` dates by.
-- Queries see [1970-01-01, 2200-01-01) (`latest`: the last `latest_lookback` of it).
-- An alert transition is one point of measurement `alert_events`, tags `alert_id` and `state`,
+- Queries see [1970-01-01, 2200-01-01) (`latest`: the last `latest_lookback` of it), and
+  every query filters `r.event_id == <the store's event>`: points written before the tag
+  existed (no `event_id`) are seen by no store.
+- An alert transition is one point of measurement `alert_events`, tags `event_id`, `alert_id`
+  and `state`,
   timestamp = the event's ts (microseconds), fields `event` (the whole event as JSON, what is
   read back), `severity` and `seq` (an increasing number giving the insertion order among
   events with the same ts). A transition already stored is not written again, so the first
@@ -51,6 +55,7 @@ from opsroom.telemetry import FAMILIES, Payload, Reading, Value
 __all__ = [
     "ALERT_MEASUREMENT",
     "DRILL_FIELD",
+    "EVENT_TAG",
     "SENSOR_TAG",
     "InfluxStore",
     "alert_to_line",
@@ -61,6 +66,8 @@ __all__ = [
 
 ALERT_MEASUREMENT: Final = "alert_events"
 SENSOR_TAG: Final = "sensor_id"
+# `event_id`, not `event`: the alert points already have a field `event` (the JSON)
+EVENT_TAG: Final = "event_id"
 DRILL_FIELD: Final = "drill"
 
 EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
@@ -83,7 +90,7 @@ _REFUSED_DATA = frozenset({400, 413, 422})
 # Field names `series` accepts (the same rule as the SQLite adapter).
 _FIELD = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 # Field keys a reading may not use: ours (tag, drill marker) and InfluxDB's reserved `time`.
-_RESERVED_FIELDS = frozenset({SENSOR_TAG, DRILL_FIELD, "time"})
+_RESERVED_FIELDS = frozenset({SENSOR_TAG, EVENT_TAG, DRILL_FIELD, "time"})
 
 # Line protocol escapes (https://docs.influxdata.com/influxdb/v2/reference/syntax/line-protocol/):
 # measurement: comma, space; tag keys, tag values, field keys: comma, equals sign, space;
@@ -222,10 +229,11 @@ def _bool_fields(kind: str) -> frozenset[str]:
     )
 
 
-def reading_to_line(reading: Reading) -> str:
-    """One reading as one line of line protocol (timestamp in microseconds).
+def reading_to_line(reading: Reading, event: str = "demo") -> str:
+    """One reading of `event` as one line of line protocol (timestamp in microseconds).
 
-    `kind,sensor_id=<id> <fields>,drill=<bool> <us>`; fields sorted by name. Raises ValueError
+    `kind,event_id=<event>,sensor_id=<id> <fields>,drill=<bool> <us>` (tags in key order, as
+    InfluxDB sorts them); fields sorted by name. Raises ValueError
     for what line protocol cannot carry (see `_check_identifier`) or a non-finite number.
     """
     floats = _float_fields(reading.kind)
@@ -240,16 +248,18 @@ def reading_to_line(reading: Reading) -> str:
     if not _TS_US[0] <= us <= _TS_US[1]:
         raise ValueError(f"ts {reading.ts.isoformat()} is outside InfluxDB's 1677-2262 range")
     return (
-        f"{_measurement(reading.kind)},{SENSOR_TAG}={_tag_value('sensor_id', reading.sensor_id)} "
+        f"{_measurement(reading.kind)},{EVENT_TAG}={_tag_value('event', event)}"
+        f",{SENSOR_TAG}={_tag_value('sensor_id', reading.sensor_id)} "
         + ",".join(f"{k}={v}" for k, v in fields)
         + f" {us}"
     )
 
 
-def alert_to_line(event: AlertEvent, seq: int | None = None) -> str:
-    """One alert transition as one line of line protocol (timestamp in microseconds).
+def alert_to_line(event: AlertEvent, seq: int | None = None, *, event_id: str = "demo") -> str:
+    """One alert transition of event `event_id` as one line of line protocol (microseconds).
 
-    `alert_events,alert_id=<id>,state=<state> event="<json>",[seq=<n>i,]severity="..." <us>`.
+    `alert_events,alert_id=<id>,event_id=<event>,state=<state> event="<json>",[seq=<n>i,]
+    severity="..." <us>`.
     """
     fields = [f"event={_string_field(event.model_dump_json())}"]
     if seq is not None:
@@ -257,6 +267,7 @@ def alert_to_line(event: AlertEvent, seq: int | None = None) -> str:
     fields.append(f"severity={_string_field(event.severity)}")
     return (
         f"{ALERT_MEASUREMENT},alert_id={_tag_value('alert_id', event.alert_id)}"
+        f",{EVENT_TAG}={_tag_value('event', event_id)}"
         f",state={_tag_value('state', event.state)} " + ",".join(fields) + f" {epoch_us(event.ts)}"
     )
 
@@ -304,7 +315,9 @@ def _as_value(value: object) -> Value | None:
 
 
 class InfluxStore:
-    """The Store protocol on an InfluxDB 2 bucket (see opsroom.store.base.Store for the contract).
+    """The Store protocol on an InfluxDB 2 bucket, scoped to one event (see
+    opsroom.store.base.Store): its points carry the `event_id` tag and its queries filter by it,
+    so several events (a rehearsal and the live day) can share a bucket.
 
     `latest_lookback` bounds how far back `latest` looks for a sensor's newest reading
     (a sensor silent for longer is not returned).
@@ -317,11 +330,14 @@ class InfluxStore:
         org: str,
         bucket: str,
         *,
+        event: str = "demo",
         latest_lookback: timedelta = timedelta(days=30),
         timeout: timedelta = timedelta(seconds=10),
     ) -> None:
         if latest_lookback <= timedelta(0):
             raise ValueError("latest_lookback must be positive")
+        _check_identifier("event", event, is_value=True)  # what a tag value can carry
+        self.event = event
         self.url = url
         self.org = org
         self.bucket = bucket
@@ -338,7 +354,10 @@ class InfluxStore:
             self._query_api = self._client.query_api()
 
     def __repr__(self) -> str:
-        return f"InfluxStore(url={self.url!r}, org={self.org!r}, bucket={self.bucket!r})"
+        return (
+            f"InfluxStore(url={self.url!r}, org={self.org!r}, bucket={self.bucket!r},"
+            f" event={self.event!r})"
+        )
 
     # ------------------------------------------------------------------ plumbing
 
@@ -387,9 +406,11 @@ class InfluxStore:
                 )
 
     def _from(self, start: datetime, stop: datetime) -> str:
+        """The query's head: bucket, range, and the store's event (every query has all three)."""
         return (
             f"from(bucket: {flux_string(self.bucket)})\n"
             f"  |> range(start: {flux_time(start)}, stop: {flux_time(stop)})\n"
+            f"  |> filter(fn: (r) => r.{EVENT_TAG} == {flux_string(self.event)})\n"
         )
 
     # ------------------------------------------------------------------ readings
@@ -401,7 +422,7 @@ class InfluxStore:
         lines = []
         for r in readings:
             try:
-                lines.append(reading_to_line(r))
+                lines.append(reading_to_line(r, self.event))
             except (ValueError, TypeError) as exc:  # TypeError: not a Reading's types at all
                 which = f"{str(r.kind)[:40]!r} reading of {str(r.sensor_id)[:60]!r} at {r.ts}"
                 raise BadDataError(f"cannot write {which} to InfluxDB: {exc}") from exc
@@ -518,7 +539,8 @@ class InfluxStore:
             return self._last_seq
 
     def write_alert_events(self, events: Sequence[AlertEvent]) -> None:
-        """Store alert transitions; one already stored (same alert_id, state, ts) is skipped."""
+        """Store alert transitions; one already stored (same event, alert_id, state, ts) is
+        skipped."""
         if not events:
             return
         batch: dict[tuple[str, str, int], AlertEvent] = {}
@@ -529,7 +551,7 @@ class InfluxStore:
         if not new:
             return
         try:
-            lines = [alert_to_line(event, self._next_seq()) for event in new]
+            lines = [alert_to_line(event, self._next_seq(), event_id=self.event) for event in new]
         except ValueError as exc:
             raise StoreError(f"cannot write alert events to InfluxDB: {exc}") from exc
         self._write_lines("write alert events", lines)

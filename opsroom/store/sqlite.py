@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import sqlite3
 import threading
@@ -17,43 +18,60 @@ from opsroom.clock import from_us, to_us
 from opsroom.store.base import BadDataError, SeriesPoint, StoreError, reading_problem
 from opsroom.telemetry import Reading
 
+log = logging.getLogger(__name__)
+
 _FIELD = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS readings (
+    event TEXT NOT NULL,
     kind TEXT NOT NULL,
     sensor_id TEXT NOT NULL,
     ts INTEGER NOT NULL,            -- epoch microseconds
     drill INTEGER NOT NULL,
     data TEXT NOT NULL,             -- JSON object of the values
-    PRIMARY KEY (kind, sensor_id, ts)
+    PRIMARY KEY (event, kind, sensor_id, ts)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS latest (
+    event TEXT NOT NULL,
     kind TEXT NOT NULL,
     sensor_id TEXT NOT NULL,
     ts INTEGER NOT NULL,
     drill INTEGER NOT NULL,
     data TEXT NOT NULL,
-    PRIMARY KEY (kind, sensor_id)
+    PRIMARY KEY (event, kind, sensor_id)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS alert_events (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    event TEXT NOT NULL,
     alert_id TEXT NOT NULL,
     state TEXT NOT NULL,
     ts INTEGER NOT NULL,
     data TEXT NOT NULL,
-    UNIQUE (alert_id, state, ts)
+    UNIQUE (event, alert_id, state, ts)
 );
-CREATE INDEX IF NOT EXISTS alert_events_ts ON alert_events (ts);
+CREATE INDEX IF NOT EXISTS alert_events_event_ts ON alert_events (event, ts);
 """
+
+# A file written before readings carried their event (no `event` column) is rebuilt once, in
+# one transaction, with every old row given the event of the store that opens it first.
+_UNSCOPED = ("readings", "latest", "alert_events")
+_MIGRATE = tuple(f"ALTER TABLE {t} RENAME TO {t}_unscoped" for t in _UNSCOPED)
+_COPY = (
+    "INSERT INTO readings SELECT ?, kind, sensor_id, ts, drill, data FROM readings_unscoped",
+    "INSERT INTO latest SELECT ?, kind, sensor_id, ts, drill, data FROM latest_unscoped",
+    "INSERT INTO alert_events (seq, event, alert_id, state, ts, data)"
+    " SELECT seq, ?, alert_id, state, ts, data FROM alert_events_unscoped ORDER BY seq",
+)
+_DROP = tuple(f"DROP TABLE {t}_unscoped" for t in _UNSCOPED)
 
 # A whole batch goes in as one JSON parameter and one statement: executemany would release
 # and retake the GIL for every row, and against a busy MQTT thread that fell to ~2k rows/s.
-_ROWS = "SELECT value->>0, value->>1, value->>2, value->>3, value->4 FROM json_each(?)"
-_INSERT = f"INSERT OR IGNORE INTO readings (kind, sensor_id, ts, drill, data) {_ROWS}"
+_ROWS = "SELECT ?1, value->>0, value->>1, value->>2, value->>3, value->4 FROM json_each(?2)"
+_INSERT = f"INSERT OR IGNORE INTO readings (event, kind, sensor_id, ts, drill, data) {_ROWS}"
 _UPSERT_LATEST = f"""
-INSERT INTO latest (kind, sensor_id, ts, drill, data) {_ROWS} WHERE true
-ON CONFLICT (kind, sensor_id) DO UPDATE
+INSERT INTO latest (event, kind, sensor_id, ts, drill, data) {_ROWS} WHERE true
+ON CONFLICT (event, kind, sensor_id) DO UPDATE
 SET ts = excluded.ts, drill = excluded.drill, data = excluded.data
 WHERE excluded.ts > latest.ts
 """
@@ -65,10 +83,23 @@ def _describe(reading: Reading) -> str:
 
 
 class SqliteStore:
-    """The Store protocol on one SQLite file (see opsroom.store.base.Store for the contract)."""
+    """The Store protocol on one SQLite file, scoped to one event (see opsroom.store.base.Store).
 
-    def __init__(self, path: str | Path, busy_timeout_s: float = 5.0) -> None:
+    Several stores of different events may share a file: every row carries its event and
+    every query filters by it. A file from before the `event` column is migrated when it is
+    first opened: its rows become the opening store's event (the file served one event, the
+    one its services were started with; see `migrated`).
+    """
+
+    def __init__(
+        self, path: str | Path, busy_timeout_s: float = 5.0, *, event: str = "demo"
+    ) -> None:
+        if not isinstance(event, str) or not event:
+            raise ValueError(f"event must be a non-empty string, not {event!r}")
         self.path = Path(path)
+        self.event = event
+        # rows of a pre-event file this store adopted as its event's (0: nothing migrated)
+        self.migrated = 0
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(
@@ -76,10 +107,44 @@ class SqliteStore:
             )
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
+            if self._unscoped():
+                self._migrate()
             self._db.executescript(SCHEMA)
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"cannot open SQLite store {self.path}: {exc}") from exc
         self._lock = threading.Lock()
+
+    def _unscoped(self) -> bool:
+        """True if the file has a readings table without the `event` column."""
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(readings)")}
+        return bool(columns) and "event" not in columns
+
+    def _migrate(self) -> None:
+        """Rebuild a pre-event file's tables with the column, in one transaction (another
+        process opening the file at the same time waits, then finds it done)."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            if self._unscoped():  # checked again under the write lock
+                for statement in _MIGRATE:
+                    self._db.execute(statement)
+                for statement in SCHEMA.split(";"):
+                    if statement.strip():
+                        self._db.execute(statement)
+                for statement in _COPY:
+                    self.migrated += self._db.execute(statement, (self.event,)).rowcount
+                for statement in _DROP:
+                    self._db.execute(statement)
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+        if self.migrated:
+            log.warning(
+                "SQLite store %s had no event column: its %d rows now belong to event %r",
+                self.path,
+                self.migrated,
+                self.event,
+            )
 
     @contextmanager
     def _tx(self, what: str) -> Iterator[sqlite3.Connection]:
@@ -106,7 +171,7 @@ class SqliteStore:
                 raise StoreError(f"SQLite store {self.path}: {what} failed: {exc}") from exc
 
     def write_readings(self, readings: Sequence[Reading]) -> None:
-        """Store a batch in one transaction; a repeated (kind, sensor, ts) is ignored.
+        """Store a batch in one transaction; a repeated (event, kind, sensor, ts) is ignored.
 
         A reading SQLite cannot keep faithfully (see `reading_problem`: an integer beyond 64
         bits, NaN, a NUL in a name, ...) raises BadDataError naming it, and nothing is written.
@@ -121,15 +186,15 @@ class SqliteStore:
             [(r.kind, r.sensor_id, to_us(r.ts), int(r.drill), r.values) for r in readings]
         )
         with self._tx("write readings") as db:
-            db.execute(_INSERT, (rows,))
+            db.execute(_INSERT, (self.event, rows))
             # the same rows, in order: SQLite applies the upsert row by row, so a sensor with
             # several readings in the batch ends on its newest (in C, with the GIL released)
-            db.execute(_UPSERT_LATEST, (rows,))
+            db.execute(_UPSERT_LATEST, (self.event, rows))
 
     def latest(self, kind: str, sensor_ids: Collection[str] | None = None) -> list[Reading]:
         """The newest reading per sensor of a kind, from the latest table."""
-        sql = "SELECT sensor_id, ts, drill, data FROM latest WHERE kind = ?"
-        params: list[object] = [kind]
+        sql = "SELECT sensor_id, ts, drill, data FROM latest WHERE event = ? AND kind = ?"
+        params: list[object] = [self.event, kind]
         if sensor_ids is not None:
             ids = list(sensor_ids)
             if not ids:
@@ -159,10 +224,10 @@ class SqliteStore:
             return []
         value = f"json_extract(data, '$.{field}')"
         where = (
-            f"kind = ? AND sensor_id IN ({','.join('?' * len(ids))}) AND ts >= ? AND ts < ?"
-            f" AND {value} IS NOT NULL"
+            f"event = ? AND kind = ? AND sensor_id IN ({','.join('?' * len(ids))})"
+            f" AND ts >= ? AND ts < ? AND {value} IS NOT NULL"
         )
-        params: list[object] = [kind, *ids, to_us(start), to_us(end)]
+        params: list[object] = [self.event, kind, *ids, to_us(start), to_us(end)]
         if every is None:
             sql = (
                 f"SELECT sensor_id, ts, {value} FROM readings WHERE {where} ORDER BY sensor_id, ts"
@@ -181,19 +246,22 @@ class SqliteStore:
     def count(self, kind: str | None = None) -> int:
         """Readings stored, of one kind or all."""
         if kind is None:
-            rows = self._query("count", "SELECT count(*) FROM readings", [])
+            sql, params = "SELECT count(*) FROM readings WHERE event = ?", [self.event]
         else:
-            rows = self._query("count", "SELECT count(*) FROM readings WHERE kind = ?", [kind])
+            sql = "SELECT count(*) FROM readings WHERE event = ? AND kind = ?"
+            params = [self.event, kind]
+        rows = self._query("count", sql, params)
         return int(str(rows[0][0]))
 
     def write_alert_events(self, events: Sequence[AlertEvent]) -> None:
-        """Store alert transitions; a repeated (alert_id, state, ts) is ignored."""
+        """Store alert transitions; a repeated (event, alert_id, state, ts) is ignored."""
         if not events:
             return
-        rows = [(e.alert_id, e.state, to_us(e.ts), e.model_dump_json()) for e in events]
+        rows = [(self.event, e.alert_id, e.state, to_us(e.ts), e.model_dump_json()) for e in events]
         with self._tx("write alert events") as db:
             db.executemany(
-                "INSERT OR IGNORE INTO alert_events (alert_id, state, ts, data) VALUES (?,?,?,?)",
+                "INSERT OR IGNORE INTO alert_events (event, alert_id, state, ts, data)"
+                " VALUES (?,?,?,?,?)",
                 rows,
             )
 
@@ -204,21 +272,22 @@ class SqliteStore:
         alert_id: str | None = None,
     ) -> list[AlertEvent]:
         """Alert transitions in [start, end), ordered by ts then insertion."""
-        clauses: list[str] = []
-        params: list[object] = []
+        # one alert's few events: look them up by (event, alert_id), not through the event's
+        # whole time index, which the planner would take for the ORDER BY (`+ts` rules it out)
+        ts = "ts" if alert_id is None else "+ts"
+        clauses: list[str] = ["event = ?"]
+        params: list[object] = [self.event]
         if start is not None:
-            clauses.append("ts >= ?")
+            clauses.append(f"{ts} >= ?")
             params.append(to_us(start))
         if end is not None:
-            clauses.append("ts < ?")
+            clauses.append(f"{ts} < ?")
             params.append(to_us(end))
         if alert_id is not None:
             clauses.append("alert_id = ?")
             params.append(alert_id)
-        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-        rows = self._query(
-            "alert events", f"SELECT data FROM alert_events {where} ORDER BY ts, seq", params
-        )
+        sql = f"SELECT data FROM alert_events WHERE {' AND '.join(clauses)} ORDER BY {ts}, seq"
+        rows = self._query("alert events", sql, params)
         return [AlertEvent.model_validate_json(str(row[0])) for row in rows]
 
     def close(self) -> None:

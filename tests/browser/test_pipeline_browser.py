@@ -53,7 +53,7 @@ def test_firing_alert_from_the_pipeline_acknowledged_in_the_browser(
     )
     venue = load_venue(VENUE)
     ruleset = load_rules(ROOT / "examples" / "rules.yaml", venue)
-    store = SqliteStore(db)
+    store = SqliteStore(db, event=event)  # the dashboard below reads this event's data
     ingest = IngestService(settings, store, venue)
     rules = RulesService(settings, store, lambda state: Engine(ruleset, venue, state), venue)
     ingest.start()

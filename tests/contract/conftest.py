@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -19,15 +19,27 @@ except ImportError:  # pragma: no cover - the adapter's factory is part of the s
 
 
 @pytest.fixture(params=["sqlite", "influxdb"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    """A fresh, empty store of each adapter."""
+def scoped(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[[str], Store]]:
+    """Opens a store of an event, every one on the same fresh file (or bucket) of each adapter."""
     if request.param == "sqlite":
-        s = SqliteStore(tmp_path / "contract.db")
-        yield s
-        s.close()
+        opened: list[Store] = []
+
+        def open_sqlite(event: str) -> Store:
+            opened.append(SqliteStore(tmp_path / "contract.db", event=event))
+            return opened[-1]
+
+        yield open_sqlite
+        for s in opened:
+            s.close()
         return
     factory, reason = influx_store_factory()
     if factory is None:
         pytest.skip(f"InfluxDB contract run skipped: {reason}")
-    with factory() as s:
-        yield s
+    with factory() as open_influx:
+        yield open_influx
+
+
+@pytest.fixture
+def store(scoped: Callable[[str], Store]) -> Store:
+    """A fresh, empty store of each adapter (event "demo")."""
+    return scoped("demo")

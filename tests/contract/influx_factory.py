@@ -23,8 +23,11 @@ from opsroom.store.influx import InfluxStore
 LOOKBACK = timedelta(days=366 * 50)
 
 
-def influx_store_factory() -> tuple[Callable[[], AbstractContextManager[Store]] | None, str]:
-    """(factory, "") when OPSROOM_TEST_INFLUXDB_URL is set, else (None, reason)."""
+def influx_store_factory() -> tuple[
+    Callable[[], AbstractContextManager[Callable[[str], Store]]] | None, str
+]:
+    """(factory, "") when OPSROOM_TEST_INFLUXDB_URL is set, else (None, reason). The factory
+    makes a fresh bucket and yields a function opening a store of an event on it."""
     url = os.environ.get("OPSROOM_TEST_INFLUXDB_URL", "").strip()
     if not url:
         return None, "OPSROOM_TEST_INFLUXDB_URL is not set (no InfluxDB 2 server to test against)"
@@ -34,18 +37,26 @@ def influx_store_factory() -> tuple[Callable[[], AbstractContextManager[Store]] 
     org = os.environ.get("OPSROOM_TEST_INFLUXDB_ORG", "") or "opsroom"
 
     @contextmanager
-    def factory() -> Iterator[Store]:
+    def factory() -> Iterator[Callable[[str], Store]]:
         name = f"opsroom-contract-{uuid.uuid4().hex[:12]}"
         with InfluxDBClient(url=url, token=token, org=org) as admin:
             buckets = admin.buckets_api()
             bucket = buckets.create_bucket(bucket_name=name, org=org)
+            opened: list[InfluxStore] = []
+
+            def open_store(event: str) -> Store:
+                opened.append(
+                    InfluxStore(url, token, org, name, event=event, latest_lookback=LOOKBACK)
+                )
+                return opened[-1]
+
             try:
-                store = InfluxStore(url, token, org, name, latest_lookback=LOOKBACK)
-                try:
-                    yield store
-                finally:
-                    store.close()
+                yield open_store
             finally:
-                buckets.delete_bucket(bucket)
+                try:
+                    for store in opened:
+                        store.close()
+                finally:
+                    buckets.delete_bucket(bucket)
 
     return factory, ""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -204,3 +205,79 @@ def test_empty_store_answers(store: Store) -> None:
 def test_bad_field_name_is_an_error(store: Store) -> None:
     with pytest.raises(StoreError):
         store.series("power", "voltage_v') OR 1=1 --", ["gen-a"], T0, T0 + timedelta(hours=1))
+
+
+# ---------------------------------------------------------------- event scoping
+
+A, B = "fest-2026", "fest-2026.rehearsal"
+
+
+def test_stores_of_two_events_on_one_file_see_only_their_own(
+    scoped: Callable[[str], Store],
+) -> None:
+    """A rehearsal and the live day share a file (bucket): same sensors, same timestamps."""
+    live, rehearsal = scoped(A), scoped(B)
+    live.write_readings([temp("fridge-1", 0, 3.0), temp("fridge-1", 60, 4.0)])
+    rehearsal.write_readings(
+        [temp("fridge-1", 60, 9.5, drill=True), temp("fridge-2", 30, 7.0, drill=True)]
+    )
+    assert [(r.sensor_id, r.values["temp_c"], r.drill) for r in live.latest("coldchain")] == [
+        ("fridge-1", 4.0, False)
+    ]
+    assert [(r.sensor_id, r.values["temp_c"]) for r in rehearsal.latest("coldchain")] == [
+        ("fridge-1", 9.5),
+        ("fridge-2", 7.0),
+    ]
+    assert rehearsal.latest("coldchain", ["fridge-1"])[0].drill is True
+    assert (live.count(), live.count("coldchain"), rehearsal.count()) == (2, 2, 2)
+    window = (T0, T0 + timedelta(minutes=5))
+    assert [p.value for p in live.series("coldchain", "temp_c", ["fridge-1"], *window)] == [
+        3.0,
+        4.0,
+    ]
+    assert [p.value for p in rehearsal.series("coldchain", "temp_c", ["fridge-1"], *window)] == [
+        9.5
+    ]
+    means = live.series("coldchain", "temp_c", ["fridge-1"], *window, every=timedelta(minutes=5))
+    assert [p.value for p in means] == pytest.approx([3.5])
+    assert scoped("another").latest("coldchain") == []
+    assert scoped("another").count() == 0
+
+
+def test_alerts_of_two_events_on_one_file_stay_apart(scoped: Callable[[str], Store]) -> None:
+    live, rehearsal = scoped(A), scoped(B)
+    live.write_alert_events([alert("a1", "firing", 0)])
+    # the same alert id, state and ts in the other event: its own transition, not a duplicate
+    rehearsal.write_alert_events([alert("a1", "firing", 0, drill=True), alert("a2", "firing", 5)])
+    rehearsal.write_alert_events([alert("a2", "resolved", 60)])
+    assert [(e.alert_id, e.drill) for e in live.alert_events()] == [("a1", False)]
+    assert [(e.alert_id, e.state) for e in rehearsal.alert_events()] == [
+        ("a1", "firing"),
+        ("a2", "firing"),
+        ("a2", "resolved"),
+    ]
+    assert live.alert_events(alert_id="a2") == []
+    assert [e.alert_id for e in active_alerts(live.alert_events())] == ["a1"]
+    assert scoped("another").alert_events() == []
+
+
+def test_idempotency_is_per_event(scoped: Callable[[str], Store]) -> None:
+    """Writes are idempotent per (event, kind, sensor, ts): a redelivery changes nothing, the
+    same reading in another event is that event's own."""
+    live, rehearsal = scoped(A), scoped(B)
+    batch = [temp("fridge-1", s, float(s)) for s in range(0, 300, 60)]
+    live.write_readings(batch)
+    live.write_readings(batch + batch[:2])
+    rehearsal.write_readings(batch[:3])
+    rehearsal.write_readings(batch[:3])
+    live.write_alert_events([alert("a1", "firing", 0)] * 2)
+    live.write_alert_events([alert("a1", "firing", 0)])
+    rehearsal.write_alert_events([alert("a1", "firing", 0)])
+    assert (live.count(), rehearsal.count()) == (5, 3)
+    assert live.latest("coldchain")[0].values["temp_c"] == 240.0
+    assert rehearsal.latest("coldchain")[0].values["temp_c"] == 120.0
+    assert (len(live.alert_events()), len(rehearsal.alert_events())) == (1, 1)
+
+
+def test_a_store_says_its_event(scoped: Callable[[str], Store]) -> None:
+    assert scoped(A).event == A

@@ -75,10 +75,12 @@ def firing_alert(at: datetime, drill: bool = False) -> AlertEvent:
     )
 
 
-def fill(path: Path, end: datetime, *, drill: bool = False, alert: bool = True) -> Path:
-    """Write the readings (and the firing alert) into a SQLite store at `path`."""
+def fill(
+    path: Path, end: datetime, *, drill: bool = False, alert: bool = True, event: str = "demo"
+) -> Path:
+    """Write the readings (and the firing alert) of `event` into a SQLite store at `path`."""
     v = venue()
-    store = SqliteStore(path)
+    store = SqliteStore(path, event=event)
     try:
         store.write_readings(readings(v, end, drill=drill))
         if alert:

@@ -45,9 +45,11 @@ def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Callable[..., Path]:
     monkeypatch.setenv("OPSROOM_DATA_DIR", str(tmp_path / "data"))
     login.GUARD.reset()  # one guard per process: no lockout carried from another test
 
-    def fill(drill: bool = False, age: timedelta = timedelta(0), alert: bool = True) -> Path:
+    def fill(
+        drill: bool = False, age: timedelta = timedelta(0), alert: bool = True, event: str = "demo"
+    ) -> Path:
         path = tmp_path / f"store-{drill}-{int(age.total_seconds())}.db"
-        data.fill(path, datetime.now(UTC) - age, drill=drill, alert=alert)
+        data.fill(path, datetime.now(UTC) - age, drill=drill, alert=alert, event=event)
         monkeypatch.setenv("OPSROOM_STORE", f"sqlite:///{path}")
         return path
 
@@ -197,6 +199,20 @@ def test_a_venue_with_no_data_yet_says_so_and_shows_nothing_green(
     assert text.count("no data yet") >= 4  # each family tile
 
 
+def test_the_pages_show_only_the_dashboards_event(env, monkeypatch) -> None:
+    """A rehearsal's readings and alerts in the same store file stay off the live wall."""
+    path = env(event="rehearsal")
+    data.fill(path, datetime.now(UTC), alert=False, event="live")  # the live event: quiet
+    monkeypatch.setenv("OPSROOM_EVENT", "live")
+    at = logged_in()
+    assert {m.label: m.value for m in at.metric}["Critical alerts"] == "0"
+    assert "No active alerts." in [s.value for s in at.success]
+    assert data.HOT_FRIDGE not in markdown(logged_in(PAGES["alerts"]))
+    monkeypatch.setenv("OPSROOM_EVENT", "rehearsal")
+    at = logged_in()
+    assert {m.label: m.value for m in at.metric}["Critical alerts"] == "1"
+
+
 def test_crowd_page(env) -> None:
     env()
     at = logged_in(PAGES["crowd"])
@@ -306,7 +322,7 @@ def test_ack_needs_a_name(env) -> None:
 
 @pytest.mark.integration
 def test_ack_from_the_alerts_page_is_published_on_mqtt(env, broker, collect, event, monkeypatch):
-    env()
+    env(event=event)
     monkeypatch.setenv("OPSROOM_MQTT_URL", broker.url)
     monkeypatch.setenv("OPSROOM_EVENT", event)
     got = collect(topics.acks_filter(event))

@@ -165,7 +165,7 @@ def test_markdown_and_html(tmp_path: Path) -> None:
 
 def test_drill_report_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     db = tmp_path / "store.db"
-    store = SqliteStore(str(db))
+    store = SqliteStore(str(db), event="e1")  # the event the drill ran as (its log says so)
     store.write_alert_events(EVENTS)
     store.close()
     out = tmp_path / "report"
@@ -184,6 +184,29 @@ def test_drill_report_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert "2 of 3 incidents detected" in capsys.readouterr().out
     assert (out / "drill-report.md").read_text().startswith("# After-action report: Known run")
     assert (out / "drill-report.html").stat().st_size > 1_000_000
+
+
+def test_drill_report_scores_only_its_events_alerts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A rehearsal and the live day in one store: the report scores the drill's event (the
+    log's, or --event), never the other's alerts."""
+    db = tmp_path / "store.db"
+    for event, events in (("e1", EVENTS[:2]), ("live", EVENTS)):
+        store = SqliteStore(str(db), event=event)
+        store.write_alert_events(events)
+        store.close()
+    log = str(write_log(tmp_path / "log.jsonl"))
+
+    def report(*extra: str) -> str:
+        args = ["drill-report", "--incidents", log, "--store", f"sqlite:///{db}", *extra]
+        assert main([*args, "--out", str(tmp_path / "report")]) == 0
+        return capsys.readouterr().out
+
+    assert "1 of 3 incidents detected" in report()  # the log's event, e1: one alert only
+    assert "of event 'e1'" in report()
+    assert "2 of 3 incidents detected" in report("--event", "live")
+    assert "0 of 3 incidents detected" in report("--event", "other")
 
 
 def test_report_of_a_log_that_is_not_one(tmp_path: Path) -> None:
