@@ -17,12 +17,13 @@ import pandas as pd
 
 from dashboard import limits
 from opsroom.alerts import AlertEvent
+from opsroom.families import FAMILIES
 from opsroom.geo import Points, Polyline
 from opsroom.rulesfile.bands import Levels
 from opsroom.rulesfile.subjects import Entity, subject_of
 from opsroom.rulesfile.values import VALUES
 from opsroom.store import Store, active_alerts
-from opsroom.telemetry import FAMILIES, Reading, Value
+from opsroom.telemetry import Reading, Value
 from opsroom.venue import Venue
 
 FAMILY_LABELS = {

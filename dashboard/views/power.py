@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import cache, charts, limits, ui
-from opsroom.venue import Generator
+from opsroom.families.power import Generator
 
 TABLE = ["name", "voltage_v", "frequency_hz", "power_kw", "load_pct", "fuel_pct", "status", "age_s"]
 

@@ -11,8 +11,7 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
-from opsroom.telemetry.coldchain import FAMILY
-from opsroom.venue import CateringUnit
+from opsroom.families.coldchain import FAMILY, CateringUnit
 from simulators.families.registry import register
 from simulators.world import Device, World
 

@@ -12,8 +12,7 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
-from opsroom.telemetry.crowd import FAMILY
-from opsroom.venue import Gate, Zone
+from opsroom.families.crowd import FAMILY, Gate, Zone
 from simulators.families.registry import register
 from simulators.world import Device, World, smoothstep
 

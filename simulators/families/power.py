@@ -5,9 +5,10 @@ from __future__ import annotations
 import random
 from typing import Any
 
+from opsroom.families.crowd import Zone
+from opsroom.families.power import FAMILY, Generator
 from opsroom.geo import centroid, haversine_m
-from opsroom.telemetry.power import FAMILY
-from opsroom.venue import Generator, Venue, Zone
+from opsroom.venue import Venue
 from simulators.families.crowd import CrowdModel, crowd_model
 from simulators.families.registry import register
 from simulators.world import Device, World
@@ -21,17 +22,18 @@ REFUEL_BELOW_PCT = 15.0
 
 def nearest_zone(gen: Generator, venue: Venue) -> str | None:
     """The zone a generator feeds: the one whose middle is nearest to it."""
-    if not venue.zones:
+    zones: list[Zone] = venue.zones
+    if not zones:
         return None
     here = gen.location
     if here is None:
-        return venue.zones[0].id
+        return zones[0].id
 
     def distance(z: Zone) -> float:
         middle = z.location or (centroid(z.polygon) if z.polygon else here)
         return haversine_m(*here, *middle)
 
-    return min(venue.zones, key=distance).id
+    return min(zones, key=distance).id
 
 
 class PowerMeter:

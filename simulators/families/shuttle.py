@@ -11,9 +11,8 @@ import math
 import random
 from typing import Any
 
+from opsroom.families.shuttle import FAMILY, Route, Shuttle
 from opsroom.geo import Polyline, heading_deg
-from opsroom.telemetry.shuttle import FAMILY
-from opsroom.venue import Route, Shuttle
 from simulators.families.registry import register
 from simulators.world import Device, World
 
