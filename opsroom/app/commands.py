@@ -69,11 +69,8 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     venue = load_venue(args.venue_file)
     sensors = venue.sensors()
     print(f"{args.venue_file}: OK: {venue.event.name}")
-    print(
-        f"  {len(venue.zones)} zones, {len(venue.gates)} gates, "
-        f"{len(venue.generators)} generators, {len(venue.catering)} catering units, "
-        f"{len(venue.routes)} routes, {len(venue.shuttles)} shuttles; {len(sensors)} sensors"
-    )
+    counts = ", ".join(f"{len(items)} {section.name}" for _, section, items in venue.sections())
+    print(f"  {counts}; {len(sensors)} sensors")
     if args.rules is not None:
         from opsroom.rulesfile.model import load_rules
 

@@ -121,6 +121,8 @@ class Family:
     values: tuple[Derived, ...] = ()
     # the field a simulator must send in every reading (and an incident may override)
     required_field: str = ""
+    # the fields that show what a reading says (charted around an alert)
+    key_fields: tuple[str, ...] = ()
     # cross-references between the family's sections; raises FieldError (venue -> None)
     check: Callable[[Any], None] | None = None
 

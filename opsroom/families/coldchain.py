@@ -64,5 +64,6 @@ FAMILY = Family(
         reading_field("temp_c", "°C", _CATERING),
         reading_field("battery_pct", "%", _CATERING),
     ),
+    key_fields=("temp_c",),
     required_field="temp_c",
 )

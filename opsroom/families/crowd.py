@@ -145,6 +145,7 @@ FAMILY = Family(
             _flow,
         ),
     ),
+    key_fields=("occupancy", "in", "out"),
     required_field="occupancy",
     check=_check,
 )

@@ -174,5 +174,6 @@ FAMILY = Family(
             _frequency_dev,
         ),
     ),
+    key_fields=("voltage_v", "frequency_hz", "power_kw"),
     required_field="voltage_v",
 )

@@ -135,6 +135,7 @@ FAMILY = Family(
             _over_limit,
         ),
     ),
+    key_fields=("speed_kmh",),
     required_field="lat",
     check=_check,
 )
