@@ -16,7 +16,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import notifications, queries
-from dashboard.families.base import TableInputs
+from dashboard.tables import TableInputs
 from opsroom.alerts import AlertEvent
 from opsroom.rulesfile.bands import TimeInRange, threshold_levels, time_in_range
 from opsroom.rulesfile.model import RuleSet, load_rules

@@ -1,6 +1,15 @@
-"""The families' dashboard parts, found by scanning this package (see base.py).
+"""The families' dashboard parts, found by scanning this package.
 
-Every kernel family has its part here, `<kind>.py`: its page, its tables and its panel.
+Every kernel family has its part here, `<kind>.py`, imported for its declarations and run by
+Streamlit as its family's page (`__main__`):
+
+- `ICON`: the page's icon in the navigation (its title is the kernel family's `title`);
+- `TABLES`: entity table name -> function of `dashboard.tables.TableInputs` giving that
+  table (one row per entity with a `status` column); the Overview's traffic light for the
+  family joins them;
+- optionally `overview_panel(table)`: more of the family on the Overview page, given
+  `table(name)` for its tables;
+- the page itself under `if __name__ == "__main__":`.
 """
 
 from __future__ import annotations
@@ -8,7 +17,7 @@ from __future__ import annotations
 from types import ModuleType
 
 import dashboard.families as _package
-from dashboard.families.base import Table
+from dashboard.tables import Table
 from opsroom.families import FAMILIES, parts
 
 __all__ = ["PARTS", "TABLES", "Table"]

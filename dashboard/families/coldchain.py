@@ -13,7 +13,6 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import cache, charts, limits, ui
-from dashboard.families.base import Table, TableInputs
 from dashboard.queries import (
     HourSlice,
     Thresholds,
@@ -25,6 +24,7 @@ from dashboard.queries import (
     levels_of,
     sliced_series,
 )
+from dashboard.tables import Table, TableInputs
 from opsroom.alerts import AlertEvent
 from opsroom.families.coldchain import FAMILY
 from opsroom.store import Store

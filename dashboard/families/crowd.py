@@ -12,7 +12,6 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import cache, charts, limits, queries, ui
-from dashboard.families.base import Table, TableInputs
 from dashboard.queries import (
     FUTURE_SLACK,
     GATE_FLOW_WINDOW,
@@ -24,6 +23,7 @@ from dashboard.queries import (
     derived,
     levels_of,
 )
+from dashboard.tables import Table, TableInputs
 from opsroom.alerts import AlertEvent
 from opsroom.families.crowd import FAMILY
 from opsroom.store import Store

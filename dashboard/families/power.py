@@ -12,7 +12,6 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import cache, charts, limits, ui
-from dashboard.families.base import Table, TableInputs
 from dashboard.queries import (
     Thresholds,
     _age,
@@ -23,6 +22,7 @@ from dashboard.queries import (
     derived,
     levels_of,
 )
+from dashboard.tables import Table, TableInputs
 from opsroom.alerts import AlertEvent
 from opsroom.families.power import Generator
 from opsroom.store import Store

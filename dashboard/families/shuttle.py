@@ -13,7 +13,6 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import cache, charts, limits, ui
-from dashboard.families.base import Table, TableInputs
 from dashboard.queries import (
     FUTURE_SLACK,
     Thresholds,
@@ -24,6 +23,7 @@ from dashboard.queries import (
     _num,
     levels_of,
 )
+from dashboard.tables import Table, TableInputs
 from opsroom.alerts import AlertEvent
 from opsroom.geo import Points, Polyline
 from opsroom.store import Store

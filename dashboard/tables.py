@@ -1,14 +1,7 @@
-"""What a family's dashboard part declares: its page, its entity tables and an overview panel.
+"""An entity table's inputs: what a family's dashboard part computes its tables from.
 
-A part is `dashboard/families/<kind>.py` (the kind of `opsroom/families/<kind>.py`). It is
-imported for its declarations and run by Streamlit as its family's page (`__main__`):
-
-- `ICON`: the page's icon in the navigation (its title is the kernel family's `title`);
-- `TABLES`: entity table name -> function of `TableInputs` giving that table (one row per
-  entity with a `status` column); the overview's traffic light for the family joins them;
-- optionally `overview_panel(table)`: more of the family on the Overview page, given
-  `table(name)` for its tables;
-- the page itself under `if __name__ == "__main__":`.
+Outside dashboard/families/ so that cache.py can import it without loading the parts (their
+pages import cache.py and ui.py).
 """
 
 from __future__ import annotations
