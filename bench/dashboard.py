@@ -30,6 +30,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from dashboard import queries
+from dashboard.families import coldchain as coldchain_part
+from dashboard.families import crowd as crowd_part
+from dashboard.families import power as power_part
+from dashboard.families import shuttle as shuttle_part
 from opsroom.alerts import AlertEvent
 from opsroom.store.sqlite import SqliteStore
 from opsroom.telemetry import Reading
@@ -199,13 +203,13 @@ def pages(
         return lambda: queries.data_age(store, venue, kinds, now, 60)
 
     def units() -> object:
-        danger = queries.danger_zone_minutes(
+        danger = coldchain_part.danger_zone_minutes(
             store,
             non_freezers,
             now,
-            closed_hour=closed("coldchain", "temp_c", non_freezers, queries.DANGER_EVERY),
+            closed_hour=closed("coldchain", "temp_c", non_freezers, coldchain_part.DANGER_EVERY),
         )
-        return queries.units_frame(store, venue, now, act(), danger)
+        return coldchain_part.units_frame(store, venue, now, act(), danger)
 
     def series(kind: str, field: str, ids: list[str]) -> Callable[[], object]:
         hours = closed(kind, field, ids, every) if every else None
@@ -215,11 +219,11 @@ def pages(
     return {
         "overview": {
             "active_alerts": lambda: queries.active_alert_table(store, now),
-            "zones": lambda: queries.zones_frame(store, venue, now, act()),
-            "gates": lambda: queries.gates_frame(store, venue, now, act()),
-            "generators": lambda: queries.generators_frame(store, venue, now, act()),
+            "zones": lambda: crowd_part.zones_frame(store, venue, now, act()),
+            "gates": lambda: crowd_part.gates_frame(store, venue, now, act()),
+            "generators": lambda: power_part.generators_frame(store, venue, now, act()),
             "units": units,
-            "shuttles": lambda: queries.shuttles_frame(store, venue, now, act()),
+            "shuttles": lambda: shuttle_part.shuttles_frame(store, venue, now, act()),
             "data_age": lambda: (
                 [queries.data_age(store, venue, [k], now, 60) for k in queries.FAMILY_LABELS]
                 + [queries.data_age(store, venue, list(queries.FAMILY_LABELS), now, 60)]
@@ -227,13 +231,13 @@ def pages(
         },
         "crowd": {
             "data_age": age("crowd"),
-            "zones": lambda: queries.zones_frame(store, venue, now, act()),
-            "gates": lambda: queries.gates_frame(store, venue, now, act()),
+            "zones": lambda: crowd_part.zones_frame(store, venue, now, act()),
+            "gates": lambda: crowd_part.gates_frame(store, venue, now, act()),
             "occupancy_series": series("crowd", "occupancy", zone_ids),
         },
         "power": {
             "data_age": age("power"),
-            "generators": lambda: queries.generators_frame(store, venue, now, act()),
+            "generators": lambda: power_part.generators_frame(store, venue, now, act()),
             **{
                 f"{f}_series": series("power", f, gen_ids)
                 for f in ("voltage_v", "frequency_hz", "power_kw")
@@ -246,7 +250,7 @@ def pages(
         },
         "shuttles": {
             "data_age": age("shuttle"),
-            "shuttles": lambda: queries.shuttles_frame(store, venue, now, act()),
+            "shuttles": lambda: shuttle_part.shuttles_frame(store, venue, now, act()),
         },
         "alerts": {
             "active_alerts": lambda: queries.active_alert_table(store, now),

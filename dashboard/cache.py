@@ -16,7 +16,8 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from dashboard import limits, notifications, queries
+from dashboard import notifications, queries
+from dashboard.tables import TableInputs
 from opsroom.alerts import AlertEvent
 from opsroom.rulesfile.bands import TimeInRange, threshold_levels, time_in_range
 from opsroom.rulesfile.model import RuleSet, load_rules
@@ -111,39 +112,36 @@ def frame(
     now_s: float,
     rules_file: tuple[str, float] | None = None,
 ) -> pd.DataFrame:
-    """An entity table: what is zones, gates, generators, units or shuttles.
+    """An entity table by name (a family's dashboard part declares it: zones, gates, ...).
 
     Statuses follow the rules file's levels when `rules_file` (path, mtime) is given, the
     design defaults otherwise.
     """
-    s, v, now = store(store_url), venue(venue_path, mtime), _now(now_s)
-    act = active(store_url, now_s)
+    from dashboard.families import TABLES  # the parts' pages import this module
+
+    table = TABLES.get(what)
+    if table is None:
+        raise ValueError(f"unknown table {what!r} (known: {', '.join(sorted(TABLES))})")
+
+    def ranges() -> dict[str, TimeInRange] | None:
+        return None if rules_file is None else time_ranges(*rules_file, venue_path, mtime)
+
+    def closed(
+        kind: str, field: str, ids: tuple[str, ...], every: timedelta
+    ) -> queries.HourSlice | None:
+        return _closed(store_url, kind, field, ids, every)
+
     th = None if rules_file is None else thresholds(*rules_file, venue_path, mtime)
-    if what == "zones":
-        return queries.zones_frame(s, v, now, act, th)
-    if what == "gates":
-        return queries.gates_frame(s, v, now, act, thresholds=th)
-    if what == "generators":
-        return queries.generators_frame(s, v, now, act, th)
-    if what == "units":
-        ranges = None if rules_file is None else time_ranges(*rules_file, venue_path, mtime)
-        zones = {
-            u.id: limits.danger_zone(None if ranges is None else ranges.get(u.id, {}))
-            for u in v.catering
-            if u.type != "freezer"
-        }
-        ids = tuple(i for i, zone in zones.items() if zone is not None)
-        danger = queries.danger_zone_minutes(
-            s,
-            ids,
-            now,
-            closed_hour=_closed(store_url, "coldchain", "temp_c", ids, queries.DANGER_EVERY),
-            ranges={i: (zone.low, zone.high) for i, zone in zones.items() if zone is not None},
-        )
-        return queries.units_frame(s, v, now, act, danger, th, zones)
-    if what == "shuttles":
-        return queries.shuttles_frame(s, v, now, act, th)
-    raise ValueError(f"unknown table {what!r}")
+    inputs = TableInputs(
+        store(store_url),
+        venue(venue_path, mtime),
+        _now(now_s),
+        active(store_url, now_s),
+        th,
+        ranges,
+        closed,
+    )
+    return table(inputs)
 
 
 @st.cache_data(ttl=600, max_entries=4096, show_spinner=False)

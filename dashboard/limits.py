@@ -18,12 +18,15 @@ from functools import cache
 from typing import TypeVar
 
 from opsroom.configfile import ConfigError
+from opsroom.families.coldchain import CateringUnit
+from opsroom.families.crowd import Gate, Zone
+from opsroom.families.power import Generator
+from opsroom.families.shuttle import Route
 from opsroom.rulesfile.bands import Levels, TimeInRange, base_levels, base_time_in_range
 from opsroom.rulesfile.kinds import CumulativeRule, StoppedRule
 from opsroom.rulesfile.model import RuleSet, shipped_rules
 from opsroom.rulesfile.spec import format_seconds
 from opsroom.rulesfile.subjects import groups_of
-from opsroom.venue import CateringUnit, Gate, Generator, Route, Zone
 
 log = logging.getLogger(__name__)
 L = TypeVar("L")

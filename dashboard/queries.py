@@ -8,7 +8,6 @@ Only the venue's own sensors are shown: each entity's id is its sensor id.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -17,32 +16,23 @@ import pandas as pd
 
 from dashboard import limits
 from opsroom.alerts import AlertEvent
-from opsroom.geo import Points, Polyline
+from opsroom.families import FAMILIES
 from opsroom.rulesfile.bands import Levels
 from opsroom.rulesfile.subjects import Entity, subject_of
 from opsroom.rulesfile.values import VALUES
 from opsroom.store import Store, active_alerts
-from opsroom.telemetry import FAMILIES, Reading, Value
+from opsroom.telemetry import Reading, Value
 from opsroom.venue import Venue
 
-FAMILY_LABELS = {
-    "crowd": "Crowd",
-    "power": "Power",
-    "coldchain": "Cold chain",
-    "shuttle": "Shuttles",
-}
+# each family's name on the dashboard, in registry order
+FAMILY_LABELS = {kind: family.title for kind, family in FAMILIES.items()}
 # readings may be stamped a little ahead of the wall clock (ingest accepts up to 5 min)
 FUTURE_SLACK = timedelta(minutes=5)
 # how far back the alert history is read to find the alerts still active
 ALERT_LOOKBACK = timedelta(days=7)
 GATE_FLOW_WINDOW = timedelta(minutes=5)
 # the fields charted around an alert, per family
-ALERT_FIELDS = {
-    "crowd": ("occupancy", "in", "out"),
-    "power": ("voltage_v", "frequency_hz", "power_kw"),
-    "coldchain": ("temp_c",),
-    "shuttle": ("speed_kmh",),
-}
+ALERT_FIELDS = {kind: family.key_fields for kind, family in FAMILIES.items()}
 _NICE_STEPS_S = (10, 30, 60, 120, 300, 600, 900, 1800, 3600)
 HOUR = timedelta(hours=1)
 # one closed hour of a series, bucketed: hour start -> frame (the app caches these)
@@ -345,323 +335,6 @@ def window_series(
 
 def _age(now: datetime, r: Reading | None) -> float | None:
     return None if r is None else (now - r.ts).total_seconds()
-
-
-def zones_frame(
-    store: Store,
-    venue: Venue,
-    now: datetime,
-    active: Sequence[AlertEvent] = (),
-    thresholds: Thresholds | None = None,
-) -> pd.DataFrame:
-    """One row per zone: occupancy against capacity, density, status and age."""
-    latest = _latest(store, venue, "crowd")
-    alerts = _alerts_by_subject(active, "crowd")
-    rows = []
-    for z in venue.zones:
-        r = latest.get(z.id)
-        values = r.values if r else {}
-        occ = values.get("occupancy")
-        occupancy = float(occ) if occ is not None else None
-        pct = derived("occupancy_pct", z, values)
-        pct = None if pct is None else pct / 100  # the tile's fraction of capacity
-        density = derived("density_ppm2", z, values)
-        levels = levels_of(thresholds, z.id)
-        status = limits.worst(
-            limits.occupancy_band(z, levels).status(pct),
-            limits.density_band(z, levels).status(density),
-            alerts.get(z.id, "ok"),
-        )
-        rows.append(
-            {
-                "id": z.id,
-                "name": z.name or z.id,
-                "occupancy": occupancy,
-                "capacity": z.capacity,
-                "occupancy_pct": None if pct is None else pct * 100,
-                "area_m2": z.area_m2,
-                "density": density,
-                "status": status,
-                "ts": r.ts if r else None,
-                "age_s": _age(now, r),
-                "drill": bool(r and r.drill),
-            }
-        )
-    return _frame(rows)
-
-
-def gates_frame(
-    store: Store,
-    venue: Venue,
-    now: datetime,
-    active: Sequence[AlertEvent] = (),
-    window: timedelta = GATE_FLOW_WINDOW,
-    thresholds: Thresholds | None = None,
-) -> pd.DataFrame:
-    """One row per gate: persons in and out per minute, and per metre of width per minute.
-
-    Counters report counts since their previous report, so the rate over the window is the
-    sum of the counts after the first reading divided by the time they span.
-    """
-    ids = [g.id for g in venue.gates]
-    latest = _latest(store, venue, "crowd")
-    start, end = now - window, now + FUTURE_SLACK
-    per_min: dict[tuple[str, str], float] = {}
-    for direction in ("in", "out"):
-        points = store.series("crowd", direction, ids, start, end) if ids else []
-        by_sensor: dict[str, list[tuple[datetime, float]]] = {}
-        for p in points:
-            by_sensor.setdefault(p.sensor_id, []).append((p.ts, p.value))
-        for sid, pts in by_sensor.items():
-            if len(pts) >= 2:
-                span = (pts[-1][0] - pts[0][0]).total_seconds() / 60
-                per_min[sid, direction] = sum(v for _, v in pts[1:]) / span if span > 0 else 0.0
-            else:
-                interval = FAMILIES["crowd"].report_interval.total_seconds() / 60
-                per_min[sid, direction] = pts[0][1] / interval
-    alerts = _alerts_by_subject(active, "crowd")
-    rows = []
-    for g in venue.gates:
-        r = latest.get(g.id)
-        band = limits.gate_flow_band(g, levels_of(thresholds, g.id))
-        in_min = per_min.get((g.id, "in"))
-        out_min = per_min.get((g.id, "out"))
-        # the gate-flow rule's value over the window: counts per minute, over one minute
-        counts = {k: v for k, v in (("in", in_min), ("out", out_min)) if v is not None}
-        flow = derived("flow_ppmm", g, counts, 60.0)
-        rows.append(
-            {
-                "id": g.id,
-                "name": g.name or g.id,
-                "zone": g.zone,
-                "width_m": g.width_m,
-                "in_per_min": in_min,
-                "out_per_min": out_min,
-                "flow_per_m_min": flow,
-                "status": limits.worst(band.status(flow), alerts.get(g.id, "ok")),
-                "ts": r.ts if r else None,
-                "age_s": _age(now, r),
-                "drill": bool(r and r.drill),
-            }
-        )
-    return _frame(rows)
-
-
-# ---------------------------------------------------------------- power
-
-
-def generators_frame(
-    store: Store,
-    venue: Venue,
-    now: datetime,
-    active: Sequence[AlertEvent] = (),
-    thresholds: Thresholds | None = None,
-) -> pd.DataFrame:
-    """One row per generator: volts, hertz, kW and load against rating, status and age."""
-    latest = _latest(store, venue, "power")
-    alerts = _alerts_by_subject(active, "power")
-    rows = []
-    for g in venue.generators:
-        r = latest.get(g.id)
-        values = r.values if r else {}
-        volts, hertz, kw = (_num(values.get(f)) for f in ("voltage_v", "frequency_hz", "power_kw"))
-        rated = limits.rated_kw(g)
-        # the rules' load: the larger of kW over rated kW and V x I over rated kVA
-        load = derived("load_pct", g, values) if r else None
-        load_kw = None if load is None else load / 100 * rated  # on the kW band's scale
-        levels = levels_of(thresholds, g.id)
-        status = limits.worst(
-            *(
-                s
-                for s in (
-                    limits.voltage_band(g, levels).status(volts),
-                    limits.frequency_band(g, levels).status(hertz),
-                    limits.load_band(g, levels).status(load_kw),
-                )
-                if s != "nodata"
-            ),
-            alerts.get(g.id, "ok"),
-        )
-        rows.append(
-            {
-                "id": g.id,
-                "name": g.name or g.id,
-                "rated_kva": g.rated_kva,
-                "rated_kw": rated,
-                "nominal_v": g.nominal_v,
-                "nominal_hz": float(g.nominal_hz),
-                "voltage_v": volts,
-                "frequency_hz": hertz,
-                "power_kw": kw,
-                "load_pct": load,
-                "fuel_pct": _num(values.get("fuel_pct")),
-                "status": status if r else "nodata",
-                "ts": r.ts if r else None,
-                "age_s": _age(now, r),
-                "drill": bool(r and r.drill),
-            }
-        )
-    return _frame(rows)
-
-
-# ---------------------------------------------------------------- cold chain
-
-
-DANGER_EVERY = timedelta(minutes=5)
-
-
-def danger_zone_minutes(
-    store: Store,
-    sensor_ids: Collection[str],
-    now: datetime,
-    window: timedelta = timedelta(hours=24),
-    closed_hour: HourSlice | None = None,
-    ranges: Mapping[str, tuple[float, float]] | None = None,
-) -> dict[str, float]:
-    """Minutes each unit spent in its danger zone in the last `window` (5-minute means).
-
-    The zone is the unit's (low, high) in `ranges`, else the shipped rules' (5 to 60 °C).
-    """
-    out = dict.fromkeys(sensor_ids, 0.0)
-    if not sensor_ids:
-        return out
-    frame = sliced_series(
-        store, "coldchain", "temp_c", sensor_ids, now - window, now, DANGER_EVERY, closed_hour
-    )
-    shipped = limits.default_danger_zone()
-    default = (shipped.low, shipped.high) if shipped is not None else (math.inf, -math.inf)
-    low = frame["sensor_id"].map(lambda sid: (ranges or {}).get(sid, default)[0])
-    high = frame["sensor_id"].map(lambda sid: (ranges or {}).get(sid, default)[1])
-    inside = frame[(frame["value"] > low) & (frame["value"] < high)]
-    step = DANGER_EVERY.total_seconds() / 60
-    for sid, n in inside["sensor_id"].value_counts().items():
-        out[str(sid)] = n * step
-    return out
-
-
-def units_frame(
-    store: Store,
-    venue: Venue,
-    now: datetime,
-    active: Sequence[AlertEvent] = (),
-    danger: dict[str, float] | None = None,
-    thresholds: Thresholds | None = None,
-    danger_zones: Mapping[str, limits.DangerZone | None] | None = None,
-) -> pd.DataFrame:
-    """One row per catering unit: temperature against its limits, status and age.
-
-    `danger` (from danger_zone_minutes) adds the danger-zone time of fridges and hot holding,
-    judged by each unit's zone in `danger_zones` (None: not watched), else the default.
-    """
-    latest = _latest(store, venue, "coldchain")
-    alerts = _alerts_by_subject(active, "coldchain")
-    rows = []
-    for u in venue.catering:
-        r = latest.get(u.id)
-        values = r.values if r else {}
-        temp = _num(values.get("temp_c"))
-        band = limits.temperature_band(u, levels_of(thresholds, u.id))
-        minutes = (danger or {}).get(u.id) if u.type != "freezer" else None
-        zone = (danger_zones or {}).get(u.id, limits.default_danger_zone())
-        danger_status = "ok" if zone is None else zone.status(minutes)
-        status = limits.worst(band.status(temp), danger_status, alerts.get(u.id, "ok"))
-        rows.append(
-            {
-                "id": u.id,
-                "name": u.name or u.id,
-                "type": u.type,
-                "vendor": u.vendor,
-                "temp_c": temp,
-                "limit_warn": band.warn_high,
-                "limit_crit": band.crit_high if band.crit_high is not None else band.crit_low,
-                "danger_zone_min": minutes,
-                "door_open": values.get("door_open"),
-                "battery_pct": _num(values.get("battery_pct")),
-                "status": status if r else "nodata",
-                "ts": r.ts if r else None,
-                "age_s": _age(now, r),
-                "drill": bool(r and r.drill),
-            }
-        )
-    return _frame(rows)
-
-
-# ---------------------------------------------------------------- shuttles
-
-
-def shuttles_frame(
-    store: Store,
-    venue: Venue,
-    now: datetime,
-    active: Sequence[AlertEvent] = (),
-    thresholds: Thresholds | None = None,
-) -> pd.DataFrame:
-    """One row per shuttle: position, speed, load, distance off its route, stopped or not.
-
-    Off route: farther than the route's corridor from its path. Stopped: by the shipped
-    stopped rule (no speed of 3 km/h or more for 5 minutes, farther than 50 m from any stop).
-    """
-    rule = limits.stopped_rule()
-    stopped_for = timedelta(seconds=rule.hold)
-    latest = _latest(store, venue, "shuttle")
-    ids = [s.id for s in venue.shuttles]
-    recent_max: dict[str, float] = {}
-    first_seen: dict[str, datetime] = {}
-    if ids:
-        for p in store.series("shuttle", "speed_kmh", ids, now - stopped_for, now + FUTURE_SLACK):
-            recent_max[p.sensor_id] = max(recent_max.get(p.sensor_id, 0.0), p.value)
-            first_seen.setdefault(p.sensor_id, p.ts)
-    alerts = _alerts_by_subject(active, "shuttle")
-    routes = {r.id: r for r in venue.routes}
-    lines = {r.id: Polyline(r.geometry()) for r in venue.routes}
-    stops = {r.id: Points([(s.lat, s.lon) for s in r.stops]) for r in venue.routes if r.stops}
-    rows = []
-    for bus in venue.shuttles:
-        r = latest.get(bus.id)
-        route = routes[bus.route]
-        values = r.values if r else {}
-        lat, lon, speed = (_num(values.get(f)) for f in ("lat", "lon", "speed_kmh"))
-        off_m = stopped = None
-        if lat is not None and lon is not None:
-            off_m = lines[route.id].distance_m(lat, lon)
-            route_stops = stops.get(route.id)
-            # stopped needs 5 minutes of slow readings behind it, not one slow fix
-            covered = first_seen.get(bus.id)
-            stopped = (
-                covered is not None
-                and r is not None
-                and (r.ts - covered) >= stopped_for * 0.9
-                and recent_max.get(bus.id, math.inf) < rule.below_kmh
-                and (route_stops is None or route_stops.nearest_m(lat, lon) > rule.stop_radius_m)
-            )
-        off_route = off_m is not None and off_m > route.corridor_m
-        speeding = limits.speed_band(route, levels_of(thresholds, bus.id)).status(speed)
-        status = limits.worst(
-            "warning" if off_route or stopped else "ok",
-            "ok" if speeding == "nodata" else speeding,
-            alerts.get(bus.id, "ok"),
-        )
-        passengers = _num(values.get("passengers"))
-        rows.append(
-            {
-                "id": bus.id,
-                "name": bus.name or bus.id,
-                "route": route.name or route.id,
-                "lat": lat,
-                "lon": lon,
-                "speed_kmh": speed,
-                "passengers": passengers,
-                "seats": bus.seats,
-                "off_route_m": off_m,
-                "off_route": off_route,
-                "stopped": bool(stopped),
-                "status": status if r else "nodata",
-                "ts": r.ts if r else None,
-                "age_s": _age(now, r),
-                "drill": bool(r and r.drill),
-            }
-        )
-    return _frame(rows)
 
 
 # ---------------------------------------------------------------- overview

@@ -12,6 +12,7 @@ opsroom/<event>/drill/incidents                    incidents a drill injects (st
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 ROOT = "opsroom"
@@ -117,3 +118,18 @@ def parse_ack(topic: str, event: str) -> str | None:
 def parse_alert(topic: str, event: str) -> str | None:
     """The alert id of `opsroom/<event>/alerts/<alert_id>`; None for any other topic."""
     return _last(topic, event, "alerts")
+
+
+ACL_KIND = "<kind>"
+
+
+def mosquitto_acl(template: str, kinds: Iterable[str]) -> str:
+    """A Mosquitto ACL from its template: each rule with `<kind>` once per family kind."""
+    kinds = list(kinds)
+    out: list[str] = []
+    for line in template.splitlines():
+        if ACL_KIND in line and not line.lstrip().startswith("#"):
+            out += [line.replace(ACL_KIND, kind) for kind in kinds]
+        else:
+            out.append(line)
+    return "\n".join(out) + "\n"

@@ -20,7 +20,7 @@ from opsroom.command import Command, add_common, stop_on_signals
 from opsroom.configfile import ConfigError
 from opsroom.settings import Settings
 from opsroom.venue import Venue, load_venue
-from simulators.drill import Drill, load_drill, parse_duration, resolve_venue_path
+from simulators.drill import Drill, SensorSilent, load_drill, parse_duration, resolve_venue_path
 from simulators.engine import Message, Simulation
 from simulators.incidents import rule_ids
 from simulators.runner import Runner, anchor_for, stderr_progress
@@ -108,7 +108,7 @@ def cmd_simulate(args: argparse.Namespace, settings: Settings, stop: threading.E
             own = {
                 i.target
                 for i in drill.incidents
-                if i.type == "sensor_silent" and i.mode == "disconnect"
+                if isinstance(i, SensorSilent) and i.mode == "disconnect"
             }
             n = len(sim.devices) if args.device_connections < 0 else args.device_connections
             own |= {d.sensor_id for d in sim.devices[:n]}

@@ -6,10 +6,9 @@ the drill's start: `90s`, `15m`, `1h30m`, or a number of seconds.
 
 from __future__ import annotations
 
-import re
 from datetime import datetime, time, timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
 from pydantic import (
     BeforeValidator,
@@ -28,30 +27,11 @@ from opsroom.configfile import (
     validation_problems,
 )
 from opsroom.venue import Id, Venue
+from simulators.families import INCIDENTS
+from simulators.families.base import IncidentBase, Length, Offset, parse_duration
 
-_PART = re.compile(r"(\d+(?:\.\d+)?)\s*([hms])")
-_UNITS = {"h": 3600.0, "m": 60.0, "s": 1.0}
 # ingest refuses readings older than 48 h; a drill's clock starts at most `duration` ago
 MAX_DURATION = timedelta(hours=47)
-
-
-def parse_duration(value: object) -> object:
-    """`90s`, `15m`, `1h30m` or seconds as a number -> timedelta (anything else is left as is)."""
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int | float):
-        return timedelta(seconds=value)
-    if isinstance(value, str):
-        text = value.strip().replace(" ", "")
-        parts = _PART.findall(text)
-        if not parts or "".join(n + u for n, u in parts) != text:
-            raise ValueError(f"not a duration: use e.g. 90s, 15m, 1h30m (got {value!r})")
-        return timedelta(seconds=sum(float(n) * _UNITS[u] for n, u in parts))
-    return value
-
-
-Offset = Annotated[timedelta, BeforeValidator(parse_duration), Field(ge=timedelta(0))]
-Length = Annotated[timedelta, BeforeValidator(parse_duration), Field(gt=timedelta(0))]
 
 
 def _time_of_day(value: object) -> object:
@@ -93,89 +73,7 @@ class Crowd(Strict):
     waves: list[Wave] = Field(default_factory=list)
 
 
-class _Incident(Strict):
-    at: Offset = Field(description="offset from the drill's start")
-    target: Id = Field(description="the venue entity (= sensor id) it happens to")
-    duration: Length = timedelta(minutes=30)
-    note: str = ""
-
-
-class FreezerFailure(_Incident):
-    """A freezer's compressor stops: it warms toward the ambient temperature."""
-
-    type: Literal["freezer_failure"]
-    ambient_c: float = 22.0
-
-
-class FridgeDoorOpen(_Incident):
-    """A fridge (or freezer) door is left open."""
-
-    type: Literal["fridge_door_open"]
-    ambient_c: float = 24.0
-
-
-class HotHoldingCooling(_Incident):
-    """A hot-holding unit's heater fails: food cools toward ambient."""
-
-    type: Literal["hot_holding_cooling"]
-    ambient_c: float = 20.0
-
-
-class GeneratorTrip(_Incident):
-    """A generator trips: voltage, current, power and frequency fall to zero."""
-
-    type: Literal["generator_trip"]
-
-
-class VoltageSag(_Incident):
-    """Voltage drops by `depth_pct` of nominal."""
-
-    type: Literal["voltage_sag"]
-    depth_pct: float = Field(20.0, gt=0, lt=90)
-
-
-class Overload(_Incident):
-    """The load rises to `load_pct` of the rated kVA."""
-
-    type: Literal["overload"]
-    load_pct: float = Field(100.0, gt=0, le=150)
-
-
-class GateSurge(_Incident):
-    """A surge at a gate: inflow at `rate_ppm` persons per metre of width per minute."""
-
-    type: Literal["gate_surge"]
-    rate_ppm: float = Field(90.0, gt=0, le=200)
-
-
-class ZoneOverCapacity(_Incident):
-    """A zone fills to `fill_pct` of its licensed capacity."""
-
-    type: Literal["zone_over_capacity"]
-    fill_pct: float = Field(102.0, gt=0, le=150)
-
-
-class ShuttleBreakdown(_Incident):
-    """A bus breaks down away from a stop and stands still."""
-
-    type: Literal["shuttle_breakdown"]
-
-
-class ShuttleOffRoute(_Incident):
-    """A bus leaves its corridor by `offset_m` (a diversion or a wrong turn)."""
-
-    type: Literal["shuttle_off_route"]
-    offset_m: float = Field(300.0, gt=0, le=10_000)
-
-
-class Overspeed(_Incident):
-    """A bus drives at `speed_kmh` (default: its route's limit + 15), skipping stops."""
-
-    type: Literal["overspeed"]
-    speed_kmh: float | None = Field(None, gt=0, le=200)
-
-
-class SensorSilent(_Incident):
+class SensorSilent(IncidentBase):
     """A device stops reporting; `mode` offline also publishes its status as offline,
     disconnect drops its own MQTT connection so the broker publishes its last will."""
 
@@ -197,7 +95,7 @@ MALFORMED_KINDS: tuple[MalformedKind, ...] = (
 )
 
 
-class MalformedPayloads(_Incident):
+class MalformedPayloads(IncidentBase):
     """A device sends broken payloads (between its good ones) that ingest must dead-letter."""
 
     type: Literal["malformed_payloads"]
@@ -205,36 +103,17 @@ class MalformedPayloads(_Incident):
     kinds: list[MalformedKind] = Field(default_factory=lambda: list(MALFORMED_KINDS))
 
 
-Incident = Annotated[
-    FreezerFailure
-    | FridgeDoorOpen
-    | HotHoldingCooling
-    | GeneratorTrip
-    | VoltageSag
-    | Overload
-    | GateSurge
-    | ZoneOverCapacity
-    | ShuttleBreakdown
-    | ShuttleOffRoute
-    | Overspeed
-    | SensorSilent
-    | MalformedPayloads,
-    Field(discriminator="type"),
-]
+# every family's incident types, then the two any sensor can have
+_FAMILY_INCIDENTS = tuple(t.model for t in INCIDENTS.values())
+_ALL_INCIDENTS = (*_FAMILY_INCIDENTS, SensorSilent, MalformedPayloads)
+if TYPE_CHECKING:
+    Incident = IncidentBase
+else:
+    Incident = Annotated[Union[_ALL_INCIDENTS], Field(discriminator="type")]  # noqa: UP007
 
-# which venue entities each incident type may target: (section, catering types or None)
+# which venue entities each incident type may target: (section, subtypes or None)
 TARGETS: dict[str, tuple[str, frozenset[str] | None]] = {
-    "freezer_failure": ("catering", frozenset({"freezer"})),
-    "fridge_door_open": ("catering", frozenset({"fridge", "freezer"})),
-    "hot_holding_cooling": ("catering", frozenset({"hot_holding"})),
-    "generator_trip": ("generators", None),
-    "voltage_sag": ("generators", None),
-    "overload": ("generators", None),
-    "gate_surge": ("gates", None),
-    "zone_over_capacity": ("zones", None),
-    "shuttle_breakdown": ("shuttles", None),
-    "shuttle_off_route": ("shuttles", None),
-    "overspeed": ("shuttles", None),
+    **{name: (t.section, t.subtypes) for name, t in INCIDENTS.items()},
     "sensor_silent": ("*", None),
     "malformed_payloads": ("*", None),
 }
@@ -277,11 +156,13 @@ class Drill(Strict):
         return self
 
 
-def _entities(venue: Venue, section: str, types: frozenset[str] | None) -> set[str]:
-    if section == "*":
+def _entities(venue: Venue, name: str, types: frozenset[str] | None) -> set[str]:
+    if name == "*":
         return {sid for _, sid in venue.sensors()}
-    items: list[Any] = getattr(venue, section)
-    return {x.id for x in items if types is None or x.type in types}
+    for _, section, items in venue.sections():
+        if section.name == name:
+            return {x.id for x in items if types is None or section.type_of(x) in types}
+    return set()
 
 
 def check_against_venue(drill: Drill, venue: Venue) -> None:
@@ -364,7 +245,10 @@ __all__ = [
     "Crowd",
     "Drill",
     "Incident",
+    "Length",
+    "Offset",
     "Wave",
     "load_drill",
     "load_drill_text",
+    "parse_duration",
 ]

@@ -24,20 +24,14 @@ from typing import Literal
 import orjson
 
 from opsroom import topics
+from opsroom.families import FAMILIES
 from opsroom.venue import Venue
-from simulators.drill import Drill, Incident, MalformedPayloads
+from simulators.drill import Drill, Incident, MalformedPayloads, SensorSilent
 from simulators.families import build_devices
 from simulators.incidents import incident_id, incident_record
 from simulators.world import Device, World
 
 MessageKind = Literal["reading", "status", "incident", "malformed"]
-# a value field each family requires, used to build malformed payloads
-REQUIRED_FIELD = {
-    "crowd": "occupancy",
-    "power": "voltage_v",
-    "coldchain": "temp_c",
-    "shuttle": "lat",
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +94,10 @@ class Simulation:
         """The world's clock at this round's second 0 (0 in round 1)."""
         return self._offset
 
+    def _kind_of(self, sensor_id: str) -> str:
+        # a drill's targets are checked against the venue; the first family is a last resort
+        return self._kinds.get(sensor_id) or next(iter(FAMILIES))
+
     def ts(self, t: float) -> datetime:
         """The timestamp of simulated second `t`."""
         return self.anchor + timedelta(seconds=t)
@@ -130,8 +128,8 @@ class Simulation:
 
     def malformed(self, inc: MalformedPayloads, n: int, t: float) -> bytes:
         """The `n`-th broken payload of a malformed_payloads incident."""
-        kind = self._kinds.get(inc.target, "crowd")
-        field = REQUIRED_FIELD[kind]
+        # a value field the target's family requires: without it the payload is refused
+        field = FAMILIES[self._kind_of(inc.target)].required_field
         ts = self._ts_text(t)
         which = inc.kinds[n % len(inc.kinds)]
         good = orjson.dumps({"ts": ts, field: 1.0, "drill": True})
@@ -228,19 +226,18 @@ class Simulation:
             state["n"] = n + 1
             if n == 0:
                 out = [self._notice(inc, index, t, "start")]
-                if inc.type == "sensor_silent" and inc.mode != "silent":
+                if isinstance(inc, SensorSilent) and inc.mode != "silent":
                     out.append(self._status(inc.target, t, False, will=inc.mode == "disconnect"))
                 if inc.type == "malformed_payloads":
                     return out, round(t + 0.5, 3)
                 return out, stop
             if t >= stop:
                 out = [self._notice(inc, index, t, "end")]
-                if inc.type == "sensor_silent" and inc.mode != "silent":
+                if isinstance(inc, SensorSilent) and inc.mode != "silent":
                     out.append(self._status(inc.target, t, True))
                 return out, -1.0
             assert isinstance(inc, MalformedPayloads)
-            kind = self._kinds.get(inc.target, "crowd")
-            topic = topics.reading(self.event, kind, inc.target)
+            topic = topics.reading(self.event, self._kind_of(inc.target), inc.target)
             payload = self.malformed(inc, n - 1, t)
             bad = Message(t, topic, payload, "malformed", inc.target, incident=iid)
             return [bad], min(stop, round(t + 60.0 / inc.per_minute, 3))

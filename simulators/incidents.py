@@ -1,5 +1,6 @@
 """What each incident type should make the rules raise, and the record a drill logs of it.
 
+Each family's simulator part declares its incident types (simulators/families/base.py).
 The expected rule ids come from the rules file when one is given (matched by the words in
 their ids); without it the expectation is described by family and condition.
 """
@@ -7,7 +8,6 @@ their ids); without it the expectation is described by family and condition.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -16,44 +16,11 @@ import yaml
 
 from opsroom.venue import Venue
 from simulators.drill import Incident
-
-
-@dataclass(frozen=True)
-class Expectation:
-    """The alert an incident type should raise: on which family, and what condition."""
-
-    kind: str
-    alert: str
-    words: tuple[str, ...]  # words a matching rule id contains
-    alerting: bool = True  # False: the incident shows as dead letters, not as an alert
-
+from simulators.families import INCIDENTS, SILENT_RULES
+from simulators.families.base import Expectation
 
 EXPECTED: dict[str, Expectation] = {
-    "freezer_failure": Expectation(
-        "coldchain", "freezer above -18 °C (warning) / -12 °C (critical)", ("freezer",)
-    ),
-    "fridge_door_open": Expectation(
-        "coldchain", "cold holding above 5 °C (warning) / 8 °C (critical)", ("cold", "fridge")
-    ),
-    "hot_holding_cooling": Expectation("coldchain", "hot holding below 63 °C", ("hot",)),
-    "generator_trip": Expectation(
-        "power", "outage: voltage below 10 % of nominal / power drop", ("outage", "drop", "trip")
-    ),
-    "voltage_sag": Expectation("power", "voltage outside +10 / -15 % of nominal", ("voltage",)),
-    "overload": Expectation("power", "load above 80 % / 95 % of rated kVA", ("load",)),
-    "gate_surge": Expectation(
-        "crowd", "gate flow above 66 / 82 persons per metre per minute", ("flow", "gate")
-    ),
-    "zone_over_capacity": Expectation(
-        "crowd", "occupancy above 85 % / 95 % of licensed capacity", ("capacity", "occupancy")
-    ),
-    "shuttle_breakdown": Expectation(
-        "shuttle", "stopped for 5 min away from a stop", ("stopped", "stationary")
-    ),
-    "shuttle_off_route": Expectation(
-        "shuttle", "outside the route corridor for 60 s", ("geofence", "corridor", "route")
-    ),
-    "overspeed": Expectation("shuttle", "above the route's speed limit for 30 s", ("speed",)),
+    **{name: t.expect for name, t in INCIDENTS.items()},
     "sensor_silent": Expectation(
         "*", "silent device: no reading for 3 intervals, or status offline", ("silent", "offline")
     ),
@@ -82,20 +49,10 @@ def rule_ids(rules_file: Path) -> list[str]:
     return found
 
 
-# the rule ids of examples/rules.yaml each incident type should fire (by target family)
+# the rule ids of examples/rules.yaml each incident type should fire (by target type)
 KNOWN_RULES: dict[str, dict[str, tuple[str, ...]]] = {
-    "freezer_failure": {"*": ("freezer",)},
-    "fridge_door_open": {"fridge": ("cold-holding",), "freezer": ("freezer",)},
-    "hot_holding_cooling": {"*": ("hot-holding",)},
-    "generator_trip": {"*": ("power-interruption", "power-drop")},
-    "voltage_sag": {"*": ("power-voltage",)},
-    "overload": {"*": ("generator-load",)},
-    "gate_surge": {"*": ("gate-flow",)},
-    "zone_over_capacity": {"*": ("zone-occupancy",)},
-    "shuttle_breakdown": {"*": ("shuttle-stopped",)},
-    "shuttle_off_route": {"*": ("shuttle-off-route",)},
-    "overspeed": {"*": ("shuttle-overspeed",)},
-    "sensor_silent": {"shuttle": ("silent-gps",), "*": ("silent-device",)},
+    **{name: t.rules for name, t in INCIDENTS.items()},
+    "sensor_silent": {**SILENT_RULES, "*": ("silent-device",)},
     "malformed_payloads": {"*": ()},
 }
 
@@ -118,12 +75,8 @@ def expected_rules(incident_type: str, ids: Iterable[str], target_type: str = ""
 
 def subjects(inc: Incident, venue: Venue) -> list[str]:
     """The alert subjects an incident may show up on: its target and what it spills onto."""
-    out = [inc.target]
-    if inc.type == "zone_over_capacity":
-        out += [g.id for g in venue.gates if g.zone == inc.target]
-    if inc.type == "gate_surge":
-        out += [g.zone for g in venue.gates if g.id == inc.target and g.zone is not None]
-    return out
+    spill = INCIDENTS[inc.type].spills_onto if inc.type in INCIDENTS else None
+    return [inc.target, *(spill(inc.target, venue) if spill is not None else ())]
 
 
 def sensor_kind(venue: Venue, sensor_id: str) -> str:
@@ -135,10 +88,12 @@ def sensor_kind(venue: Venue, sensor_id: str) -> str:
 
 
 def target_type(venue: Venue, sensor_id: str) -> str:
-    """A catering unit's type (fridge, freezer, hot_holding), else the sensor's kind."""
-    for unit in venue.catering:
-        if unit.id == sensor_id:
-            return unit.type
+    """The entity's subtype (a catering unit's fridge, freezer...), else the sensor's kind."""
+    for _, section, items in venue.sections():
+        if section.subtype is not None:
+            for item in items:
+                if item.id == sensor_id:
+                    return section.subtype(item)
     return sensor_kind(venue, sensor_id)
 
 

@@ -6,10 +6,12 @@ import math
 import random
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from opsroom.venue import Venue
-from simulators.drill import Drill, Incident
+
+if TYPE_CHECKING:  # the drill composes its incidents from the families, which import this
+    from simulators.drill import Drill, Incident
 
 DAY_S = 86_400.0
 

@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 from hypothesis import strategies as st
 
-from opsroom.telemetry import FAMILIES, Payload, Reading
+from opsroom.families import FAMILIES
+from opsroom.telemetry import Payload, Reading
 
 T0 = datetime(2026, 7, 4, 18, 0, tzinfo=UTC)
 # every example gets its own timestamp, so that it is the newest point of its series

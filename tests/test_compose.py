@@ -13,9 +13,11 @@ from typing import Any
 import pytest
 import yaml
 
-from opsroom.app.cli import build_parser
+from opsroom.app.cli import build_parser, main
 from opsroom.broker import Mosquitto
+from opsroom.families import FAMILIES
 from opsroom.settings import Settings
+from opsroom.topics import mosquitto_acl
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -50,10 +52,17 @@ def opsroom_services(compose: dict) -> dict[str, dict]:
 
 
 def test_services_and_the_drill_file(production: dict, compose: dict) -> None:
-    assert set(production["services"]) == {"mosquitto", "influxdb", "ingest", "rules", "dashboard"}
+    assert set(production["services"]) == {
+        "mosquitto-acl",
+        "mosquitto",
+        "influxdb",
+        "ingest",
+        "rules",
+        "dashboard",
+    }
     assert set(compose["services"]) == {*production["services"], "simulator"}
     for name, service in compose["services"].items():
-        if name != "simulator":
+        if name not in ("simulator", "mosquitto-acl"):  # the one-shot jobs
             assert "healthcheck" in service, f"{name} has no health check"
             # compose restarts a container that exits, never one that is merely unhealthy
             assert service.get("restart") in ("unless-stopped", "always", "on-failure"), name
@@ -75,6 +84,7 @@ def test_each_service_gets_only_its_own_influxdb_token(compose: dict) -> None:
         for name, service in compose["services"].items()
     }
     assert tokens == {
+        "mosquitto-acl": set(),
         "mosquitto": set(),
         "influxdb": {"INFLUXDB_ADMIN_TOKEN"},  # its set-up only; no Opsroom part has it
         "ingest": {"INFLUXDB_INGEST_TOKEN"},
@@ -132,7 +142,7 @@ def test_the_token_script_asks_each_service_only_its_rights(tmp_path: Path) -> N
     assert len(calls.read_text().splitlines()) == 3
 
 
-@pytest.mark.parametrize("name", ["ingest", "rules", "dashboard", "simulator"])
+@pytest.mark.parametrize("name", ["ingest", "rules", "dashboard", "simulator", "mosquitto-acl"])
 def test_every_command_exists_in_the_cli(compose: dict, name: str) -> None:
     service = opsroom_services(compose)[name]
     parser = build_parser()
@@ -146,7 +156,7 @@ def test_every_command_exists_in_the_cli(compose: dict, name: str) -> None:
 def test_environment_names_real_settings(compose: dict) -> None:
     fields = {f"OPSROOM_{name.upper()}" for name in Settings.model_fields}
     for name, service in opsroom_services(compose).items():
-        for key in service["environment"]:
+        for key in service.get("environment", {}):
             if key.startswith("OPSROOM_"):
                 assert key in fields, f"{name}: {key} is not a setting"
 
@@ -181,3 +191,28 @@ def test_every_mosquitto_config_we_ship_limits_the_message_size(where: str) -> N
     limits = [line.split()[1] for line in text.splitlines() if line.startswith("message_size_")]
     assert len(limits) == 1, f"{where}: set message_size_limit once"
     assert Settings().max_payload_bytes < int(limits[0]) <= 1_048_576
+
+
+def test_mosquitto_starts_with_the_acl_written_for_every_family(production: dict) -> None:
+    acl = production["services"]["mosquitto-acl"]
+    assert acl["command"][0] == "mosquitto-acl"
+    mosquitto = production["services"]["mosquitto"]
+    assert mosquitto["depends_on"]["mosquitto-acl"]["condition"] == "service_completed_successfully"
+    conf = (ROOT / "deploy/mosquitto/mosquitto.conf").read_text()
+    acl_dir = next(m.split(":")[1] for m in mosquitto["volumes"] if m.startswith("mosquitto-acl:"))
+    assert f"acl_file {acl_dir}/acl" in conf
+
+
+def test_the_acl_template_names_no_family_and_grants_each_one(tmp_path: Path) -> None:
+    template = (ROOT / "deploy/mosquitto/acl.template").read_text()
+    rules = [line for line in template.splitlines() if not line.startswith("#")]
+    assert not [line for line in rules for kind in FAMILIES if f"/{kind}/" in line]
+    acl = mosquitto_acl(template, [*FAMILIES, "newfamily"])
+    for kind in [*FAMILIES, "newfamily"]:
+        assert f"pattern write opsroom/+/{kind}/%u" in acl
+        assert f"topic write opsroom/+/{kind}/#" in acl
+    out = tmp_path / "acl"
+    assert (
+        main(["mosquitto-acl", str(ROOT / "deploy/mosquitto/acl.template"), "--out", str(out)]) == 0
+    )
+    assert out.read_text() == mosquitto_acl(template, FAMILIES)

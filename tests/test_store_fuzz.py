@@ -14,10 +14,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from opsroom.families import FAMILIES
 from opsroom.store import BadDataError, reading_problem
 from opsroom.store.influx import reading_to_line
 from opsroom.store.sqlite import SqliteStore
-from opsroom.telemetry import FAMILIES, Limits, PayloadError, Reading, parse_reading
+from opsroom.telemetry import Limits, PayloadError, Reading, parse_reading
 from tests.fuzz_readings import EXTREME_FLOATS, EXTREME_INTS, T0, readings
 
 FUZZ = settings(

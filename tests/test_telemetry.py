@@ -9,10 +9,9 @@ from typing import Any
 import pytest
 from pydantic import TypeAdapter
 
+from opsroom.families import FAMILIES, Family
 from opsroom.telemetry import (
-    FAMILIES,
     MAX_REASON,
-    Family,
     Limits,
     PayloadError,
     Reading,

@@ -6,7 +6,7 @@ import pytest
 from paho.mqtt.client import topic_matches_sub
 
 from opsroom import topics
-from opsroom.telemetry import FAMILIES
+from opsroom.families import FAMILIES
 
 EVENT = "riverside-2026"
 

@@ -11,7 +11,8 @@ import pytest
 
 from opsroom import topics
 from opsroom.configfile import ConfigError
-from opsroom.venue import Route, Stop, Venue, load_venue
+from opsroom.families.shuttle import Route, Stop, route_of
+from opsroom.venue import Venue, load_venue
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "venue.yaml"
 EARTH_RADIUS_M = 6_371_008.8
@@ -216,9 +217,9 @@ def test_sensors_maps_every_device_to_its_kind(venue: Venue) -> None:
 
 
 def test_route_of(venue: Venue) -> None:
-    route = venue.route_of("loop-bus-2")
+    route = route_of(venue, "loop-bus-2")
     assert route is not None and route.id == "car-park-loop"
-    assert venue.route_of("no-such-bus") is None
+    assert route_of(venue, "no-such-bus") is None
 
 
 def test_route_geometry_without_path() -> None:

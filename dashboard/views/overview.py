@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import cache, notifications, queries, ui
+from dashboard.families import PARTS
 
 ALERT_COLUMNS = ["severity", "state", "kind", "subject", "rule", "message", "ts", "drill"]
 LIST_MAX = 15  # items in the text list of active alerts
@@ -56,14 +57,15 @@ def live(ctx: ui.Context) -> None:
     key = (ctx.store_url, ctx.venue_path, ctx.venue_mtime)
     stale_s = ctx.settings.dashboard_stale_s
     active = cache.active_table(ctx.store_url, now)
-    zones = cache.frame(*key, "zones", now, ctx.rules_file)
+
+    def table(name: str) -> pd.DataFrame:
+        return cache.frame(*key, name, now, ctx.rules_file)
+
+    # a family's traffic light joins the statuses of every table it brings
     frames = {
-        "crowd": pd.concat(
-            [zones[["status"]], cache.frame(*key, "gates", now, ctx.rules_file)[["status"]]]
-        ),
-        "power": cache.frame(*key, "generators", now, ctx.rules_file),
-        "coldchain": cache.frame(*key, "units", now, ctx.rules_file),
-        "shuttle": cache.frame(*key, "shuttles", now, ctx.rules_file),
+        kind: pd.concat([table(name)[["status"]] for name in part.TABLES])
+        for kind, part in PARTS.items()
+        if part.TABLES
     }
     ages = {k: cache.data_age(*key, (k,), now, stale_s) for k in queries.FAMILY_LABELS}
     overall = cache.data_age(*key, tuple(queries.FAMILY_LABELS), now, stale_s)
@@ -81,8 +83,10 @@ def live(ctx: ui.Context) -> None:
 
     st.subheader("Families")
     ui.tiles(queries.family_tiles(frames, active, ages), columns=4)
-    st.subheader("Zones")
-    ui.tiles(queries.zone_tiles(zones), columns=3)
+    for part in PARTS.values():
+        panel = getattr(part, "overview_panel", None)
+        if panel is not None:
+            panel(table)
 
     st.subheader("Active alerts")
     if len(active):

@@ -38,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
         command.register(sub)
     commands.register_check_config(sub)
     commands.register_health(sub)
+    commands.register_mosquitto_acl(sub)
     for command in (*dashboard.cli.COMMANDS, *simulators.cli.COMMANDS):
         command.register(sub)
     query.register(sub)

@@ -40,6 +40,28 @@ def cmd_health(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
+def cmd_mosquitto_acl(args: argparse.Namespace) -> int:
+    """Write the Mosquitto ACL: the template with its <kind> lines for every sensor family."""
+    from opsroom.families import FAMILIES
+    from opsroom.topics import mosquitto_acl
+
+    text = mosquitto_acl(Path(args.template).read_text(encoding="utf-8"), FAMILIES)
+    if args.out is None:
+        print(text, end="")
+    else:
+        Path(args.out).write_text(text, encoding="utf-8")
+        print(f"{args.out}: ACL for {', '.join(FAMILIES)}")
+    return 0
+
+
+def register_mosquitto_acl(sub: Sub) -> None:
+    """`opsroom mosquitto-acl TEMPLATE [--out FILE]`."""
+    p = sub.add_parser("mosquitto-acl", help="write the Mosquitto ACL for every sensor family")
+    p.add_argument("template", type=Path, help="deploy/mosquitto/acl.template")
+    p.add_argument("--out", type=Path, default=None, help="file to write (default: stdout)")
+    p.set_defaults(handler=cmd_mosquitto_acl)
+
+
 def cmd_check_config(args: argparse.Namespace) -> int:
     """Validate a venue file (and a rules file against it, and a notifiers file)."""
     from opsroom.venue import load_venue
@@ -47,11 +69,8 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     venue = load_venue(args.venue_file)
     sensors = venue.sensors()
     print(f"{args.venue_file}: OK: {venue.event.name}")
-    print(
-        f"  {len(venue.zones)} zones, {len(venue.gates)} gates, "
-        f"{len(venue.generators)} generators, {len(venue.catering)} catering units, "
-        f"{len(venue.routes)} routes, {len(venue.shuttles)} shuttles; {len(sensors)} sensors"
-    )
+    counts = ", ".join(f"{len(items)} {section.name}" for _, section, items in venue.sections())
+    print(f"  {counts}; {len(sensors)} sensors")
     if args.rules is not None:
         from opsroom.rulesfile.model import load_rules
 

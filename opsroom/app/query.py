@@ -13,8 +13,8 @@ from datetime import UTC, datetime, timedelta
 import orjson
 
 from opsroom.command import add_common, settings_from
+from opsroom.families import FAMILIES
 from opsroom.store import active_alerts, open_store
-from opsroom.telemetry import FAMILIES
 
 TIME_FLAGS = ("--since", "--start", "--end")
 _NEGATIVE = re.compile(r"-\.?\d")  # -2h, -90s, -1.5d, -.5h

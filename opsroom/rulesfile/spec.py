@@ -24,7 +24,7 @@ from pydantic import (
 
 from opsroom.alerts import SEVERITIES, Severity
 from opsroom.configfile import FieldError, Strict
-from opsroom.rulesfile.subjects import Group, Subject, subjects_of
+from opsroom.rulesfile.subjects import ENTITY_WORDS, Group, Subject, subjects_of
 from opsroom.venue import Id, Venue
 
 # Short enough that "<rule>.<subject>.<epoch>" fits an alert id (200 characters).
@@ -158,8 +158,7 @@ class RuleBase(Strict):
                 hint = f" (did you mean {near[0]!r}?)" if near else ""
                 raise FieldError(
                     ("overrides", sid),
-                    f"{sid!r} is not a zone, gate, generator, catering unit or shuttle of "
-                    f"the venue{hint}",
+                    f"{sid!r} is not a {ENTITY_WORDS} of the venue{hint}",
                 )
             if not self.applies(subject):
                 raise FieldError(

@@ -1,84 +1,75 @@
 """What a rule can be about: the venue's entities, each with the groups a rule selects it by.
 
 A rule's `applies_to` names groups (`zones`, `fridge`, `shuttles`, ...); every venue entity
-belongs to `all`, its section's group, and for catering units its type's group.
+belongs to `all`, its section's group, and the group of its subtype when its section has one
+(a catering unit's type). The groups come from the registered families' sections.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal, get_args
+from typing import TYPE_CHECKING, Any, Literal
 
-from opsroom.telemetry import FAMILIES
-from opsroom.venue import CateringUnit, Gate, Generator, Route, Shuttle, Venue, Zone
+from opsroom.families import FAMILIES, Section, Subject
+from opsroom.venue import Venue
 
-Group = Literal[
-    "all",
-    "zones",
-    "gates",
-    "generators",
-    "catering",
-    "fridge",
-    "freezer",
-    "hot_holding",
-    "shuttles",
+__all__ = [
+    "ENTITY_WORDS",
+    "GROUPS",
+    "Entity",
+    "Group",
+    "Subject",
+    "groups_of",
+    "subject_of",
+    "subjects_of",
 ]
-GROUPS: tuple[Group, ...] = get_args(Group)
 
-Entity = Zone | Gate | Generator | CateringUnit | Shuttle
+GROUPS: tuple[str, ...] = ("all", *(g for f in FAMILIES.values() for g in f.groups))
 
+if TYPE_CHECKING:
+    Group = str
+else:
+    # a Literal, so that a mistyped group's error lists the groups there are
+    Group = Literal[GROUPS]
 
-@dataclass(frozen=True, slots=True)
-class Subject:
-    """One venue entity a rule is evaluated for; its id is also its sensor id."""
+_WORDS = [s.singular for f in FAMILIES.values() for s in f.sections if s.sensors]
+# "zone, gate, ... or shuttle": what an entity a rule is about can be, in words
+ENTITY_WORDS = ", ".join(_WORDS[:-1]) + " or " + _WORDS[-1] if len(_WORDS) > 1 else "".join(_WORDS)
 
-    kind: str  # sensor family
-    id: str
-    groups: frozenset[str]
-    entity: Entity
-    route: Route | None = None  # a shuttle's route
+Entity = Any  # an entity of one of the families' sections (Zone, Gate, ...)
 
-    @property
-    def report_interval_s(self) -> float:
-        """How often a healthy device of this family reports, in seconds."""
-        return FAMILIES[self.kind].report_interval.total_seconds()
-
-    @property
-    def label(self) -> str:
-        """What the entity is, in words: 'zone', 'gate', 'fridge', ..."""
-        groups = self.groups - {"all", "catering"}
-        if "hot_holding" in groups:
-            return "hot-holding unit"
-        return min(groups).removesuffix("s") if groups else self.kind
-
-
-# entity type -> (sensor family, the group of its venue section)
-_SECTIONS: dict[type[Entity], tuple[str, str]] = {
-    Zone: ("crowd", "zones"),
-    Gate: ("crowd", "gates"),
-    Generator: ("power", "generators"),
-    CateringUnit: ("coldchain", "catering"),
-    Shuttle: ("shuttle", "shuttles"),
+# entity type -> (sensor family, its section)
+_SECTIONS: dict[type, tuple[str, Section]] = {
+    section.entity: (family.kind, section)
+    for family in FAMILIES.values()
+    for section in family.sections
 }
 
 
 def groups_of(entity: Entity) -> frozenset[str]:
-    """The groups a rule selects an entity by: all, its section's, and a catering unit's type."""
-    group = _SECTIONS[type(entity)][1]
-    if isinstance(entity, CateringUnit):
-        return frozenset({"all", group, entity.type})
-    return frozenset({"all", group})
+    """The groups a rule selects an entity by: all, its section's, and its subtype's."""
+    return _SECTIONS[type(entity)][1].groups_of(entity)
 
 
-def subject_of(entity: Entity, route: Route | None = None) -> Subject:
-    """One entity as a subject (`route`: a shuttle's route)."""
-    return Subject(_SECTIONS[type(entity)][0], entity.id, groups_of(entity), entity, route)
+def subject_of(entity: Entity, route: Any = None) -> Subject:
+    """One entity as a subject (`route`: the line it keeps to, if any)."""
+    kind, section = _SECTIONS[type(entity)]
+    return Subject(
+        kind,
+        entity.id,
+        section.groups_of(entity),
+        entity,
+        route,
+        section.describe(entity),
+        FAMILIES[kind].report_interval.total_seconds(),
+    )
 
 
 def subjects_of(venue: Venue) -> dict[str, Subject]:
     """Every entity with a sensor in the venue, by id."""
-    routes = {r.id: r for r in venue.routes}
-    entities: list[Entity] = [*venue.zones, *venue.gates, *venue.generators, *venue.catering]
-    out = [subject_of(e) for e in entities]
-    out += [subject_of(s, routes.get(s.route)) for s in venue.shuttles]
+    out = [
+        subject_of(item, section.link(item, venue))
+        for _, section, items in venue.sections()
+        if section.sensors
+        for item in items
+    ]
     return {s.id: s for s in out}

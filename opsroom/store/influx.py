@@ -49,8 +49,9 @@ from influxdb_client.domain.write_precision import WritePrecision
 from pydantic import ValidationError
 
 from opsroom.alerts import AlertEvent
+from opsroom.families import FAMILIES
 from opsroom.store.base import BadDataError, SeriesPoint, StoreError, show_int
-from opsroom.telemetry import FAMILIES, Payload, Reading, Value
+from opsroom.telemetry import Payload, Reading, Value
 
 __all__ = [
     "ALERT_MEASUREMENT",

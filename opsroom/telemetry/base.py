@@ -1,9 +1,8 @@
-"""What every sensor family shares: the payload base model, the Reading, the registry entry."""
+"""What every sensor family shares: the payload base model and the Reading."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar, NamedTuple
 
 from pydantic import (
@@ -90,15 +89,3 @@ class Reading(NamedTuple):
             "drill": self.drill,
             **self.values,
         }
-
-
-@dataclass(frozen=True)
-class Family:
-    """A sensor family: its kind (topic segment), payload model, and a sample payload."""
-
-    kind: str
-    model: type[Payload]
-    sample: dict[str, Any]
-    description: str
-    # report interval a healthy device keeps, used by the silent-device default
-    report_interval: timedelta = timedelta(seconds=60)

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
-from opsroom.telemetry.coldchain import FAMILY
-from opsroom.venue import CateringUnit
-from simulators.families.registry import register
+from opsroom.families.coldchain import FAMILY, CateringUnit
+from simulators.families.base import Expectation, IncidentBase, IncidentType
 from simulators.world import Device, World
 
 STEP_S = 10.0
@@ -67,10 +66,10 @@ class TemperatureProbe:
         failed = world.active("freezer_failure", uid, t) or world.active(
             "hot_holding_cooling", uid, t
         )
-        if failed is not None and failed.type in ("freezer_failure", "hot_holding_cooling"):
+        if isinstance(failed, FreezerFailure | HotHoldingCooling):
             ambient = failed.ambient_c
         stuck = world.active("fridge_door_open", uid, t)
-        if stuck is not None and stuck.type == "fridge_door_open":
+        if isinstance(stuck, FridgeDoorOpen):
             ambient = stuck.ambient_c
         # doors: a Poisson process of short openings, busier at meal times
         rate = (p.doors_per_hour_busy if self._busy(t) else p.doors_per_hour_busy / 4) / 3600.0
@@ -116,4 +115,51 @@ def build(world: World) -> list[Device]:
     return [TemperatureProbe(u, world, world.rng_for(u.id)) for u in world.venue.catering]
 
 
-register(FAMILY.kind, build)
+class FreezerFailure(IncidentBase):
+    """A freezer's compressor stops: it warms toward the ambient temperature."""
+
+    type: Literal["freezer_failure"]
+    ambient_c: float = 22.0
+
+
+class FridgeDoorOpen(IncidentBase):
+    """A fridge (or freezer) door is left open."""
+
+    type: Literal["fridge_door_open"]
+    ambient_c: float = 24.0
+
+
+class HotHoldingCooling(IncidentBase):
+    """A hot-holding unit's heater fails: food cools toward ambient."""
+
+    type: Literal["hot_holding_cooling"]
+    ambient_c: float = 20.0
+
+
+INCIDENTS = (
+    IncidentType(
+        FreezerFailure,
+        "catering",
+        Expectation(
+            "coldchain", "freezer above -18 °C (warning) / -12 °C (critical)", ("freezer",)
+        ),
+        {"*": ("freezer",)},
+        frozenset({"freezer"}),
+    ),
+    IncidentType(
+        FridgeDoorOpen,
+        "catering",
+        Expectation(
+            "coldchain", "cold holding above 5 °C (warning) / 8 °C (critical)", ("cold", "fridge")
+        ),
+        {"fridge": ("cold-holding",), "freezer": ("freezer",)},
+        frozenset({"fridge", "freezer"}),
+    ),
+    IncidentType(
+        HotHoldingCooling,
+        "catering",
+        Expectation("coldchain", "hot holding below 63 °C", ("hot",)),
+        {"*": ("hot-holding",)},
+        frozenset({"hot_holding"}),
+    ),
+)

@@ -10,11 +10,12 @@ from __future__ import annotations
 import math
 import random
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
-from opsroom.telemetry.crowd import FAMILY
-from opsroom.venue import Gate, Zone
-from simulators.families.registry import register
+from pydantic import Field
+
+from opsroom.families.crowd import FAMILY, Gate, Zone
+from simulators.families.base import Expectation, IncidentBase, IncidentType
 from simulators.world import Device, World, smoothstep
 
 STEP_S = 10.0
@@ -119,7 +120,7 @@ class CrowdModel:
             goal = self.target(zone, t)
             tau, ppm = TAU_S, NORMAL_PPM
             over = world.active("zone_over_capacity", zone.id, t)
-            if over is not None and over.type == "zone_over_capacity":
+            if isinstance(over, ZoneOverCapacity):
                 goal, tau, ppm = zone.capacity * over.fill_pct / 100.0, 180.0, CROWDED_PPM
             gap = goal - zs.occupancy
             churn = zs.occupancy * CHURN_PER_S * dt
@@ -135,7 +136,7 @@ class CrowdModel:
                 limit = ppm * w * dt / 60.0
                 n_in = min(_count(self.rng, want_in * share), math.floor(limit))
                 surge = world.active("gate_surge", gate_id, t) if gate_id else None
-                if surge is not None and surge.type == "gate_surge":
+                if isinstance(surge, GateSurge):
                     n_in = _count(self.rng, surge.rate_ppm * w * dt / 60.0)
                 n_out = min(_count(self.rng, want_out * share), math.floor(limit))
                 n_out = min(n_out, zs.occupancy + n_in)
@@ -216,4 +217,49 @@ def build(world: World) -> list[Device]:
     return zones + gates
 
 
-register(FAMILY.kind, build)
+class GateSurge(IncidentBase):
+    """A surge at a gate: inflow at `rate_ppm` persons per metre of width per minute."""
+
+    type: Literal["gate_surge"]
+    rate_ppm: float = Field(90.0, gt=0, le=200)
+
+
+class ZoneOverCapacity(IncidentBase):
+    """A zone fills to `fill_pct` of its licensed capacity."""
+
+    type: Literal["zone_over_capacity"]
+    fill_pct: float = Field(102.0, gt=0, le=150)
+
+
+def _gates_of_zone(zone_id: str, venue: Any) -> list[str]:
+    return [g.id for g in venue.gates if g.zone == zone_id]
+
+
+def _zone_of_gate(gate_id: str, venue: Any) -> list[str]:
+    return [g.zone for g in venue.gates if g.id == gate_id and g.zone is not None]
+
+
+INCIDENTS = (
+    IncidentType(
+        GateSurge,
+        "gates",
+        Expectation(
+            "crowd", "gate flow above 66 / 82 persons per metre per minute", ("flow", "gate")
+        ),
+        {"*": ("gate-flow",)},
+        None,
+        _zone_of_gate,
+    ),
+    IncidentType(
+        ZoneOverCapacity,
+        "zones",
+        Expectation(
+            "crowd",
+            "occupancy above 85 % / 95 % of licensed capacity",
+            ("capacity", "occupancy"),
+        ),
+        {"*": ("zone-occupancy",)},
+        None,
+        _gates_of_zone,
+    ),
+)

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import random
-from typing import Any
+from typing import Any, Literal
 
+from pydantic import Field
+
+from opsroom.families.crowd import Zone
+from opsroom.families.power import FAMILY, Generator
 from opsroom.geo import centroid, haversine_m
-from opsroom.telemetry.power import FAMILY
-from opsroom.venue import Generator, Venue, Zone
+from opsroom.venue import Venue
+from simulators.families.base import Expectation, IncidentBase, IncidentType
 from simulators.families.crowd import CrowdModel, crowd_model
-from simulators.families.registry import register
 from simulators.world import Device, World
 
 BASE_LOAD = 0.12  # share of rated kVA drawn with nobody around (fridges, lights, PA idle)
@@ -21,17 +24,18 @@ REFUEL_BELOW_PCT = 15.0
 
 def nearest_zone(gen: Generator, venue: Venue) -> str | None:
     """The zone a generator feeds: the one whose middle is nearest to it."""
-    if not venue.zones:
+    zones: list[Zone] = venue.zones
+    if not zones:
         return None
     here = gen.location
     if here is None:
-        return venue.zones[0].id
+        return zones[0].id
 
     def distance(z: Zone) -> float:
         middle = z.location or (centroid(z.polygon) if z.polygon else here)
         return haversine_m(*here, *middle)
 
-    return min(venue.zones, key=distance).id
+    return min(zones, key=distance).id
 
 
 class PowerMeter:
@@ -71,7 +75,7 @@ class PowerMeter:
         load = self._load(t)
         droop = 0.0
         overload = world.active("overload", gen.id, t)
-        if overload is not None and overload.type == "overload":
+        if isinstance(overload, Overload):
             load = overload.load_pct / 100.0 + rng.gauss(0.0, 0.01)
             droop = 0.004
         tripped = world.active("generator_trip", gen.id, t) is not None
@@ -92,7 +96,7 @@ class PowerMeter:
             self.fuel_pct = rng.uniform(90.0, 98.0)  # the bowser came round
         volts = gen.nominal_v * (1.01 - 0.03 * load + rng.gauss(0.0, 0.003))
         sag = world.active("voltage_sag", gen.id, t)
-        if sag is not None and sag.type == "voltage_sag":
+        if isinstance(sag, VoltageSag):
             volts *= 1 - sag.depth_pct / 100.0
         step = load - self.last_load
         self.last_load = load
@@ -116,4 +120,50 @@ def build(world: World) -> list[Device]:
     ]
 
 
-register(FAMILY.kind, build)
+class GeneratorTrip(IncidentBase):
+    """A generator trips: voltage, current, power and frequency fall to zero."""
+
+    type: Literal["generator_trip"]
+
+
+class VoltageSag(IncidentBase):
+    """Voltage drops by `depth_pct` of nominal."""
+
+    type: Literal["voltage_sag"]
+    depth_pct: float = Field(20.0, gt=0, lt=90)
+
+
+class Overload(IncidentBase):
+    """The load rises to `load_pct` of the rated kVA."""
+
+    type: Literal["overload"]
+    load_pct: float = Field(100.0, gt=0, le=150)
+
+
+INCIDENTS = (
+    IncidentType(
+        GeneratorTrip,
+        "generators",
+        Expectation(
+            "power",
+            "outage: voltage below 10 % of nominal / power drop",
+            ("outage", "drop", "trip"),
+        ),
+        {"*": ("power-interruption", "power-drop")},
+        None,
+    ),
+    IncidentType(
+        VoltageSag,
+        "generators",
+        Expectation("power", "voltage outside +10 / -15 % of nominal", ("voltage",)),
+        {"*": ("power-voltage",)},
+        None,
+    ),
+    IncidentType(
+        Overload,
+        "generators",
+        Expectation("power", "load above 80 % / 95 % of rated kVA", ("load",)),
+        {"*": ("generator-load",)},
+        None,
+    ),
+)

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import math
 import random
-from typing import Any
+from typing import Any, Literal
 
+from pydantic import Field
+
+from opsroom.families.shuttle import FAMILY, Route, Shuttle
 from opsroom.geo import Polyline, heading_deg
-from opsroom.telemetry.shuttle import FAMILY
-from opsroom.venue import Route, Shuttle
-from simulators.families.registry import register
+from simulators.families.base import Expectation, IncidentBase, IncidentType
 from simulators.world import Device, World
 
 STEP_S = 2.0
@@ -111,7 +112,7 @@ class Bus:
         broken = world.active("shuttle_breakdown", sid, t) is not None
         fast = world.active("overspeed", sid, t)
         off = world.active("shuttle_off_route", sid, t)
-        goal_offset = off.offset_m if off is not None and off.type == "shuttle_off_route" else 0.0
+        goal_offset = off.offset_m if isinstance(off, ShuttleOffRoute) else 0.0
         step = OFF_ROUTE_M_PER_S * dt
         self.offset += max(-step, min(step, goal_offset - self.offset))
         if self.dwell_left > 0 and not (fast or broken):
@@ -123,7 +124,7 @@ class Bus:
             self.v = max(0.0, self.v - BRAKE * dt)
         else:
             ahead = self._ahead()
-            if fast is not None and fast.type == "overspeed":
+            if isinstance(fast, Overspeed):
                 target = (fast.speed_kmh or self.route.speed_limit_kmh + 15.0) / 3.6
             else:
                 # brake to arrive at the stop at rest: v² = 2·a·d
@@ -195,4 +196,50 @@ def build(world: World) -> list[Device]:
     return devices
 
 
-register(FAMILY.kind, build)
+class ShuttleBreakdown(IncidentBase):
+    """A bus breaks down away from a stop and stands still."""
+
+    type: Literal["shuttle_breakdown"]
+
+
+class ShuttleOffRoute(IncidentBase):
+    """A bus leaves its corridor by `offset_m` (a diversion or a wrong turn)."""
+
+    type: Literal["shuttle_off_route"]
+    offset_m: float = Field(300.0, gt=0, le=10_000)
+
+
+class Overspeed(IncidentBase):
+    """A bus drives at `speed_kmh` (default: its route's limit + 15), skipping stops."""
+
+    type: Literal["overspeed"]
+    speed_kmh: float | None = Field(None, gt=0, le=200)
+
+
+INCIDENTS = (
+    IncidentType(
+        ShuttleBreakdown,
+        "shuttles",
+        Expectation("shuttle", "stopped for 5 min away from a stop", ("stopped", "stationary")),
+        {"*": ("shuttle-stopped",)},
+        None,
+    ),
+    IncidentType(
+        ShuttleOffRoute,
+        "shuttles",
+        Expectation(
+            "shuttle", "outside the route corridor for 60 s", ("geofence", "corridor", "route")
+        ),
+        {"*": ("shuttle-off-route",)},
+        None,
+    ),
+    IncidentType(
+        Overspeed,
+        "shuttles",
+        Expectation("shuttle", "above the route's speed limit for 30 s", ("speed",)),
+        {"*": ("shuttle-overspeed",)},
+        None,
+    ),
+)
+# the example rule a shuttle's silent GPS fires
+SILENT_RULES = ("silent-gps",)

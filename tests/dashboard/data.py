@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from opsroom.alerts import AlertEvent
+from opsroom.families.shuttle import route_of
 from opsroom.store.sqlite import SqliteStore
 from opsroom.telemetry import Reading
 from opsroom.venue import Venue, load_venue
@@ -45,7 +46,7 @@ def readings(v: Venue, end: datetime, minutes: int = 30, drill: bool = False) ->
                 temp = 9.0
             out.append(Reading("coldchain", u.id, ts, {"temp_c": temp}, drill))
         for n, bus in enumerate(v.shuttles):
-            route = v.route_of(bus.id)
+            route = route_of(v, bus.id)
             assert route is not None
             line = route.geometry()
             if bus.id == STRANDED_BUS:

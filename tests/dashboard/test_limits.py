@@ -8,6 +8,8 @@ import pandas as pd
 import pytest
 
 from dashboard import limits, queries
+from dashboard.families import coldchain as coldchain_part
+from dashboard.families import power as power_part
 from opsroom.rulesfile import model
 from opsroom.rulesfile.bands import Levels, threshold_levels, time_in_range
 from opsroom.rulesfile.kinds import Level
@@ -200,10 +202,10 @@ def test_the_example_rules_overrides_change_statuses(tmp_path, venue) -> None:
     s = SqliteStore(tmp_path / "s.db")
     # 35 kW of gen-family's 48: 73 %, under the 80 % default, over its 70 % override
     s.write_readings([Reading("power", "gen-family", NOW, {"voltage_v": 231.0, "power_kw": 35.0})])
-    assert queries.generators_frame(s, venue, NOW).set_index("id").loc["gen-family", "status"] == (
-        "ok"
-    )
-    gens = queries.generators_frame(s, venue, NOW, thresholds=thresholds).set_index("id")
+    assert power_part.generators_frame(s, venue, NOW).set_index("id").loc[
+        "gen-family", "status"
+    ] == ("ok")
+    gens = power_part.generators_frame(s, venue, NOW, thresholds=thresholds).set_index("id")
     assert gens.loc["gen-family", "status"] == "warning"
 
 
@@ -230,13 +232,13 @@ rules:
             Reading("coldchain", "smokestack-fridge", NOW, {"temp_c": 9.0}),
         ]
     )
-    units = queries.units_frame(s, venue, NOW, thresholds=thresholds).set_index("id")
+    units = coldchain_part.units_frame(s, venue, NOW, thresholds=thresholds).set_index("id")
     assert units.loc[data.HOT_FRIDGE, "status"] == "ok"
     assert units.loc["smokestack-fridge", "status"] == "critical"
     # no warning level in this file: 6 °C is fine by it, though the default warns
     later = NOW + timedelta(seconds=1)
     s.write_readings([Reading("coldchain", "smokestack-fridge", later, {"temp_c": 6.0})])
-    units = queries.units_frame(s, venue, NOW, thresholds=thresholds).set_index("id")
+    units = coldchain_part.units_frame(s, venue, NOW, thresholds=thresholds).set_index("id")
     assert units.loc["smokestack-fridge", "status"] == "ok"
     assert pd.isna(units.loc["smokestack-fridge", "limit_warn"])
 
@@ -280,11 +282,11 @@ def test_danger_zone_minutes_and_status_per_unit(tmp_path, venue) -> None:
         ]
     )
     ranges = {"smokestack-fridge": (6.0, 60.0)}
-    minutes = queries.danger_zone_minutes(
+    minutes = coldchain_part.danger_zone_minutes(
         s, ["smokestack-fridge", "arena-bar-fridge"], NOW + timedelta(minutes=1), ranges=ranges
     )
     assert minutes["smokestack-fridge"] >= 25 and minutes["arena-bar-fridge"] >= 25
-    minutes = queries.danger_zone_minutes(
+    minutes = coldchain_part.danger_zone_minutes(
         s,
         ["smokestack-fridge", "arena-bar-fridge"],
         NOW + timedelta(minutes=1),
@@ -297,9 +299,13 @@ def test_danger_zone_minutes_and_status_per_unit(tmp_path, venue) -> None:
         "smokestack-fridge": {"temp_c": ()},
     }
     zones = {"arena-bar-fridge": limits.DangerZone(5, 60, None, 20), "smokestack-fridge": None}
-    units = queries.units_frame(s, venue, NOW, danger=minutes, thresholds=off, danger_zones=zones)
+    units = coldchain_part.units_frame(
+        s, venue, NOW, danger=minutes, thresholds=off, danger_zones=zones
+    )
     units = units.set_index("id")
     assert units.loc["arena-bar-fridge", "status"] == "critical"  # 25 min of its 20
     assert units.loc["smokestack-fridge", "status"] == "ok"  # not watched
-    default = queries.units_frame(s, venue, NOW, danger=minutes, thresholds=off).set_index("id")
+    default = coldchain_part.units_frame(s, venue, NOW, danger=minutes, thresholds=off).set_index(
+        "id"
+    )
     assert default.loc["arena-bar-fridge", "status"] == "ok"  # 25 min of the default 2 h

@@ -22,10 +22,10 @@ from tests.rules.test_notify import Target
 APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
 PASSWORD = "correct horse battery staple"
 PAGES = {
-    "crowd": "views/crowd.py",
-    "power": "views/power.py",
-    "coldchain": "views/coldchain.py",
-    "shuttles": "views/shuttles.py",
+    "crowd": "families/crowd.py",
+    "power": "families/power.py",
+    "coldchain": "families/coldchain.py",
+    "shuttles": "families/shuttle.py",
     "alerts": "views/alerts.py",
 }
 
@@ -57,7 +57,7 @@ def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Callable[..., Path]:
 
 
 def logged_in(page: str | None = None) -> AppTest:
-    """The app after a correct login, on `page` (a views/ path) or the overview."""
+    """The app after a correct login, on `page` (a path from dashboard/) or the overview."""
     at = AppTest.from_file(APP, default_timeout=30).run()
     at.text_input(key="login_password").input(PASSWORD)
     at.button[0].click().run()

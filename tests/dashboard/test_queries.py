@@ -10,6 +10,10 @@ import pytest
 
 from dashboard import queries
 from dashboard.ack import AckError, ack_payload
+from dashboard.families import coldchain as coldchain_part
+from dashboard.families import crowd as crowd_part
+from dashboard.families import power as power_part
+from dashboard.families import shuttle as shuttle_part
 from opsroom.rulesfile.kinds import GeofenceRule
 from opsroom.rulesfile.subjects import subject_of
 from opsroom.store.sqlite import SqliteStore
@@ -70,7 +74,7 @@ def test_data_age_sees_drill_data_and_ignores_sensors_outside_the_venue(tmp_path
 
 
 def test_zones_show_occupancy_against_capacity_and_density(store, venue) -> None:
-    zones = queries.zones_frame(store, venue, NOW).set_index("id")
+    zones = crowd_part.zones_frame(store, venue, NOW).set_index("id")
     arena = zones.loc[data.BUSY_ZONE]
     assert arena["occupancy_pct"] == pytest.approx(90)
     assert arena["density"] == pytest.approx(36000 / 45000)
@@ -83,12 +87,12 @@ def test_zone_density_above_four_per_square_metre_is_critical(tmp_path, venue) -
     small = venue.model_copy(update={"zones": [tent.model_copy(update={"area_m2": 500})]})
     s = SqliteStore(tmp_path / "s.db")
     s.write_readings([Reading("crowd", "dance-tent", NOW, {"occupancy": 2100})])  # 42 %
-    row = queries.zones_frame(s, small, NOW).set_index("id").loc["dance-tent"]
+    row = crowd_part.zones_frame(s, small, NOW).set_index("id").loc["dance-tent"]
     assert row["density"] == pytest.approx(4.2) and row["status"] == "critical"
     s.write_readings(
         [Reading("crowd", "dance-tent", NOW + timedelta(seconds=1), {"occupancy": 1100})]
     )
-    row = queries.zones_frame(s, small, NOW).set_index("id").loc["dance-tent"]
+    row = crowd_part.zones_frame(s, small, NOW).set_index("id").loc["dance-tent"]
     assert row["status"] == "warning"  # 2.2 persons per m²
 
 
@@ -96,12 +100,13 @@ def test_zone_occupancy_above_95_percent_is_critical(tmp_path, venue) -> None:
     s = SqliteStore(tmp_path / "s.db")
     s.write_readings([Reading("crowd", "dance-tent", NOW, {"occupancy": 4800})])
     assert (
-        queries.zones_frame(s, venue, NOW).set_index("id").loc["dance-tent", "status"] == "critical"
+        crowd_part.zones_frame(s, venue, NOW).set_index("id").loc["dance-tent", "status"]
+        == "critical"
     )
 
 
 def test_gate_flow_is_counts_per_minute_per_metre(store, venue) -> None:
-    gates = queries.gates_frame(store, venue, NOW).set_index("id")
+    gates = crowd_part.gates_frame(store, venue, NOW).set_index("id")
     # 100 in and 20 out every 30 s = 240 a minute both ways (as the gate-flow rule counts)
     # through a 10 m gate
     assert gates.loc["arena-gate", "in_per_min"] == pytest.approx(200)
@@ -118,7 +123,7 @@ def test_gate_flow_above_the_green_guide_rate_is_critical(tmp_path, venue) -> No
             for i in range(4)
         ]
     )
-    gate = queries.gates_frame(s, venue, NOW).set_index("id").loc["family-gate"]
+    gate = crowd_part.gates_frame(s, venue, NOW).set_index("id").loc["family-gate"]
     assert gate["flow_per_m_min"] == pytest.approx(85)  # 340 a minute through 4 m
     assert gate["status"] == "critical"
 
@@ -140,7 +145,7 @@ def test_gate_flow_above_the_green_guide_rate_is_critical(tmp_path, venue) -> No
 def test_generator_status_follows_the_bands(tmp_path, venue, values, status) -> None:
     s = SqliteStore(tmp_path / "s.db")
     s.write_readings([Reading("power", "gen-family", NOW, values)])
-    gen = queries.generators_frame(s, venue, NOW).set_index("id").loc["gen-family"]
+    gen = power_part.generators_frame(s, venue, NOW).set_index("id").loc["gen-family"]
     assert gen["status"] == status
     assert gen["load_pct"] == pytest.approx(values["power_kw"] / 48 * 100)
 
@@ -150,17 +155,17 @@ def test_generator_load_counts_apparent_power_as_the_rule_does(tmp_path, venue) 
     s = SqliteStore(tmp_path / "s.db")
     values = {"voltage_v": 230.0, "current_a": 100.0, "frequency_hz": 50.0, "power_kw": 20.0}
     s.write_readings([Reading("power", "gen-family", NOW, values)])
-    gen = queries.generators_frame(s, venue, NOW).set_index("id").loc["gen-family"]
+    gen = power_part.generators_frame(s, venue, NOW).set_index("id").loc["gen-family"]
     assert gen["load_pct"] == pytest.approx(115)
     assert gen["status"] == "critical"
 
 
 def test_units_follow_their_type_limits_and_count_danger_zone_time(store, venue) -> None:
     ids = [u.id for u in venue.catering]
-    danger = queries.danger_zone_minutes(store, ids, NOW + timedelta(minutes=1))
+    danger = coldchain_part.danger_zone_minutes(store, ids, NOW + timedelta(minutes=1))
     assert danger["smokestack-fridge"] == 0
     assert danger[data.HOT_FRIDGE] >= 30  # 9 °C for the whole 30 minutes
-    units = queries.units_frame(store, venue, NOW, danger=danger).set_index("id")
+    units = coldchain_part.units_frame(store, venue, NOW, danger=danger).set_index("id")
     assert units.loc[data.HOT_FRIDGE, "status"] == "critical"
     assert units.loc["scoops-freezer-1", "status"] == "ok"
     assert units.loc["smokestack-hot", "limit_crit"] == 63
@@ -180,11 +185,11 @@ def test_units_follow_their_type_limits_and_count_danger_zone_time(store, venue)
 def test_unit_temperature_limits(tmp_path, venue, unit, temp, status) -> None:
     s = SqliteStore(tmp_path / "s.db")
     s.write_readings([Reading("coldchain", unit, NOW, {"temp_c": temp})])
-    assert queries.units_frame(s, venue, NOW).set_index("id").loc[unit, "status"] == status
+    assert coldchain_part.units_frame(s, venue, NOW).set_index("id").loc[unit, "status"] == status
 
 
 def test_a_stranded_bus_is_off_route_and_stopped_the_others_not(store, venue) -> None:
-    buses = queries.shuttles_frame(store, venue, NOW).set_index("id")
+    buses = shuttle_part.shuttles_frame(store, venue, NOW).set_index("id")
     stranded = buses.loc[data.STRANDED_BUS]
     assert stranded["off_route"] and stranded["stopped"] and stranded["status"] == "warning"
     assert stranded["off_route_m"] > 200
@@ -205,7 +210,7 @@ def test_one_slow_fix_is_not_stopped(tmp_path, venue) -> None:
             )
         ]
     )
-    bus = queries.shuttles_frame(s, venue, NOW).set_index("id").loc["loop-bus-1"]
+    bus = shuttle_part.shuttles_frame(s, venue, NOW).set_index("id").loc["loop-bus-1"]
     assert not bus["stopped"] and not bus["off_route"]
 
 
@@ -217,7 +222,7 @@ def test_off_route_metres_are_the_ones_the_geofence_rule_measures(tmp_path, venu
     fix = {"lat": lat + 0.0027, "lon": lon + 0.001, "speed_kmh": 0.0}  # about 300 m off
     s = SqliteStore(tmp_path / "s.db")
     s.write_readings([Reading("shuttle", bus.id, NOW, fix)])
-    shown = queries.shuttles_frame(s, venue, NOW).set_index("id").loc[bus.id, "off_route_m"]
+    shown = shuttle_part.shuttles_frame(s, venue, NOW).set_index("id").loc[bus.id, "off_route_m"]
     rule = GeofenceRule.model_validate({"id": "off", "kind": "geofence", "applies_to": "shuttles"})
     evaluator = GeofenceEvaluator(rule, subject_of(bus, route))
     evaluator.step(fix, NOW.timestamp(), None)
@@ -259,10 +264,10 @@ def test_readings_around_an_alert(store) -> None:
 def test_family_and_zone_tiles(store, venue) -> None:
     active_events = queries.active_alert_events(store, NOW)
     frames = {
-        "crowd": queries.zones_frame(store, venue, NOW, active_events),
-        "power": queries.generators_frame(store, venue, NOW, active_events),
-        "coldchain": queries.units_frame(store, venue, NOW, active_events),
-        "shuttle": queries.shuttles_frame(store, venue, NOW, active_events),
+        "crowd": crowd_part.zones_frame(store, venue, NOW, active_events),
+        "power": power_part.generators_frame(store, venue, NOW, active_events),
+        "coldchain": coldchain_part.units_frame(store, venue, NOW, active_events),
+        "shuttle": shuttle_part.shuttles_frame(store, venue, NOW, active_events),
     }
     ages = {k: queries.data_age(store, venue, [k], NOW, 60) for k in queries.FAMILY_LABELS}
     tiles = {

@@ -1,4 +1,5 @@
-"""The production Mosquitto ACL (deploy/mosquitto/acl) on a real Mosquitto."""
+"""The production Mosquitto ACL (deploy/mosquitto/acl.template, written for every registered
+family as compose does) on a real Mosquitto."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from opsroom.broker import Mosquitto
+from opsroom.families import FAMILIES
+from opsroom.topics import mosquitto_acl
 from tests.conftest import wait_until
 
 pytestmark = pytest.mark.integration
@@ -25,6 +28,14 @@ USERS = {
 }
 
 
+def production_acl(tmp_path: Path) -> Path:
+    """The ACL `opsroom mosquitto-acl` writes from the shipped template."""
+    template = (ROOT / "deploy" / "mosquitto" / "acl.template").read_text(encoding="utf-8")
+    path = tmp_path / "acl"
+    path.write_text(mosquitto_acl(template, FAMILIES), encoding="utf-8")
+    return path
+
+
 @pytest.fixture
 def secured(tmp_path: Path):
     tool = shutil.which("mosquitto_passwd")
@@ -35,7 +46,7 @@ def secured(tmp_path: Path):
     for user, password in USERS.items():
         subprocess.run([tool, "-b", str(passwd), user, password], check=True)
     broker = Mosquitto(
-        tmp_path / "m", password_file=passwd, acl_file=ROOT / "deploy" / "mosquitto" / "acl"
+        tmp_path / "m", password_file=passwd, acl_file=production_acl(tmp_path)
     ).start()
     yield broker
     broker.stop()
@@ -148,7 +159,7 @@ def test_the_simulator_user_exists_only_for_drills(tmp_path: Path) -> None:
 def test_the_simulator_plays_devices_but_cannot_forge_alerts_or_acks(tmp_path: Path) -> None:
     passwd = run_entrypoint(tmp_path, MQTT_SIMULATOR_PASSWORD="sim-pass-0123")
     broker = Mosquitto(
-        tmp_path / "m", password_file=passwd, acl_file=ROOT / "deploy" / "mosquitto" / "acl"
+        tmp_path / "m", password_file=passwd, acl_file=production_acl(tmp_path)
     ).start()
     try:
         reader, rc = connect(

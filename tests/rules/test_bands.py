@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from opsroom.families.coldchain import CateringUnit
 from opsroom.rulesfile.bands import threshold_levels, time_in_range
 from opsroom.rulesfile.model import load_rules_text
-from opsroom.venue import CateringUnit
 from tests.rules.engine_helpers import VENUE
 
 # the test venue plus two more fridges, so one rule can treat three fridges three ways

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from opsroom.families.shuttle import route_of
 from opsroom.geo import Polyline
 from opsroom.venue import Venue
 from simulators.drill import Drill
@@ -155,7 +156,7 @@ def test_shuttles_stay_in_corridor_and_under_the_limit(festival_run: Run) -> Non
     sim, _ = festival_run
     drill = sim.drill
     for bus_id, series in readings(festival_run, "shuttle").items():
-        route = sim.venue.route_of(bus_id)
+        route = route_of(sim.venue, bus_id)
         assert route is not None
         path = Polyline(route.geometry())
         seats = next(s.seats for s in sim.venue.shuttles if s.id == bus_id)

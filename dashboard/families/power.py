@@ -1,13 +1,102 @@
-"""Power: voltage, frequency and load per generator with the threshold bands drawn."""
+"""Power: voltage, frequency and load per generator with the threshold bands drawn.
+
+The family's dashboard part: its tables (pure queries) on top, its page below.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime
+
+import pandas as pd
 import streamlit as st
 
 from dashboard import cache, charts, limits, ui
-from opsroom.venue import Generator
+from dashboard.queries import (
+    Thresholds,
+    _age,
+    _alerts_by_subject,
+    _frame,
+    _latest,
+    _num,
+    derived,
+    levels_of,
+)
+from dashboard.tables import Table, TableInputs
+from opsroom.alerts import AlertEvent
+from opsroom.families.power import Generator
+from opsroom.store import Store
+from opsroom.venue import Venue
 
 TABLE = ["name", "voltage_v", "frequency_hz", "power_kw", "load_pct", "fuel_pct", "status", "age_s"]
+
+ICON = ":material/bolt:"
+
+# ---------------------------------------------------------------- tables
+
+
+def generators_frame(
+    store: Store,
+    venue: Venue,
+    now: datetime,
+    active: Sequence[AlertEvent] = (),
+    thresholds: Thresholds | None = None,
+) -> pd.DataFrame:
+    """One row per generator: volts, hertz, kW and load against rating, status and age."""
+    latest = _latest(store, venue, "power")
+    alerts = _alerts_by_subject(active, "power")
+    rows = []
+    for g in venue.generators:
+        r = latest.get(g.id)
+        values = r.values if r else {}
+        volts, hertz, kw = (_num(values.get(f)) for f in ("voltage_v", "frequency_hz", "power_kw"))
+        rated = limits.rated_kw(g)
+        # the rules' load: the larger of kW over rated kW and V x I over rated kVA
+        load = derived("load_pct", g, values) if r else None
+        load_kw = None if load is None else load / 100 * rated  # on the kW band's scale
+        levels = levels_of(thresholds, g.id)
+        status = limits.worst(
+            *(
+                s
+                for s in (
+                    limits.voltage_band(g, levels).status(volts),
+                    limits.frequency_band(g, levels).status(hertz),
+                    limits.load_band(g, levels).status(load_kw),
+                )
+                if s != "nodata"
+            ),
+            alerts.get(g.id, "ok"),
+        )
+        rows.append(
+            {
+                "id": g.id,
+                "name": g.name or g.id,
+                "rated_kva": g.rated_kva,
+                "rated_kw": rated,
+                "nominal_v": g.nominal_v,
+                "nominal_hz": float(g.nominal_hz),
+                "voltage_v": volts,
+                "frequency_hz": hertz,
+                "power_kw": kw,
+                "load_pct": load,
+                "fuel_pct": _num(values.get("fuel_pct")),
+                "status": status if r else "nodata",
+                "ts": r.ts if r else None,
+                "age_s": _age(now, r),
+                "drill": bool(r and r.drill),
+            }
+        )
+    return _frame(rows)
+
+
+def _generators(t: TableInputs) -> pd.DataFrame:
+    return generators_frame(t.store, t.venue, t.now, t.active, t.thresholds)
+
+
+TABLES: dict[str, Table] = {"generators": _generators}
+
+
+# ---------------------------------------------------------------- page
 
 
 def _bands(
@@ -86,12 +175,22 @@ def live(ctx: ui.Context, chosen: tuple[str, ...], window_s: float) -> None:
         )
 
 
-context = ui.context()
-st.title("Power")
-all_ids = [g.id for g in context.venue.generators]
-labels = {g.id: g.name or g.id for g in context.venue.generators}
-picked = st.multiselect(
-    "Generators", all_ids, default=all_ids, format_func=lambda i: labels[i], key="power_generators"
-)
-window = ui.window_picker("power_window")
-live(context, tuple(picked), window)
+def page() -> None:
+    """The family's page (Streamlit runs this file as a script)."""
+    context = ui.context()
+    st.title("Power")
+    all_ids = [g.id for g in context.venue.generators]
+    labels = {g.id: g.name or g.id for g in context.venue.generators}
+    picked = st.multiselect(
+        "Generators",
+        all_ids,
+        default=all_ids,
+        format_func=lambda i: labels[i],
+        key="power_generators",
+    )
+    window = ui.window_picker("power_window")
+    live(context, tuple(picked), window)
+
+
+if __name__ == "__main__":
+    page()
