@@ -59,7 +59,7 @@ def _healthy(url: str) -> bool:
 @pytest.fixture
 def dashboard(tmp_path: Path, broker, event: str) -> Iterator[tuple[str, Path]]:
     """`opsroom dashboard` on a free port over a store holding a firing alert; URL and store."""
-    store = data.fill(tmp_path / "store.db", datetime.now(UTC))
+    store = data.fill(tmp_path / "store.db", datetime.now(UTC), event=event)
     # the rules service's notification log in the shared data directory: the sms gateway is down
     data_dir = tmp_path / "data"
     data_dir.mkdir()
@@ -145,7 +145,7 @@ def test_log_in_see_the_alert_and_acknowledge_it(dashboard, collect, event: str)
                     "message": "Family Field generator above 80 % of rated load",
                 }
             )
-            store = SqliteStore(store_path)
+            store = SqliteStore(store_path, event=event)
             store.write_alert_events([warning])
             store.close()
             metric = page.locator("[data-testid='stMetric']", has_text="Warning alerts")
