@@ -290,6 +290,22 @@ def test_bad_input_is_counted_and_never_stops_the_service(
     caplog.clear()  # the planted bug's traceback is expected here
 
 
+def test_a_cleared_retained_reading_is_counted_as_a_clear_not_as_invalid(
+    broker: Mosquitto, event: str, store: SqliteStore, tmp_path: Path
+) -> None:
+    """An empty retained message is how a device clears its retained reading: a clear."""
+    service = start_rules(broker.port, event, tmp_path, store, FakeEngine)
+    t0 = datetime.now(UTC) - timedelta(minutes=5)
+    try:
+        publish_all(broker.port, [temp(event, "f1", t0, 4.0)], retain=True)
+        publish_all(broker.port, [(topics.reading(event, "coldchain", "f1"), b"")], retain=True)
+        c = service.counters
+        assert wait_until(lambda: c.received == 2, timeout=10), c
+    finally:
+        service.stop()
+    assert (c.readings, c.cleared, c.invalid) == (1, 1, 0)
+
+
 def test_a_corrupt_state_file_is_set_aside(
     broker: Mosquitto, event: str, store: SqliteStore, tmp_path: Path, caplog: Any
 ) -> None:
