@@ -99,13 +99,16 @@ def data_age(
 ) -> DataAge:
     """Age of the newest reading of these families; stale when it is more than `stale_s` late.
 
-    "Late" is measured against the newest reading expected: one report interval ago.
+    "Late" is measured against the newest reading expected: one report interval ago, the
+    longest interval of the families the venue has (a family it lacks expects nothing).
     """
     newest: datetime | None = None
     sensors = 0
     drill = False
     interval = 0.0
     for kind in kinds:
+        if not venue_sensor_ids(venue, kind):
+            continue
         interval = max(interval, FAMILIES[kind].report_interval.total_seconds())
         for r in _latest(store, venue, kind).values():
             sensors += 1

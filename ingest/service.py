@@ -62,6 +62,7 @@ class Counters:
     stored: int = 0
     rejected: int = 0
     unknown_sensors: int = 0
+    cleared: int = 0  # empty messages: a device clearing its retained reading, acknowledged
     deadletters_published: int = 0
     batches: int = 0
     store_errors: int = 0
@@ -466,6 +467,12 @@ class IngestService:
         kind, sensor_id, bad_id = parsed
         if bad_id is not None:
             return bad_id
+        if not msg.payload:
+            # MQTT deletes a retained message with an empty one: a clear, not a bad reading.
+            # Live subscribers get it without the retain flag (3.1.1, and v5 unless Retain As
+            # Published), so any empty message counts as one; no reading is empty.
+            self.counters.cleared += 1
+            return None
         unknown = self._known is not None and (kind, sensor_id) not in self._known
         if unknown and self._unknown_rejected:
             self.counters.unknown_sensors += 1

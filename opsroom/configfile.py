@@ -69,6 +69,12 @@ def _line_for(loc: PathKey, lines: dict[PathKey, int]) -> int | None:
     return None
 
 
+def locate(loc: PathKey, lines: dict[PathKey, int]) -> str:
+    """'line N: field.path' for a field of a parsed file (as in its validation problems)."""
+    line = _line_for(loc, lines)
+    return f"{'line ' + str(line) + ': ' if line else ''}{_format_path(loc)}"
+
+
 class _UniqueKeyLoader(yaml.SafeLoader):
     """A SafeLoader that refuses a key given twice in one mapping (YAML keeps the last)."""
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,8 @@ from opsroom.command import Command, add_common, stop_on_signals
 from opsroom.configfile import ConfigError
 from opsroom.settings import Settings
 from opsroom.store import open_store
+
+log = logging.getLogger("opsroom.rules")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -57,6 +60,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     )
     venue = load_venue(venue_file)
     ruleset = load_rules(rules_file, venue)
+    for warning in ruleset.warnings:
+        log.warning("%s: %s", rules_file, warning)
     notifiers = load_notifiers(settings.notifiers) if settings.notifiers else NotifierSet()
 
     def engine(state: dict[str, Any] | None) -> EngineLike:

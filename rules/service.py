@@ -238,6 +238,7 @@ class Counters:
     received: int = 0
     readings: int = 0
     invalid: int = 0
+    cleared: int = 0  # empty messages on reading topics: a retained reading cleared
     unknown_sensors: int = 0
     statuses: int = 0
     bad_statuses: int = 0
@@ -797,6 +798,9 @@ class RulesService:
         wall = self.clock()
         if not topics.valid_id(sensor_id):
             self.counters.invalid += 1
+            return []
+        if not msg.payload:  # a device clearing its retained reading (as ingest counts it)
+            self.counters.cleared += 1
             return []
         try:
             reading = parse_reading(kind, sensor_id, msg.payload, wall, self.limits)

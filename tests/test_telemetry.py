@@ -334,6 +334,9 @@ def test_in_count_is_read_from_its_json_name() -> None:
         "2026-07-04T18:30:00.000Z",
         1783189800,
         1783189800.0,
+        "1783189800",  # epoch seconds as a string: read as the number
+        "1783189800.0",
+        "+1783189800",
     ],
     ids=repr,
 )
@@ -347,6 +350,12 @@ def test_ts_forms_give_the_same_utc_instant(ts: str | float) -> None:
 def test_fractional_epoch_keeps_subseconds() -> None:
     reading = parse("coldchain", body(ts=1783189800.25, temp_c=4.1))
     assert reading.ts == TS_UTC + timedelta(milliseconds=250)
+
+
+def test_epoch_milliseconds_are_refused_as_a_number_or_as_a_string() -> None:
+    for ts in (1783189800000, "1783189800000"):
+        reason = rejected("coldchain", body(ts=ts, temp_c=4.1))
+        assert "ts: epoch timestamps are in seconds (this looks like milliseconds)" in reason
 
 
 def test_date_without_time_is_rejected() -> None:

@@ -61,9 +61,10 @@ def live(ctx: ui.Context) -> None:
     def table(name: str) -> pd.DataFrame:
         return cache.frame(*key, name, now, ctx.rules_file)
 
-    # a family's traffic light joins the statuses of every table it brings
+    # a family's traffic light joins the statuses of every table it brings (a venue without
+    # that family's entities gives an empty table, with no columns at all)
     frames = {
-        kind: pd.concat([table(name)[["status"]] for name in part.TABLES])
+        kind: pd.concat([table(name).reindex(columns=["status"]) for name in part.TABLES])
         for kind, part in PARTS.items()
         if part.TABLES
     }

@@ -71,11 +71,20 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     print(f"{args.venue_file}: OK: {venue.event.name}")
     counts = ", ".join(f"{len(items)} {section.name}" for _, section, items in venue.sections())
     print(f"  {counts}; {len(sensors)} sensors")
+    exit_code = 0
     if args.rules is not None:
         from opsroom.rulesfile.model import load_rules
 
         ruleset = load_rules(args.rules, venue)
-        print(f"{args.rules}: OK: {len(ruleset.rules)} rules")
+        # overrides of entities the venue lacks: listed, and errors only with --strict
+        warned = ruleset.warnings
+        failed = bool(warned) and args.strict
+        counted = f", {len(warned)} warning{'s' if len(warned) != 1 else ''}" if warned else ""
+        verdict = "FAILED (--strict: warnings count as errors)" if failed else "OK"
+        print(f"{args.rules}: {verdict}: {len(ruleset.rules)} rules{counted}")
+        for warning in warned:
+            print(f"  warning: {warning}")
+        exit_code = 1 if failed else 0
     if args.notifiers is not None:
         # the notifiers file is the rules service's; the entry layer may use any service
         from rules.notify import load_notifiers
@@ -83,7 +92,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         notifiers = load_notifiers(args.notifiers)
         names = ", ".join(n.name for n, _ in notifiers.entries) or "none"
         print(f"{args.notifiers}: OK: {len(notifiers.entries)} notifiers ({names})")
-    return 0
+    return exit_code
 
 
 def register_demo(sub: Sub) -> None:
@@ -133,6 +142,11 @@ def register_check_config(sub: Sub) -> None:
     )
     p.add_argument("venue_file", metavar="VENUE", type=Path, help="venue YAML file")
     p.add_argument("--rules", type=Path, help="also check this rules file against the venue")
+    p.add_argument(
+        "--strict",
+        action="store_true",
+        help="exit 1 if the rules file has warnings (overrides of entities the venue lacks)",
+    )
     p.add_argument(
         "--notifiers",
         type=Path,

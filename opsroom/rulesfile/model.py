@@ -15,7 +15,10 @@
           little-acorns-fridge: {enabled: false}
 
 Errors name the file, the line and the field; with a venue, an override naming an entity the
-venue lacks, or one the rule does not apply to, is an error too.
+rule does not apply to is an error too. An override naming an entity the venue does not have
+is a warning (`RuleSet.warnings`, listed by `check-config` and logged by the rules service) and
+is ignored: one rules file serves several venues, and from the file alone another venue's
+entity cannot be told from a typo, so the warning names the nearest entity of the venue.
 """
 
 from __future__ import annotations
@@ -24,11 +27,26 @@ from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, Self
 
-from pydantic import Field, PlainValidator, ValidationError, ValidationInfo, model_validator
+from pydantic import (
+    Field,
+    PlainValidator,
+    PrivateAttr,
+    ValidationError,
+    ValidationInfo,
+    model_validator,
+)
 
 import opsroom.rulesfile.kinds  # noqa: F401  (registers the rule kinds)
-from opsroom.configfile import ConfigError, FieldError, Strict, parse_yaml, validation_problems
+from opsroom.configfile import (
+    ConfigError,
+    FieldError,
+    Strict,
+    locate,
+    parse_yaml,
+    validation_problems,
+)
 from opsroom.rulesfile.spec import KINDS, RuleBase
+from opsroom.rulesfile.subjects import subjects_of
 from opsroom.venue import Venue
 
 __all__ = [
@@ -66,6 +84,13 @@ class RuleSet(Strict):
     """Every rule of an event, in file order (which is also evaluation order)."""
 
     rules: list[Annotated[RuleBase, PlainValidator(_rule)]] = Field(default_factory=list)
+    _warnings: tuple[str, ...] = PrivateAttr(())
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """What the check against a venue found that does not stop the rules: 'line N:
+        rules[i].overrides.ID: why' for each override naming an entity the venue lacks."""
+        return self._warnings
 
     @model_validator(mode="after")
     def _unique_ids(self) -> Self:
@@ -105,13 +130,22 @@ def load_rules_text(text: str, source: str, venue: Venue | None = None) -> RuleS
     if data is None:
         raise ConfigError(source, ["file is empty"])
     try:
-        return RuleSet.model_validate(data, context={"venue": venue})
+        ruleset = RuleSet.model_validate(data, context={"venue": venue})
     except ValidationError as exc:
         raise ConfigError(source, validation_problems(exc, lines)) from exc
+    if venue is not None:
+        subjects = subjects_of(venue)
+        ruleset._warnings = tuple(
+            f"{locate(('rules', i, 'overrides', sid), lines)}: {why}"
+            for i, rule in enumerate(ruleset.rules)
+            for sid, why in rule.unknown_overrides(subjects)
+        )
+    return ruleset
 
 
 def load_rules(path: str | Path, venue: Venue | None = None) -> RuleSet:
-    """Load a rules file; with a venue, overrides must name entities the rule applies to."""
+    """Load a rules file; with a venue, overrides must name entities the rule applies to
+    (those naming entities the venue lacks are `warnings`)."""
     source = str(path)
     try:
         text = Path(path).read_text(encoding="utf-8")

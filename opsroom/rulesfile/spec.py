@@ -154,18 +154,34 @@ class RuleBase(Strict):
         for sid in self.overrides:
             subject = subjects.get(sid)
             if subject is None:
-                near = difflib.get_close_matches(sid, list(subjects), n=1)
-                hint = f" (did you mean {near[0]!r}?)" if near else ""
-                raise FieldError(
-                    ("overrides", sid),
-                    f"{sid!r} is not a {ENTITY_WORDS} of the venue{hint}",
-                )
+                continue  # another venue's entity, or a typo: a warning (unknown_overrides)
             if not self.applies(subject):
                 raise FieldError(
                     ("overrides", sid),
                     f"{sid!r} is a {subject.label}, and this rule applies to "
                     f"{', '.join(self.applies_to)}",
                 )
+
+    def unknown_overrides(self, subjects: dict[str, Subject]) -> list[tuple[str, str]]:
+        """(entity id, why) for each override naming an entity the venue does not have.
+
+        Not an error: one rules file serves several venues, and from the file alone another
+        venue's entity cannot be told from a typo, so the override is ignored and the warning
+        suggests the nearest entity of this venue.
+        """
+        out = []
+        for sid in self.overrides:
+            if sid not in subjects:
+                near = difflib.get_close_matches(sid, list(subjects), n=1, cutoff=0.8)
+                hint = f" (did you mean {near[0]!r}?)" if near else ""
+                out.append(
+                    (
+                        sid,
+                        f"{sid!r} is not a {ENTITY_WORDS} of the venue{hint}; "
+                        "this override is ignored",
+                    )
+                )
+        return out
 
 
 KINDS: dict[str, type[RuleBase]] = {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar, NamedTuple
 
@@ -24,8 +25,18 @@ def _aware(ts: datetime) -> datetime:
     return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
 
 
+_EPOCH_TEXT = re.compile(r"[+-]?[0-9]+(?:\.[0-9]+)?")
+
+
 def _seconds_or_datetime(value: object) -> object:
-    """Refuse what pydantic would guess at: a date without a time, or epoch milliseconds."""
+    """Refuse what pydantic would guess at: a date without a time, or epoch milliseconds.
+
+    Epoch seconds written as a string ("1795914637") are read as the number: pydantic took
+    longer ones already (and 13 digits as milliseconds), so every numeric string is treated
+    alike and passes the same milliseconds check as a number.
+    """
+    if isinstance(value, str) and _EPOCH_TEXT.fullmatch(value):
+        value = float(value)
     if isinstance(value, str) and len(value) <= 10:
         raise ValueError("needs a date and a time (ISO-8601) or epoch seconds")
     if isinstance(value, int | float) and not isinstance(value, bool) and abs(value) > 2e10:
@@ -51,7 +62,9 @@ class Payload(BaseModel):
 
     model_config = ConfigDict(extra="ignore", allow_inf_nan=False, frozen=True)
 
-    ts: Timestamp = Field(description="ISO-8601 (naive means UTC) or epoch seconds")
+    ts: Timestamp = Field(
+        description="ISO-8601 (naive means UTC) or epoch seconds (a number or its digits)"
+    )
     drill: StrictBool = Field(False, description="true for data played by a drill simulator")
 
     common_fields: ClassVar[frozenset[str]] = frozenset({"ts", "drill"})

@@ -454,3 +454,41 @@ def test_a_batch_the_store_refuses_is_bisected_to_the_one_bad_reading(
     assert json.loads(base64.b64decode(body["payload_b64"]))["temp_c"] == 13.37
     c = service.counters
     assert (c.store_refused, c.spooled, c.store_errors) == (1, 0, 0)
+
+
+def test_a_cleared_retained_reading_is_counted_not_dead_lettered(
+    broker: Mosquitto, event: str, store: SqliteStore, collect
+) -> None:
+    """A device clears its retained reading with an empty retained message (how MQTT deletes
+    a retained message): counted as cleared and acknowledged, not dead-lettered. Epoch
+    seconds written as a string are taken as the number; as milliseconds they are refused."""
+    dead = collect(topics.deadletter_filter(event))
+    service = start_ingest(broker.port, event, store)
+    fridge = topics.reading(event, "coldchain", "fridge-1")
+    epoch = int(time.time()) - 5
+    as_text = topics.reading(event, "coldchain", "fridge-2")
+    as_millis = topics.reading(event, "coldchain", "fridge-3")
+    pub = publisher(broker.port)
+    try:
+        for topic, payload, retain in [
+            (fridge, json.dumps({"ts": now_iso(-10), "temp_c": 4.0}).encode(), True),
+            (fridge, b"", True),  # the clear
+            (as_text, json.dumps({"ts": str(epoch), "temp_c": 4.5}).encode(), False),
+            (as_millis, json.dumps({"ts": str(epoch * 1000), "temp_c": 4.5}).encode(), False),
+        ]:
+            pub.publish(topic, payload, qos=1, retain=retain).wait_for_publish(5)
+        assert wait_until(lambda: service.counters.received == 4), service.counters
+        assert wait_until(lambda: store.count() == 2), store.count()
+        assert wait_until(lambda: len(dead.messages) >= 1)
+        letters = dead.sync()
+    finally:
+        service.stop()
+        pub.loop_stop()
+    assert service.counters.cleared == 1
+    assert service.counters.rejected == 1
+    assert [m.topic for m in letters] == [topics.deadletter(event, "coldchain", "fridge-3")]
+    reason = json.loads(letters[0].payload)["reason"]
+    assert "ts" in reason and "seconds (this looks like milliseconds)" in reason, reason
+    stored = {r.sensor_id: r.ts for r in store.latest("coldchain")}
+    assert stored["fridge-2"] == datetime.fromtimestamp(epoch, UTC)
+    assert set(stored) == {"fridge-1", "fridge-2"}

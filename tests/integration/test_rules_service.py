@@ -294,6 +294,22 @@ def test_bad_input_is_counted_and_never_stops_the_service(
     caplog.clear()  # the planted bug's traceback is expected here
 
 
+def test_a_cleared_retained_reading_is_counted_as_a_clear_not_as_invalid(
+    broker: Mosquitto, event: str, store: SqliteStore, tmp_path: Path
+) -> None:
+    """An empty retained message is how a device clears its retained reading: a clear."""
+    service = start_rules(broker.port, event, tmp_path, store, FakeEngine)
+    t0 = datetime.now(UTC) - timedelta(minutes=5)
+    try:
+        publish_all(broker.port, [temp(event, "f1", t0, 4.0)], retain=True)
+        publish_all(broker.port, [(topics.reading(event, "coldchain", "f1"), b"")], retain=True)
+        c = service.counters
+        assert wait_until(lambda: c.received == 2, timeout=10), c
+    finally:
+        service.stop()
+    assert (c.readings, c.cleared, c.invalid) == (1, 1, 0)
+
+
 def test_a_corrupt_state_file_is_set_aside(
     broker: Mosquitto, event: str, store: SqliteStore, tmp_path: Path, caplog: Any
 ) -> None:
@@ -871,6 +887,31 @@ def test_cli_rules_survives_a_kill_and_exits_zero_on_sigterm(
     assert active and all(r["state"] != "resolved" for r in active)
     assert cold not in {r["alert_id"].rsplit(".", 1)[0] for r in active}
     assert "silent-device" in table and "severity" in table.splitlines()[0]
+
+
+def test_cli_rules_runs_the_example_rules_with_another_venue(
+    broker: Mosquitto, event: str, tmp_path: Path, collect: Any
+) -> None:
+    """The shared rules file with a second venue: the overrides naming the example venue's
+    entities are logged as warnings, and the rules run on the venue's own entities."""
+    alerts = collect(topics.alerts_filter(event))
+    env = cli_env(broker, event, tmp_path)
+    env["OPSROOM_VENUE"] = str(ROOT / "tests" / "rules" / "other-venue.yaml")
+    fridge = "cafe-fridge"  # a fridge of the other venue
+    t0 = datetime.now(UTC) - timedelta(minutes=40)
+    proc = start_cli(env, broker.port, event)  # before the fix: exit 2 before ready
+    try:
+        publish_all(
+            broker.port, [temp(event, fridge, t0 + timedelta(minutes=m), 9.0) for m in range(17)]
+        )
+        assert wait_until(lambda: "firing" in states_of(alerts, f"cold-holding.{fridge}"), 20)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0, err
+    for entity in ("dance-tent-gate", "gen-family", "arena-bar-fridge", "green-leaf-hot"):
+        assert f".overrides.{entity}: {entity!r} is not a zone" in err, err
+    assert err.count("this override is ignored") == 5
 
 
 def test_broker_restart_mid_stream_loses_no_alert(

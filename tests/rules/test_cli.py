@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import yaml
 
 from opsroom.alerts import AlertEvent
 from opsroom.app.cli import main
@@ -16,6 +17,9 @@ from opsroom.store.sqlite import SqliteStore
 ROOT = Path(__file__).resolve().parents[2]
 VENUE = str(ROOT / "examples" / "venue.yaml")
 RULES = str(ROOT / "examples" / "rules.yaml")
+EXAMPLE_RULES = Path(RULES).read_text(encoding="utf-8")
+EXAMPLE_RULE_LIST = yaml.safe_load(EXAMPLE_RULES)["rules"]
+OTHER_VENUE = str(Path(__file__).with_name("other-venue.yaml"))  # none of the overrides' ids
 T0 = datetime(2026, 7, 4, 18, 0, tzinfo=UTC)
 
 
@@ -43,23 +47,47 @@ def test_check_config_checks_rules_against_the_venue(capsys: pytest.CaptureFixtu
     assert f"{RULES}: OK:" in out and "rules" in out
 
 
-def test_check_config_names_an_override_of_an_unknown_unit(
+def test_check_config_lists_an_override_of_an_unknown_unit_as_a_warning(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """A typo in an override's entity is a warning with a suggestion (the rules file alone
+    cannot tell it from another venue's entity); --strict makes warnings fail the check."""
     rules = tmp_path / "rules.yaml"
-    rules.write_text(
-        "rules:\n"
-        "  - id: cold\n"
-        "    kind: threshold\n"
-        "    applies_to: fridge\n"
-        "    value: temp_c\n"
-        "    levels: [{severity: critical, above: 8, clear: 7}]\n"
-        "    overrides:\n"
-        "      no-such-fridge: {hold: 5m}\n"
-    )
-    assert main(["check-config", VENUE, "--rules", str(rules)]) == 2
-    err = capsys.readouterr().err
-    assert str(rules) in err and "no-such-fridge" in err and "line 8" in err
+    rules.write_text(EXAMPLE_RULES.replace("arena-bar-fridge: {hold", "arena-bar-fridg: {hold"))
+    line = EXAMPLE_RULES[: EXAMPLE_RULES.index("arena-bar-fridge: {hold")].count("\n") + 1
+    [i] = [
+        i for i, r in enumerate(EXAMPLE_RULE_LIST) if "arena-bar-fridge" in r.get("overrides", {})
+    ]
+    assert main(["check-config", VENUE, "--rules", str(rules)]) == 0
+    out = capsys.readouterr().out
+    assert f"{rules}: OK: {len(EXAMPLE_RULE_LIST)} rules, 1 warning\n" in out
+    assert (
+        f"  warning: line {line}: rules[{i}].overrides.arena-bar-fridg: 'arena-bar-fridg' is not "
+        "a zone, gate, generator, catering unit or shuttle of the venue "
+        "(did you mean 'arena-bar-fridge'?); this override is ignored\n"
+    ) in out
+    assert main(["check-config", VENUE, "--rules", str(rules), "--strict"]) == 1
+    out = capsys.readouterr().out
+    assert "FAILED (--strict: warnings count as errors)" in out and "arena-bar-fridg" in out
+
+
+def test_check_config_passes_the_example_rules_with_another_venue(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The shared rules file with a second venue: OK, each override listed as a warning."""
+    assert main(["check-config", OTHER_VENUE, "--rules", RULES]) == 0
+    out = capsys.readouterr().out
+    rules = EXAMPLE_RULE_LIST
+    overrides = [
+        (i, entity) for i, rule in enumerate(rules) for entity in rule.get("overrides", {})
+    ]
+    assert len(overrides) >= 5  # dance-tent-gate, gen-family, arena-bar-fridge, ...
+    assert f"{RULES}: OK: {len(rules)} rules, {len(overrides)} warnings\n" in out
+    warnings = [line for line in out.splitlines() if line.startswith("  warning: ")]
+    for i, entity in overrides:
+        [warning] = [w for w in warnings if f"rules[{i}].overrides.{entity}: " in w]
+        assert f"{entity!r} is not a zone" in warning and "this override is ignored" in warning
+    assert len(warnings) == len(overrides)
 
 
 def test_check_config_checks_notifiers(

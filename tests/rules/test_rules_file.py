@@ -17,6 +17,7 @@ from tests.rules.engine_helpers import VENUE
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE_RULES = ROOT / "examples" / "rules.yaml"
 EXAMPLE_VENUE = ROOT / "examples" / "venue.yaml"
+OTHER_VENUE = Path(__file__).with_name("other-venue.yaml")  # none of the overrides' entities
 
 
 def test_example_rules_load_against_the_example_venue() -> None:
@@ -120,8 +121,6 @@ ERRORS = [
      "Extra inputs are not permitted"),
     ("duplicate id", BASE + BASE.removeprefix("rules:\n"), 10, "rules[1].id",
      "already used by rules[0]"),
-    ("unknown zone in an override", BASE + "    overrides:\n      no-such-fridge: {hold: 1h}\n",
-     11, "rules[0].overrides.no-such-fridge", "is not a zone, gate, generator, catering unit"),
     ("override for an entity the rule does not apply to",
      BASE + "    overrides:\n      h1: {hold: 1h}\n", 11, "rules[0].overrides.h1",
      "'h1' is a hot-holding unit, and this rule applies to fridge"),
@@ -156,6 +155,31 @@ def test_errors_name_file_line_and_field(text: str, line: int, field: str, words
     assert message.startswith("rules.yaml: ")
     assert f"line {line}: {field}: " in message, message
     assert words in message, message
+
+
+def test_an_override_of_an_entity_the_venue_lacks_is_a_warning_naming_line_and_entity() -> None:
+    """One rules file serves several venues: another venue's entity (or a typo, which the file
+    alone cannot tell apart) is ignored with a warning that suggests the nearest entity."""
+    text = BASE + "    overrides:\n      f11: {hold: 1h}\n      no-such-fridge: {hold: 1h}\n"
+    ruleset = load_rules_text(text, "rules.yaml", VENUE)
+    assert ruleset.warnings == (
+        "line 11: rules[0].overrides.f11: 'f11' is not a zone, gate, generator, catering unit "
+        "or shuttle of the venue (did you mean 'f1'?); this override is ignored",
+        "line 12: rules[0].overrides.no-such-fridge: 'no-such-fridge' is not a zone, gate, "
+        "generator, catering unit or shuttle of the venue; this override is ignored",
+    )
+    assert load_rules_text(BASE, "rules.yaml", VENUE).warnings == ()
+
+
+def test_the_example_rules_load_against_another_venue_with_a_warning_per_override() -> None:
+    ruleset = load_rules(EXAMPLE_RULES, load_venue(OTHER_VENUE))
+    assert [w.split(": ")[1] for w in ruleset.warnings] == [
+        f"rules[{i}].overrides.{sid}"
+        for i, rule in enumerate(ruleset.rules)
+        for sid in rule.overrides
+    ]
+    assert len(ruleset.warnings) == 5
+    assert not load_rules(EXAMPLE_RULES, load_venue(EXAMPLE_VENUE)).warnings
 
 
 def test_without_a_venue_overrides_are_not_checked_against_one() -> None:
