@@ -40,7 +40,7 @@ def with_text(png: bytes, text: dict[str, str]) -> bytes:
 
 
 def read_text(png: bytes) -> dict[str, str]:
-    """The tEXt chunks of a PNG."""
+    """The tEXt chunks of a PNG (of a key given twice, the first: with_text puts new ones first)."""
     if not png.startswith(_SIGNATURE):
         raise ValueError("not a PNG")
     out, at = {}, 8
@@ -48,6 +48,6 @@ def read_text(png: bytes) -> dict[str, str]:
         length, kind = struct.unpack(">I4s", png[at : at + 8])
         if kind == b"tEXt":
             key, _, value = png[at + 8 : at + 8 + length].partition(b"\0")
-            out[key.decode("latin-1")] = value.decode("latin-1")
+            out.setdefault(key.decode("latin-1"), value.decode("latin-1"))  # first one wins
         at += 12 + length
     return out
