@@ -1,17 +1,25 @@
-"""The pages' data, cached for a second or two and keyed by plain parameters only.
+"""The pages' data, keyed by plain parameters only and shared by every session.
 
 Every function takes the store URL with the event (`store_key`), the venue file (path and
-mtime, so an edited file is reloaded) and `now_s` (epoch seconds): sessions that refresh in
-the same second share one query; the entity tables also take the rules file's (path, mtime),
-or None without one. No function reads a global; the store, venue and rules objects are
-shared resources.
+mtime, so an edited file is reloaded) and `now_s`, the caller's clock (epoch seconds); the
+entity tables also take the rules file's (path, mtime), or None without one. The live
+queries keep one snapshot per set of parameters for the whole process (SNAPSHOTS): it is
+taken at most once every TTL_S seconds however many screens are open, and a session that
+asks while another is taking it waits for that one instead of running the query again. A
+snapshot is computed at the time it is taken, so the ages it reports are true as of then.
+No function reads a global; the store, venue and rules objects are shared resources.
 """
 
 from __future__ import annotations
 
 import os
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TypeVar
 
 import pandas as pd
 import streamlit as st
@@ -25,8 +33,57 @@ from opsroom.settings import Settings
 from opsroom.store import Store, open_store
 from opsroom.venue import Venue, load_venue
 
-TTL_S = 1.5
+TTL_S = 1.0  # a snapshot younger than this (against the caller's clock) is shared
 _MAX = 256
+T = TypeVar("T")
+
+
+class Snapshots:
+    """The latest result of each query, for every session of the process.
+
+    `take(key, now_s, compute)` returns the snapshot of `key` when it was taken at or after
+    `now_s - max_age_s`; otherwise one caller runs `compute(taken_at)` while the others asking
+    for the same key wait for it (a lock per key), so N screens cost one query, not N.
+    DataFrames are handed out as copies: a page that changed one could not touch another's.
+    """
+
+    def __init__(self, max_age_s: float = TTL_S, max_entries: int = _MAX) -> None:
+        self.max_age_s = max_age_s
+        self.max_entries = max_entries
+        self.computed = 0  # how many times a query really ran (for tests and benches)
+        self._values: OrderedDict[Hashable, tuple[float, object]] = OrderedDict()
+        self._locks: dict[Hashable, threading.Lock] = {}
+        self._lock = threading.Lock()
+
+    def take(self, key: Hashable, now_s: float, compute: Callable[[datetime], T]) -> T:
+        """The shared snapshot of `key`, taken now if the one held is older than asked."""
+        with self._lock:
+            key_lock = self._locks.setdefault(key, threading.Lock())
+        with key_lock:
+            with self._lock:
+                held = self._values.get(key)
+            if held is not None and held[0] >= now_s - self.max_age_s:
+                value = held[1]
+            else:
+                taken = time.time()
+                value = compute(datetime.fromtimestamp(taken, UTC))
+                with self._lock:
+                    self.computed += 1
+                    self._values[key] = (taken, value)
+                    self._values.move_to_end(key)
+                    while len(self._values) > self.max_entries:
+                        old, _ = self._values.popitem(last=False)
+                        self._locks.pop(old, None)
+        return value.copy() if isinstance(value, pd.DataFrame) else value  # type: ignore[return-value]
+
+    def clear(self) -> None:
+        """Forget every snapshot (tests)."""
+        with self._lock:
+            self._values.clear()
+            self._locks.clear()
+
+
+SNAPSHOTS = Snapshots()
 
 
 def store_key(settings: Settings) -> str:
@@ -78,19 +135,22 @@ def _now(now_s: float) -> datetime:
     return datetime.fromtimestamp(now_s, UTC)
 
 
-@st.cache_data(ttl=TTL_S, max_entries=_MAX, show_spinner=False)
 def active(store_url: str, now_s: float) -> list[AlertEvent]:
     """Active alerts, newest first."""
-    return queries.active_alert_events(store(store_url), _now(now_s))
+    return SNAPSHOTS.take(
+        ("active", store_url), now_s, lambda now: queries.active_alert_events(store(store_url), now)
+    )
 
 
-@st.cache_data(ttl=TTL_S, max_entries=_MAX, show_spinner=False)
 def active_table(store_url: str, now_s: float) -> pd.DataFrame:
     """Active alerts as a table, critical first."""
-    return queries.active_alert_table(store(store_url), _now(now_s))
+    return SNAPSHOTS.take(
+        ("active_table", store_url),
+        now_s,
+        lambda now: queries.active_alert_table(store(store_url), now),
+    )
 
 
-@st.cache_data(ttl=TTL_S, max_entries=_MAX, show_spinner=False)
 def data_age(
     store_url: str,
     venue_path: str,
@@ -99,11 +159,16 @@ def data_age(
     now_s: float,
     stale_s: float,
 ) -> queries.DataAge:
-    """Age of the newest reading of some families."""
-    return queries.data_age(store(store_url), venue(venue_path, mtime), kinds, _now(now_s), stale_s)
+    """Age of the newest reading of some families, as of the snapshot."""
+    return SNAPSHOTS.take(
+        ("data_age", store_url, venue_path, mtime, kinds, stale_s),
+        now_s,
+        lambda now: queries.data_age(
+            store(store_url), venue(venue_path, mtime), kinds, now, stale_s
+        ),
+    )
 
 
-@st.cache_data(ttl=TTL_S, max_entries=_MAX, show_spinner=False)
 def frame(
     store_url: str,
     venue_path: str,
@@ -117,6 +182,21 @@ def frame(
     Statuses follow the rules file's levels when `rules_file` (path, mtime) is given, the
     design defaults otherwise.
     """
+    return SNAPSHOTS.take(
+        ("frame", store_url, venue_path, mtime, what, rules_file),
+        now_s,
+        lambda now: _entity_frame(store_url, venue_path, mtime, what, now, rules_file),
+    )
+
+
+def _entity_frame(
+    store_url: str,
+    venue_path: str,
+    mtime: float,
+    what: str,
+    now: datetime,
+    rules_file: tuple[str, float] | None,
+) -> pd.DataFrame:
     from dashboard.families import TABLES  # the parts' pages import this module
 
     table = TABLES.get(what)
@@ -135,8 +215,8 @@ def frame(
     inputs = TableInputs(
         store(store_url),
         venue(venue_path, mtime),
-        _now(now_s),
-        active(store_url, now_s),
+        now,
+        active(store_url, now.timestamp()),
         th,
         ranges,
         closed,
@@ -164,7 +244,6 @@ def _closed(
     return lambda hour: _hour(store_url, kind, field, ids, step, hour.timestamp())
 
 
-@st.cache_data(ttl=TTL_S, max_entries=_MAX, show_spinner=False)
 def series(
     store_url: str,
     kind: str,
@@ -176,12 +255,15 @@ def series(
     """A chart's series over the last window_s seconds."""
     window = timedelta(seconds=window_s)
     closed = _closed(store_url, kind, field, sensor_ids, queries.choose_every(window))
-    return queries.window_series(
-        store(store_url), kind, field, sensor_ids, _now(now_s), window, closed
+    return SNAPSHOTS.take(
+        ("series", store_url, kind, field, sensor_ids, window_s),
+        now_s,
+        lambda now: queries.window_series(
+            store(store_url), kind, field, sensor_ids, now, window, closed
+        ),
     )
 
 
-@st.cache_data(ttl=TTL_S, max_entries=_MAX, show_spinner=False)
 def history(
     store_url: str,
     now_s: float,
@@ -192,26 +274,33 @@ def history(
     text: str,
 ) -> pd.DataFrame:
     """Alert transitions of the last window_s seconds, filtered, newest first."""
-    now = _now(now_s)
-    return queries.alert_history(
-        store(store_url),
-        now - timedelta(seconds=window_s),
-        now + queries.FUTURE_SLACK,
-        severities=severities,
-        states=states,
-        kinds=kinds,
-        text=text,
-    )
+
+    def compute(now: datetime) -> pd.DataFrame:
+        return queries.alert_history(
+            store(store_url),
+            now - timedelta(seconds=window_s),
+            now + queries.FUTURE_SLACK,
+            severities=severities,
+            states=states,
+            kinds=kinds,
+            text=text,
+        )
+
+    key = ("history", store_url, window_s, severities, states, kinds, text)
+    return SNAPSHOTS.take(key, now_s, compute)
 
 
-@st.cache_data(ttl=TTL_S, max_entries=_MAX, show_spinner=False)
 def around(store_url: str, alert_id: str, now_s: float) -> pd.DataFrame:
     """The readings around one alert (its latest event)."""
-    s = store(store_url)
-    events = s.alert_events(alert_id=alert_id)
-    if not events:
-        return queries.readings_around(s, _placeholder(alert_id, now_s))
-    return queries.readings_around(s, events[-1])
+
+    def compute(now: datetime) -> pd.DataFrame:
+        s = store(store_url)
+        events = s.alert_events(alert_id=alert_id)
+        if not events:
+            return queries.readings_around(s, _placeholder(alert_id, now.timestamp()))
+        return queries.readings_around(s, events[-1])
+
+    return SNAPSHOTS.take(("around", store_url, alert_id), now_s, compute)
 
 
 def notification_log(path: str) -> notifications.AttemptLog:

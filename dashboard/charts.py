@@ -7,8 +7,11 @@ MapLibre map with those tiles under the same layers.
 
 from __future__ import annotations
 
+import hashlib
 import math
-from collections.abc import Sequence
+import threading
+from collections import OrderedDict
+from collections.abc import Hashable, Sequence
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -225,6 +228,17 @@ def _alpha(hex_colour: str, alpha: float) -> str:
     return f"rgba({r},{g},{b},{alpha})"
 
 
+_FIGURES: OrderedDict[Hashable, go.Figure] = OrderedDict()
+_FIGURES_LOCK = threading.Lock()
+_FIGURES_MAX = 64
+
+
+def _fingerprint(frame: pd.DataFrame) -> str:
+    """A digest of a frame's columns and values (row order included)."""
+    rows = pd.util.hash_pandas_object(frame, index=False).to_numpy()
+    return hashlib.blake2b(rows.tobytes() + str(list(frame.columns)).encode()).hexdigest()
+
+
 def series_chart(
     frame: pd.DataFrame,
     names: dict[str, str],
@@ -237,51 +251,111 @@ def series_chart(
 ) -> go.Figure:
     """A line per sensor; `bands` shade out-of-limit areas (low, high, colour), `lines` mark levels.
 
-    A band (None, x) shades everything below x; (x, None) everything above x.
+    A band (None, x) shades everything below x; (x, None) everything above x. The figure is
+    built once for the same inputs and shared by every screen showing them (building it is
+    most of a refresh's work): callers hand it to st.plotly_chart and do not change it.
     """
-    fig = go.Figure()
+    key = (
+        _fingerprint(frame),
+        tuple(sorted(names.items())),
+        title,
+        unit,
+        tuple(bands),
+        tuple(lines),
+        timezone,
+        height,
+    )
+    with _FIGURES_LOCK:
+        fig = _FIGURES.get(key)
+        if fig is not None:
+            _FIGURES.move_to_end(key)
+            return fig
+    fig = _series_figure(frame, names, title, unit, bands, lines, timezone, height)
+    with _FIGURES_LOCK:
+        _FIGURES[key] = fig
+        while len(_FIGURES) > _FIGURES_MAX:
+            _FIGURES.popitem(last=False)
+    return fig
+
+
+def _series_figure(
+    frame: pd.DataFrame,
+    names: dict[str, str],
+    title: str,
+    unit: str,
+    bands: Sequence[Band] = (),
+    lines: Sequence[Line] = (),
+    timezone: str = "UTC",
+    height: int = 300,
+) -> go.Figure:
+    traces = []
     if len(frame):
         local = frame.assign(ts=frame["ts"].dt.tz_convert(timezone))
         for sid, part in local.groupby("sensor_id", sort=True):
-            fig.add_trace(
-                go.Scatter(
-                    x=part["ts"],
-                    y=part["value"],
-                    mode="lines",
-                    name=names.get(str(sid), str(sid)),
-                    line={"width": 1.8},
-                )
+            traces.append(
+                {
+                    "type": "scatter",
+                    "x": part["ts"],
+                    "y": part["value"],
+                    "mode": "lines",
+                    "name": names.get(str(sid), str(sid)),
+                    "line": {"width": 1.8},
+                }
             )
     values = list(frame["value"]) if len(frame) else []
     limits_seen = [v for b in bands for v in b[:2] if v is not None] + [v for v, _, _ in lines]
     lo = min(values + limits_seen) if values or limits_seen else 0.0
     hi = max(values + limits_seen) if values or limits_seen else 1.0
     pad = (hi - lo) * 0.1 or 1.0
-    for low, high, colour in bands:
-        fig.add_hrect(
-            y0=low if low is not None else lo - pad * 10,
-            y1=high if high is not None else hi + pad * 10,
-            fillcolor=colour,
-            opacity=0.12,
-            line_width=0,
-            layer="below",
-        )
-    for value, colour, label in lines:
-        fig.add_hline(
-            y=value,
-            line={"color": colour, "dash": "dash", "width": 1.5},
-            annotation_text=label,
-            annotation_position="top left",
-        )
-    fig.update_layout(
-        title={"text": title, "font": {"size": 15}},
-        height=height,
-        margin={"l": 10, "r": 10, "t": 40, "b": 10},
-        yaxis={"title": unit, "range": [lo - pad, hi + pad]},
-        uirevision=UIREVISION,
-        legend={"orientation": "h", "y": -0.2},
-    )
-    return fig
+    # shapes and labels given to the layout at once: add_hrect/add_hline validate the figure
+    # on every call and were half of a page's refresh time (bench/sessions.py)
+    span = {"xref": "x domain", "x0": 0, "x1": 1, "yref": "y"}
+    shapes = [
+        {
+            **span,
+            "type": "rect",
+            "y0": low if low is not None else lo - pad * 10,
+            "y1": high if high is not None else hi + pad * 10,
+            "fillcolor": colour,
+            "opacity": 0.12,
+            "line": {"width": 0},
+            "layer": "below",
+        }
+        for low, high, colour in bands
+    ] + [
+        {
+            **span,
+            "type": "line",
+            "y0": value,
+            "y1": value,
+            "line": {"color": colour, "dash": "dash", "width": 1.5},
+        }
+        for value, colour, _ in lines
+    ]
+    labels = [
+        {
+            "xref": "x domain",
+            "x": 0,
+            "yref": "y",
+            "y": value,
+            "text": label,
+            "showarrow": False,
+            "xanchor": "left",
+            "yanchor": "bottom",
+        }
+        for value, _, label in lines
+    ]
+    layout = {
+        "title": {"text": title, "font": {"size": 15}},
+        "height": height,
+        "margin": {"l": 10, "r": 10, "t": 40, "b": 10},
+        "yaxis": {"title": unit, "range": [lo - pad, hi + pad]},
+        "uirevision": UIREVISION,
+        "legend": {"orientation": "h", "y": -0.2},
+        "shapes": shapes,
+        "annotations": labels,
+    }
+    return go.Figure(data=traces, layout=layout)
 
 
 def bar_chart(

@@ -1,0 +1,256 @@
+"""Several screens at once: the data age that 10 real browser sessions see, and the server's CPU.
+
+    python bench/sessions.py [--sessions 10] [--seconds 60] [--speed 300]
+
+Starts `opsroom demo` (Mosquitto or the embedded broker, SQLite, ingest, rules, the drill
+simulator and the dashboard) in a temporary folder, waits for the drill's first round (played
+at `--speed`) to end so that the live round (1x) feeds the store, then logs in `--sessions`
+real Chromium sessions (Playwright driving Debian's chromium, one browser context each: a
+wall screen on the Overview and operators spread over the other pages).
+
+For `--seconds` it reads every page about once a second: the freshness line each page shows
+("Newest data 2 s ago (10:41:07)"). The age a viewer sees is the wall clock at the read minus
+the newest reading's time shown (`seen`); the page's own text (`shown`) hides a server that
+falls behind, because it only changes when the page is drawn again. Prints one JSON object:
+p50/p95/max of both, the dashboard process's CPU (% of one core, from /proc) and RSS, and
+the load average. Target: seen p95 <= 3 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from opsroom.broker import free_port  # noqa: E402
+from opsroom.venue import load_venue  # noqa: E402
+
+PASSWORD = "bench-sessions-password-0123"  # a throwaway demo password
+PAGES = ["Overview", "Crowd", "Power", "Cold chain", "Shuttles"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+    # every session is a window on its own screen: none is throttled as a background tab
+    "--disable-background-timer-throttling",
+    "--disable-renderer-backgrounding",
+    "--disable-backgrounding-occluded-windows",
+]
+# "Newest data 2 s ago (10:41:07)" or "STALE: the newest data is 4 min old (at 10:37:02)"
+FRESHNESS = r"(?:Newest data (.+?) ago \(|the newest data is (.+?) old \(at )(\d\d:\d\d:\d\d)\)"
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def _healthy(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=1) as r:
+            return r.read() == b"ok"
+    except OSError:
+        return False
+
+
+def _children() -> dict[int, list[int]]:
+    tree: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        tree.setdefault(ppid, []).append(int(entry))
+    return tree
+
+
+def _descendants(pid: int) -> list[int]:
+    tree, out, todo = _children(), [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo += tree.get(p, [])
+    return out
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+def _cpu_ticks(pid: int) -> int:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime + stime
+
+
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def _seconds(text: str) -> float:
+    number, unit = text.split()
+    return float(number) * {"s": 1, "min": 60, "h": 3600, "d": 86400}[unit]
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def _summary(values: list[float]) -> dict[str, float | int | None]:
+    if not values:
+        return {"n": 0, "p50": None, "p95": None, "max": None}
+    return {
+        "n": len(values),
+        "p50": round(statistics.median(values), 2),
+        "p95": round(_pct(values, 0.95), 2),
+        "max": round(max(values), 2),
+    }
+
+
+def start_demo(folder: Path, port: int, speed: float) -> subprocess.Popen[str]:
+    """`opsroom demo` in `folder`, its output in folder/demo.log."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPSROOM_")}
+    env |= {"OPSROOM_DASHBOARD_PASSWORD": PASSWORD, "PYTHONUNBUFFERED": "1"}
+    log = (folder / "demo.log").open("w")
+    return subprocess.Popen(
+        [sys.executable, "-m", "opsroom", "demo", "--data-dir", str(folder / "data"),
+         "--port", str(port), "--speed", f"{speed:g}"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+
+
+def wait_live(demo: subprocess.Popen[str], folder: Path, port: int, timeout: float) -> None:
+    """Until the dashboard answers and the drill's first round is over (live data flows)."""
+    deadline = time.monotonic() + timeout
+    log = folder / "demo.log"
+    while not (_healthy(port) and "drill round 2" in log.read_text()):
+        if demo.poll() is not None or time.monotonic() > deadline:
+            raise SystemExit(f"the demo did not reach its live round:\n{log.read_text()[-3000:]}")
+        time.sleep(0.5)
+
+
+def streamlit_pid(demo_pid: int) -> int:
+    """The `streamlit run` process under the demo's dashboard part."""
+    for pid in _descendants(demo_pid):
+        if "streamlit run" in _cmdline(pid):
+            return pid
+    raise SystemExit("no streamlit process under the demo")
+
+
+def main() -> None:
+    """Run the bench and print its JSON."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sessions", type=int, default=10)
+    parser.add_argument("--seconds", type=float, default=60.0, help="how long to read the pages")
+    parser.add_argument("--speed", type=float, default=300.0, help="first round's drill speed")
+    args = parser.parse_args()
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        raise SystemExit("chromium is not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    tz = ZoneInfo(load_venue(ROOT / "examples" / "venue.yaml").event.timezone)
+    pattern = re.compile(FRESHNESS)
+    with tempfile.TemporaryDirectory(prefix="opsroom-sessions-") as tmp:
+        folder = Path(tmp)
+        port = free_port()
+        demo = start_demo(folder, port, args.speed)
+        try:
+            wait_live(demo, folder, port, timeout=180)
+            server = streamlit_pid(demo.pid)
+            url = f"http://127.0.0.1:{port}"
+            with sync_playwright() as pw:
+                browser = pw.chromium.launch(executable_path=chromium, headless=True, args=ARGS)
+                pages = []
+                t_open = time.monotonic()
+                for n in range(args.sessions):
+                    page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+                    page.set_default_timeout(60_000)
+                    page.goto(url)
+                    page.get_by_label("Password", exact=True).fill(PASSWORD)
+                    page.get_by_role("button", name="Log in").click()
+                    page.get_by_text("Newest data").first.wait_for()
+                    title = "Overview" if n == 0 else PAGES[n % len(PAGES)]
+                    if title != "Overview":
+                        page.get_by_role("link", name=title).click()
+                        page.get_by_role("heading", name=title).wait_for()
+                        page.get_by_text("Newest data").first.wait_for()
+                    pages.append((title, page))
+                opened_s = time.monotonic() - t_open
+                seen: list[float] = []
+                shown: list[float] = []
+                misses = 0
+                load_before = os.getloadavg()
+                cpu0, t0 = _cpu_ticks(server), time.monotonic()
+                while time.monotonic() - t0 < args.seconds:
+                    tick = time.monotonic()
+                    for _title, page in pages:
+                        text = page.evaluate("() => document.body.textContent")
+                        now = datetime.now(tz)
+                        m = pattern.search(text)
+                        if m is None:
+                            misses += 1
+                            continue
+                        shown.append(_seconds(m.group(1) or m.group(2)))
+                        h, mi, s = (int(x) for x in m.group(3).split(":"))
+                        at = now.hour * 3600 + now.minute * 60 + now.second + now.microsecond / 1e6
+                        age = (at - (h * 3600 + mi * 60 + s)) % 86400
+                        seen.append(0.0 if age > 43200 else age)  # ahead of the clock: 0
+                    time.sleep(max(0.0, 1.0 - (time.monotonic() - tick)))
+                wall = time.monotonic() - t0
+                cpu = (_cpu_ticks(server) - cpu0) / CLK_TCK / wall * 100
+                rss = _rss_mb(server)
+                browser.close()
+        finally:
+            demo.send_signal(signal.SIGINT)
+            try:
+                demo.wait(60)
+            except subprocess.TimeoutExpired:
+                demo.kill()
+                demo.wait()
+    print(
+        json.dumps(
+            {
+                "sessions": args.sessions,
+                "pages": [t for t, _ in pages],
+                "seconds": round(wall, 1),
+                "open_and_login_s": round(opened_s, 1),
+                "data_age_seen_s": _summary(seen),
+                "data_age_shown_s": _summary(shown),
+                "reads_without_freshness_line": misses,
+                "dashboard_cpu_pct_of_one_core": round(cpu, 1),
+                "dashboard_rss_mb": round(rss, 1),
+                "loadavg_before": [round(x, 2) for x in load_before],
+                "loadavg_after": [round(x, 2) for x in os.getloadavg()],
+                "cores": os.cpu_count(),
+                "target_seen_p95_s": 3,
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
