@@ -1,5 +1,8 @@
 """The ingest service: at-least-once from MQTT into the store.
 
+About 450 lines on purpose: the writer loop and its store-outage path (flush, isolate, spool,
+replay) share the batch and its unacknowledged messages; the skeleton is in opsroom.service.
+
 Flow: paho's network thread validates each message and puts it on a bounded inbox; one
 writer thread takes a batch (full, or what gathered in 20 ms) and writes it. A reading is
 acknowledged to the broker (paho manual ack) only after the batch holding it is stored, so
