@@ -1,5 +1,8 @@
 """Awareness: wall time from each injected incident to its alert visible on the wall screen.
 
+Over 400 lines on purpose: a benchmark is one self-contained script, the pipeline's set-up
+and the stand-in wall-screen reader together.
+
     python bench/awareness.py [--drill examples/drills/opening-rush.yaml] [--speed 60]
                               [--grace 60] [--keep DIR]
 

@@ -1,5 +1,8 @@
 """What the pages show, as pure functions: a Store, the venue and `now` in; DataFrames out.
 
+Over 400 lines on purpose: one pure query per panel on the one Store protocol, kept together
+while the event-scoping work edits them; split by page once that has landed.
+
 Nothing here imports Streamlit, so every function is unit-tested against a real store. The
 app caches them (dashboard/cache.py); bench/dashboard.py times them.
 

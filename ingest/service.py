@@ -1,5 +1,8 @@
 """The ingest service: at-least-once from MQTT into the store.
 
+About 450 lines on purpose: the writer loop and its store-outage path (flush, isolate, spool,
+replay) share the batch and its unacknowledged messages; the skeleton is in opsroom.service.
+
 Flow: paho's network thread validates each message and puts it on a bounded inbox; one
 writer thread takes a batch (full, or what gathered in 20 ms) and writes it. A reading is
 acknowledged to the broker (paho manual ack) only after the batch holding it is stored, so
@@ -13,36 +16,26 @@ the service says so on _sys/ingest and `run()` returns, so that the process exit
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import logging
-import queue
 import threading
 import time
 from collections import deque
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
-import orjson
 import paho.mqtt.client as mqtt
 
+from ingest.deadletters import DeadLetters
 from ingest.isolate import is_outage, reason, write_isolating
 from ingest.spool import Spool
 from opsroom import topics
 from opsroom.clock import Clock, utcnow
-from opsroom.mqtt import (
-    Protocol,
-    Received,
-    Session,
-    ack_current,
-    connect_async,
-    make_client,
-    negotiate_protocol,
-)
+from opsroom.mqtt import Protocol, Received
+from opsroom.service import Counters as BaseCounters
+from opsroom.service import ServiceCore, TopicCache
 from opsroom.settings import Settings
 from opsroom.store import Store, StoreError, reading_problem
 from opsroom.telemetry import Limits, PayloadError, Reading, parse_reading
-from opsroom.unknown import UnknownSensors
 from opsroom.venue import Venue
 
 log = logging.getLogger("opsroom.ingest")
@@ -51,14 +44,25 @@ log = logging.getLogger("opsroom.ingest")
 # the GIL from paho's network thread, and small batches cost a transaction each.
 GATHER_S = 0.02
 RETRY_MIN_S, RETRY_MAX_S = 0.5, 10.0  # back-off between attempts while the store is down
-TOPIC_CACHE = 100_000  # parsed topics kept (one per sensor); cleared when full
+# (kind, sensor_id, why the id is bad or None) of a reading topic of this event, else None
+Route = tuple[str, str, str | None] | None
 
 
 @dataclass
-class Counters:
-    """What ingest has done since it started (published retained on _sys/ingest)."""
+class Counters(BaseCounters):
+    """What ingest has done since it started (published retained on _sys/ingest); `received`,
+    `unknown_sensors`, `reconnects` and `queue_depth` come from the kernel's counters."""
 
-    received: int = 0
+    LINE: ClassVar[tuple[str, ...]] = (
+        "spooled",
+        "spool_pending",
+        "received",
+        "stored",
+        "rejected",
+        "unknown_sensors",
+        "store_errors",
+    )
+
     stored: int = 0
     rejected: int = 0
     unknown_sensors: int = 0
@@ -69,15 +73,9 @@ class Counters:
     spooled: int = 0
     spool_pending: int = 0
     replayed: int = 0
-    reconnects: int = 0
     store_refused: int = 0  # readings the store refused for their content: dead-lettered
     writer_errors: int = 0  # unexpected exceptions in the writer loop (logged, survived)
-    queue_depth: int = 0
     last_batch_ms: float = 0.0
-
-    def snapshot(self) -> dict[str, Any]:
-        """A copy as a plain dict."""
-        return asdict(self)
 
 
 class IngestService:
@@ -98,42 +96,44 @@ class IngestService:
         self.clock = clock
         self.counters = Counters()
         self.limits = Limits(settings.max_payload_bytes, settings.max_future, settings.max_age)
-        self.client_id = client_id or f"opsroom-ingest-{settings.event}"
         subscription = topics.readings_filter(settings.event)
         self.subscription = f"$share/{share_group}/{subscription}" if share_group else subscription
         self._known = set(venue.sensors()) if venue is not None else None
         self._unknown_rejected = settings.unknown_sensors == "deadletter"
-        self.unknown = UnknownSensors(
+        # paho's thread appends (message, its Reading or the reason it is rejected), the
+        # writer pops; the core holds the session, back-pressure, counters and status
+        self.core: ServiceCore[tuple[Received, Reading | str | None]] = ServiceCore(
+            settings,
+            "ingest",
             log,
-            "dead-lettered" if self._unknown_rejected else "stored",
-            settings.unknown_log_interval_s,
+            self.counters,
+            lambda client: self.session.subscribe(client, self.subscription, qos=1),
+            unknown="dead-lettered" if self._unknown_rejected else "stored",
+            client_id=client_id,
+            clock=clock,
+            status_extra=lambda: {
+                # read by `opsroom health`: false (with the problem) once the writer has failed
+                "healthy": self.failed is None,
+                "problem": self.failed,
+            },
         )
-        self._topics: dict[str, tuple[str, str, str | None] | None] = {}
-        # paho's thread appends, the writer pops: a deque hands messages over without a lock
-        # or a thread wake-up per message, which cost a third of the throughput with a Queue.
-        self._inbox: deque[tuple[Received, Reading | str | None]] = deque()
+        self.client_id = self.core.client_id
+        self.session = self.core.session
+        self.unknown = self.core.unknown
+        self._topics: TopicCache[Route] = TopicCache(self._parse_topic)
+        self._inbox = self.core.inbox
         # stored messages whose acks are due. Acks are sent from the network thread while
         # messages flow (each ack is a socket write, and from the writer thread every one of
         # them handed the GIL back and forth), and by the writer when the stream goes quiet.
         self._ack_ready: deque[Received] = deque()
         self._batch_size = settings.batch_size
         self._wake = threading.Event()
-        self._stopping = threading.Event()
-        self._accepting = threading.Event()
-        self.session = Session(
-            settings,
-            lambda client: self.session.subscribe(client, self.subscription, qos=1),
-            self.counters,
-            self._stopping,
-            service="ingest",
-            client_id=self.client_id,
-            clock=clock,
-        )
-        # dead letters in flight (their mid -> the original): the original is acknowledged
-        # once the broker has confirmed the copy. paho reports confirmations on its network
-        # thread; they are handed over on a queue so that no lock is held across publish().
-        self._dl_pending: dict[int, Received] = {}
-        self._confirmed: queue.SimpleQueue[int] = queue.SimpleQueue()
+        self._stopping = self.core.stopping
+        self._accepting = self.core.accepting
+        self.dead_letters = DeadLetters(self.core, self.counters, self.limits, clock)
+        self._dead_letter = self.dead_letters.send
+        self._dead_letter_spooled = self.dead_letters.send_spooled
+        self._settle_dead_letters = self.dead_letters.settle
         self._writer: threading.Thread | None = None
         # set, with the reason, if the writer thread ends without a stop request
         self.failed: str | None = None
@@ -142,21 +142,21 @@ class IngestService:
         self._store_down = self.spool.readings > 0  # replay what an earlier run spooled
         self._next_try = 0.0
         self._retry_delay = RETRY_MIN_S
-        self._client: mqtt.Client | None = None
-        self.protocol: Protocol | None = None
+
+    @property
+    def protocol(self) -> Protocol | None:
+        """The MQTT protocol in use (after `start()`)."""
+        return self.core.protocol
+
+    @property
+    def _client(self) -> mqtt.Client | None:
+        return self.core.client
 
     # -- lifecycle -------------------------------------------------------------------------
 
     def start(self) -> None:
         """Connect (reconnecting in the background) and start the writer."""
-        self.protocol = negotiate_protocol(self.settings)
-        client = make_client(
-            self.settings, self.client_id, self.protocol, persistent=True, manual_ack=True
-        )
-        self.session.attach(client)
-        client.on_message = self._on_message
-        client.on_publish = self._on_publish
-        self._client = client
+        self.core.open(self._on_message)
         self._accepting.set()
         self._writer = threading.Thread(target=self._write_loop, name="ingest-writer", daemon=True)
         self._writer.start()
@@ -172,28 +172,23 @@ class IngestService:
                 "OPSROOM_UNKNOWN_SENSORS=deadletter needs a venue file (OPSROOM_VENUE); "
                 "without one every sensor's readings are stored"
             )
-        connect_async(client, self.settings, self.protocol, persistent=True)
+        self.core.connect()
 
     def wait_connected(self, timeout: float = 10.0) -> bool:
         """True once the broker has confirmed the subscription (and _sys/ingest says ready)."""
-        return self.session.connected.wait(timeout)
+        return self.core.wait_connected(timeout)
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop taking messages, store and acknowledge what was taken, publish counters, leave."""
-        self._accepting.clear()
-        self._stopping.set()
+        self.core.halt()
         self._wake.set()
         if self._writer is not None:
             self._writer.join(timeout)
         deadline = time.monotonic() + min(timeout, 2.0)
-        while self._dl_pending and time.monotonic() < deadline:
+        while self.dead_letters.pending and time.monotonic() < deadline:
             self._settle_dead_letters()
             time.sleep(0.01)
-        self._publish_counters(state="stopped")
-        if self._client is not None:
-            self.session.leave(self._client)
-        self.unknown.flush(force=True)
-        log.info("ingest stopped: %s", self._counter_line())
+        self.core.leave()
 
     def run(self, stop: threading.Event, check_s: float = 1.0) -> None:
         """Run until `stop` is set (the CLI sets it on SIGINT/SIGTERM) or the writer fails.
@@ -223,8 +218,8 @@ class IngestService:
         if self._ack_ready:
             self._send_ready_acks()
         # the network thread waits while the writer is behind: back-pressure to the broker
-        while len(self._inbox) >= self.settings.queue_size and self._accepting.is_set():
-            time.sleep(0.005)
+        if not self.core.admit():
+            return
         msg = Received(
             self.session.generation, message.mid, message.qos, message.topic, bytes(message.payload)
         )
@@ -234,11 +229,6 @@ class IngestService:
         self._inbox.append((msg, self._classify(msg)))
         if len(self._inbox) >= self._batch_size and not self._wake.is_set():
             self._wake.set()  # a full batch is waiting: no need to let it gather longer
-
-    def _on_publish(
-        self, client: mqtt.Client, userdata: Any, mid: int, reason: Any, props: Any
-    ) -> None:
-        self._confirmed.put(mid)
 
     # -- writer thread --------------------------------------------------------------------
 
@@ -253,7 +243,7 @@ class IngestService:
         self._ack(msgs)
 
     def _ack(self, msgs: list[Received]) -> None:
-        ack_current(self._client, msgs, self.session.generation)
+        self.core.ack(msgs)
 
     def _write_loop(self) -> None:
         try:
@@ -265,14 +255,13 @@ class IngestService:
             if not self._stopping.is_set():
                 self.failed = self.failed or "the writer thread stopped"
                 try:  # health sees it at once, not only once the status is stale
-                    self._publish_counters()
+                    self.core.publish_status()
                 except Exception:
                     log.exception("ingest: could not publish the writer's failure")
 
     def _write_until_stopped(self) -> None:
         batch: list[Reading] = []
         batch_msgs: list[Received] = []
-        next_stats = time.monotonic()  # the first status at once: health sees a fresh start
         gather = min(GATHER_S, self.settings.flush_interval_s)
         size = self._batch_size
         inbox = self._inbox
@@ -303,11 +292,7 @@ class IngestService:
                     self._send_ready_acks()  # the stream went quiet: nobody else will send them
                 self._replay()
                 self._settle_dead_letters()
-                if time.monotonic() >= next_stats:
-                    next_stats = time.monotonic() + self.settings.stats_interval_s
-                    self._publish_counters()
-                    log.info("ingest: %s", self._counter_line())
-                    self.unknown.flush()
+                self.core.report_due()
                 if self._stopping.is_set() and not batch and not inbox:
                     if self.spool.readings:
                         log.warning(
@@ -440,27 +425,22 @@ class IngestService:
             self._store_down = False
             self._retry_delay = RETRY_MIN_S
 
-    def _topic(self, topic: str) -> tuple[str, str, str | None] | None:
-        """(kind, sensor_id, reason the id is bad or None) of a reading topic, else None."""
-        if topic in self._topics:
-            return self._topics[topic]
+    def _parse_topic(self, topic: str) -> tuple[Route, bool]:
+        """The route of a topic, and whether to cache it (not for a sensor the venue lacks)."""
         parsed = topics.parse_reading(topic)
-        result: tuple[str, str, str | None] | None = None
+        result: Route = None
         if parsed is not None and parsed.event == self.settings.event:
             bad = None
             if not topics.valid_id(parsed.sensor_id):
                 bad = f"invalid sensor id {parsed.sensor_id!r} in topic"
             result = (parsed.kind, parsed.sensor_id, bad)
             if self._known is not None and (parsed.kind, parsed.sensor_id) not in self._known:
-                return result  # not cached: a flood of made-up ids would fill the cache
-        if len(self._topics) >= TOPIC_CACHE:
-            self._topics.clear()
-        self._topics[topic] = result
-        return result
+                return result, False  # a flood of made-up ids would fill the cache
+        return result, True
 
     def _classify(self, msg: Received) -> Reading | str | None:
         """The message's Reading, the reason it is rejected, or None if it is not a reading."""
-        parsed = self._topic(msg.topic)
+        parsed = self._topics[msg.topic]
         if parsed is None:
             return None
         self.counters.received += 1
@@ -489,85 +469,3 @@ class IngestService:
             self.counters.unknown_sensors += 1
             self.unknown.note(kind, sensor_id)
         return reading
-
-    def _dead_letter(self, msg: Received, reason: str) -> None:
-        self.counters.rejected += 1
-        client = self._client
-        assert client is not None
-        body = self._dead_letter_body(reason, msg.topic, msg.payload)
-        log.debug("dead letter from %s: %s", msg.topic, reason)
-        _, _, kind, sensor_id = msg.topic.split("/", 3)
-        topic = topics.deadletter(self.settings.event, kind, sensor_id)
-        # registered before the confirmations are next drained, on this same thread: no race
-        self._dl_pending[client.publish(topic, body, qos=1).mid] = msg._replace(payload=b"")
-
-    def _dead_letter_body(self, reason: str, topic: str, payload: bytes) -> bytes:
-        # at most what ingest would accept whole: an oversized payload is not amplified into
-        # an even larger dead letter; its length and hash still identify it
-        kept = payload[: self.limits.max_bytes]
-        return orjson.dumps(
-            {
-                "reason": reason,
-                "topic": topic,
-                "received_at": self.clock().isoformat(),
-                "payload_b64": base64.b64encode(kept).decode(),
-                "payload_bytes": len(payload),
-                "payload_sha256": hashlib.sha256(payload).hexdigest(),
-                "payload_truncated": len(kept) < len(payload),
-            }
-        )
-
-    def _dead_letter_spooled(self, reading: Reading, reason: str) -> None:
-        """Dead-letter a spooled reading the store refuses (its message was acknowledged when
-        it was spooled: the payload is rebuilt from the reading)."""
-        self.counters.rejected += 1
-        self.counters.store_refused += 1
-        log.warning("dropping a spooled %s reading of %r: %s", *reading[:2], reason)
-        client = self._client
-        if client is None:
-            return
-        try:
-            payload = orjson.dumps(reading.to_json())
-        except TypeError:  # what made the store refuse it may make it unencodable too
-            payload = repr(reading).encode("utf-8", "backslashreplace")
-        kind, sensor_id = reading.kind, reading.sensor_id
-        if not (topics.valid_id(kind) and topics.valid_id(sensor_id)):
-            kind, sensor_id = "invalid", "invalid"
-        topic = topics.reading(self.settings.event, kind, sensor_id)
-        body = self._dead_letter_body(reason, topic, payload)
-        client.publish(topics.deadletter(self.settings.event, kind, sensor_id), body, qos=1)
-
-    def _settle_dead_letters(self) -> None:
-        """Acknowledge the originals of dead letters the broker has confirmed."""
-        done: list[Received] = []
-        while True:
-            try:
-                mid = self._confirmed.get_nowait()
-            except queue.Empty:
-                break
-            original = self._dl_pending.pop(mid, None)  # None: a counters publish
-            if original is not None:
-                done.append(original)
-        self.counters.deadletters_published += len(done)
-        self._ack(done)
-
-    def _publish_counters(self, state: str | None = None) -> None:
-        """The counters, in the session's retained status document on _sys/ingest."""
-        self.counters.queue_depth = len(self._inbox)
-        if self._client is not None:
-            body = {
-                **self.counters.snapshot(),
-                # read by `opsroom health`: false (with the problem) once the writer has failed
-                "healthy": self.failed is None,
-                "problem": self.failed,
-            }
-            self.session.publish_status(self._client, body, state=state)
-
-    def _counter_line(self) -> str:
-        c = self.counters
-        return (
-            f"spooled={c.spooled} spool_pending={c.spool_pending} "
-            f"received={c.received} stored={c.stored} rejected={c.rejected} "
-            f"unknown_sensors={c.unknown_sensors} store_errors={c.store_errors} "
-            f"queue={len(self._inbox)}"
-        )

@@ -1,5 +1,8 @@
 """Notifiers: alert transitions out to webhooks and to chat, SMS and e-mail services (apprise).
 
+Over 400 lines on purpose: the stages below are small, but they share the per-notifier queue,
+worker and attempt log; split apart, each would import the others' internals.
+
 Small stages, each tested alone:
 - route: a notifier takes the transitions whose severity and state it lists;
 - queue: one bounded FIFO and one worker thread per notifier, so a dead endpoint holds up

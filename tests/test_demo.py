@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from opsroom.app.demo import examples_dir, generated_password, mosquitto_binary, prepare_data_dir
+from opsroom.app.demo import examples_dir, generated_password, prepare_data_dir
+from opsroom.app.parts import mosquitto_binary
 from opsroom.broker import free_port
 from opsroom.configfile import ConfigError
 from opsroom.settings import Settings

@@ -6,7 +6,8 @@ event loop; MQTT 3.1.1 only, which the services' `auto` protocol negotiation fal
 Ingest, rules, the drill and the dashboard are `opsroom` subprocesses, each in its own process
 group: a crash of one is seen (its exit), it is stopped with SIGTERM like in production, a
 terminal's Ctrl-C reaches only the demo (which then stops the parts in reverse order), and
-whatever a part started (Streamlit under `opsroom dashboard`) goes with its group.
+whatever a part started (Streamlit under `opsroom dashboard`) goes with its group
+(opsroom.app.parts supervises them; this module sets the demo up).
 
 The drill's first round plays at `--speed` with its clock running from the past up to now
 (see simulators.runner), so alerts fire within the first minute. Rules judge time on the
@@ -19,17 +20,13 @@ round's start is no sudden drop of every load.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import fcntl
 import importlib.util
 import logging
 import os
 import secrets
 import shutil
-import signal
 import socket
-import subprocess
 import sys
 import threading
 import time
@@ -38,9 +35,10 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Literal
+from typing import IO, Literal
 
-from opsroom.broker import Mosquitto, free_port
+from opsroom.app.parts import EmbeddedBroker, Part, PartDied, connected, mosquitto_binary
+from opsroom.broker import Mosquitto
 from opsroom.configfile import ConfigError
 from opsroom.settings import MIN_PASSWORD_LENGTH
 
@@ -54,7 +52,6 @@ def generated_password() -> str:
 
 BrokerChoice = Literal["auto", "mosquitto", "embedded"]
 MARKER = ".opsroom-demo"
-STOP_TIMEOUT_S = 15.0
 READY_TIMEOUT_S = 60.0
 Print = Callable[[str], None]
 
@@ -86,135 +83,6 @@ def _need_module(name: str, what: str) -> None:
         raise ConfigError(
             "demo", [f"{what} needs the Python package {name}: pip install -e '.[demo]'"]
         )
-
-
-def mosquitto_binary() -> str | None:
-    """The mosquitto executable on this machine, if any."""
-    found = shutil.which("mosquitto")
-    if found:
-        return found
-    return "/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None
-
-
-class EmbeddedBroker:
-    """amqtt's broker on 127.0.0.1:port in a thread with its own asyncio loop."""
-
-    def __init__(self, port: int = 0) -> None:
-        self.port = port or free_port()
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._serve, name="amqtt-broker", daemon=True)
-        self._ready = threading.Event()
-        self._broker: Any = None
-        self._error: BaseException | None = None
-
-    @property
-    def url(self) -> str:
-        """The broker's mqtt:// URL."""
-        return f"mqtt://127.0.0.1:{self.port}"
-
-    def _serve(self) -> None:
-        asyncio.set_event_loop(self._loop)
-        try:
-            self._loop.run_until_complete(self._start())
-        except BaseException as exc:  # reported by start()
-            self._error = exc
-            self._ready.set()
-            return
-        self._ready.set()
-        self._loop.run_forever()
-
-    async def _start(self) -> None:
-        from amqtt.broker import Broker  # type: ignore[import-untyped]
-
-        # its warnings are the services' MQTT v5 probes being refused, by design
-        logging.getLogger("amqtt").setLevel(logging.ERROR)
-        logging.getLogger("transitions").setLevel(logging.WARNING)
-        config = {
-            "listeners": {"default": {"type": "tcp", "bind": f"127.0.0.1:{self.port}"}},
-            "plugins": {
-                "amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}
-            },
-        }
-        self._broker = Broker(config)
-        await self._broker.start()
-
-    def start(self, timeout: float = 10.0) -> EmbeddedBroker:
-        """Start serving; raise RuntimeError if it cannot."""
-        self._thread.start()
-        if not self._ready.wait(timeout) or self._error is not None:
-            raise RuntimeError(f"the embedded MQTT broker did not start: {self._error}")
-        return self  # Broker.start() returns once its listener accepts connections
-
-    def alive(self) -> bool:
-        """True while the broker's thread runs."""
-        return self._thread.is_alive()
-
-    def stop(self, timeout: float = 10.0) -> None:
-        """Shut the broker down and end its thread."""
-        if not self._thread.is_alive():
-            return
-        if self._broker is not None:
-            future = asyncio.run_coroutine_threadsafe(self._broker.shutdown(), self._loop)
-            try:
-                future.result(timeout)
-            except Exception as exc:  # stopping anyway
-                log.warning("embedded broker shutdown: %s", exc)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout)
-        if not self._thread.is_alive():
-            self._loop.close()
-
-
-@dataclass
-class Part:
-    """One `opsroom` subprocess of the demo, logging to its own file."""
-
-    name: str
-    argv: list[str]
-    log_file: Path
-    proc: subprocess.Popen[bytes] | None = None
-
-    def start(self, env: dict[str, str]) -> Part:
-        """Start it in its own process group, output to its log file."""
-        self.log_file.parent.mkdir(parents=True, exist_ok=True)
-        with self.log_file.open("ab") as out:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "opsroom", *self.argv],
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                process_group=0,
-            )
-        return self
-
-    def exit_code(self) -> int | None:
-        """None while it runs, else its exit code."""
-        return None if self.proc is None else self.proc.poll()
-
-    def stop(self, timeout: float = STOP_TIMEOUT_S) -> None:
-        """SIGTERM, then SIGKILL to its whole group if it does not end within `timeout`."""
-        proc = self.proc
-        if proc is None:
-            return
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                log.warning("%s did not stop within %.0f s: killing it", self.name, timeout)
-        # anything left in its group (a child it started) goes too
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-
-    def tail(self, lines: int = 15) -> str:
-        """The end of its log, to show why it stopped."""
-        try:
-            text = self.log_file.read_text(errors="replace")
-        except OSError:
-            return ""
-        return "\n".join(text.splitlines()[-lines:])
 
 
 @dataclass
@@ -289,21 +157,6 @@ def dashboard_healthy(port: int) -> bool:
             return bool(response.status == 200 and response.read().strip() == b"ok")
     except (OSError, urllib.error.URLError):
         return False
-
-
-def _log_says(part: Part, text: str) -> bool:
-    try:
-        return text in part.log_file.read_text(errors="replace")
-    except OSError:
-        return False
-
-
-def _connected(part: Part) -> Callable[[], bool]:
-    return lambda: _log_says(part, "connected to")
-
-
-class PartDied(RuntimeError):
-    """A part of the demo stopped on its own."""
 
 
 @dataclass
@@ -441,7 +294,7 @@ class Demo:
                  "--address", "127.0.0.1"],
             ).start(env)  # fmt: skip
             for part in (ingest, rules_part):
-                if not self._wait(part.name, _connected(part), stop):
+                if not self._wait(part.name, connected(part), stop):
                     return 0
             time.sleep(0.5)  # the subscriptions are sent right after the connection
             self._start_round(env, drill, venue, rules)

@@ -1,5 +1,8 @@
 """InfluxDB 2 store: the production adapter (influxdb-client, line protocol in, Flux out).
 
+Over 400 lines on purpose: the whole adapter (line-protocol encoding, batched writes with
+retries, one Flux query per Store method) in one module, read side by side with store/sqlite.py.
+
 Data layout (one bucket, shared by any number of events):
 
 - A reading is one point: measurement = kind, tags `event_id` (the store's event) and

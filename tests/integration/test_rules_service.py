@@ -360,7 +360,7 @@ def test_alerts_flow_while_the_state_cannot_be_saved(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Unsaved messages stay unacknowledged for a grace period, then are acknowledged anyway."""
-    monkeypatch.setattr("rules.service.STATE_GRACE_S", 0.5)
+    monkeypatch.setattr("rules.state.STATE_GRACE_S", 0.5)
     alerts = collect(topics.alerts_filter(event))
     settings = make_settings(broker.port, event, tmp_path)
     blocker = settings.rules_state_file.with_name(settings.rules_state_file.name + ".tmp")

@@ -11,7 +11,9 @@ import pytest
 
 from opsroom import topics
 from opsroom.alerts import AlertEvent
-from rules.service import EventClock, alert_messages, parse_ack, parse_status, write_state
+from rules.messages import EventClock, parse_ack, parse_status
+from rules.state import write_state
+from rules.writer import alert_messages
 
 T0 = datetime(2026, 7, 4, 12, 0, tzinfo=UTC)
 S = timedelta(seconds=1)

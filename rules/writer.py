@@ -1,0 +1,199 @@
+"""Where the rules service's alert transitions go: MQTT first, then the store and notifiers.
+
+Every transition is published on `alerts/<alert_id>` first (retained while active; when
+resolved, the resolved event and then an empty retained message that clears it), then handed
+to the store writer thread (retried with back-off while the store is down: alerts keep
+flowing on MQTT) and to the notifiers (their own threads). The messages the broker has not
+confirmed, the active alerts' last messages and the transitions not yet stored are what the
+state file keeps of the writer (see rules.state).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from opsroom import topics
+from opsroom.alerts import AlertEvent
+from opsroom.clock import Clock, utcnow
+from opsroom.service import ServiceCore
+from opsroom.store import Store, StoreError
+from rules.notify import Dispatcher
+
+if TYPE_CHECKING:
+    from rules.service import Counters
+
+log = logging.getLogger("opsroom.rules")
+STORE_BATCH = 500
+STORE_MAX_BACKOFF_S = 30.0
+
+
+def alert_messages(event: str, alert: AlertEvent, payload: bytes) -> list[tuple[str, bytes, bool]]:
+    """The (topic, payload, retain) publications of one transition (`payload`: its JSON).
+
+    Active: the event, retained (a dashboard that connects later sees it). Resolved: the event,
+    not retained, then an empty retained message that clears the retained one (subscribers
+    get that empty message too and must skip it).
+    """
+    topic = topics.alert(event, alert.alert_id)
+    if alert.active:
+        return [(topic, payload, True)]
+    return [(topic, payload, False), (topic, b"", True)]
+
+
+class AlertWriter:
+    """Publishes, stores and notifies transitions. `emit` and the MQTT side run on the
+    service's worker thread; the store side on its own thread (`start`, `stop_store`).
+
+    `changed()` is called whenever what the state file lists changed (it needs saving).
+    """
+
+    def __init__(
+        self,
+        core: ServiceCore[Any],
+        store: Store,
+        dispatcher: Dispatcher,
+        counters: Counters,
+        changed: Callable[[], None],
+        clock: Clock = utcnow,
+    ) -> None:
+        self.core = core
+        self.event = core.settings.event
+        self.store = store
+        self.dispatcher = dispatcher
+        self.counters = counters
+        self.clock = clock
+        self._changed = changed
+        # worker-owned
+        self.unconfirmed: dict[int, tuple[str, bytes, bool]] = {}
+        self.retained: dict[str, bytes] = {}  # alert id -> the active alert's last message
+        # worker -> store writer
+        self.store_lock = threading.Lock()
+        self.unstored: list[tuple[AlertEvent, bytes]] = []  # with its JSON
+        self._store_wake = threading.Event()
+        self._store_stop = threading.Event()
+        self._store_thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Start the store writer thread."""
+        self._store_thread = threading.Thread(
+            target=self._store_loop, name="rules-store", daemon=True
+        )
+        self._store_thread.start()
+
+    def stop_store(self, timeout: float) -> None:
+        """Stop the store writer; what it has not written stays listed for the state file."""
+        self._store_stop.set()
+        self._store_wake.set()
+        if self._store_thread is not None:
+            self._store_thread.join(timeout)
+
+    def pending(self) -> int:
+        """How many transitions wait for the store."""
+        with self.store_lock:
+            return len(self.unstored)
+
+    def queue_unstored(self, events: list[AlertEvent]) -> None:
+        """Transitions a previous run did not store (from the state file)."""
+        with self.store_lock:
+            self.unstored.extend((e, e.model_dump_json().encode()) for e in events)
+
+    def emit(self, events: list[AlertEvent]) -> None:
+        """Publish (MQTT first), then queue for the store and the notifiers."""
+        wall = self.clock()
+        stamped = [
+            e if e.recorded_at else e.model_copy(update={"recorded_at": wall}) for e in events
+        ]
+        done = []
+        for event in stamped:
+            payload = event.model_dump_json().encode()
+            for topic, body, retain in alert_messages(self.event, event, payload):
+                self.publish(topic, body, retain)
+            if event.active:
+                self.retained[event.alert_id] = payload
+            else:
+                self.retained.pop(event.alert_id, None)
+            done.append((event, payload))
+            # DEBUG: a storm of transitions must not cost a log line each; the store, MQTT
+            # and the counters line have them
+            log.debug(
+                "alert %s %s (%s): %s", event.alert_id, event.state, event.severity, event.message
+            )
+        with self.store_lock:
+            self.unstored.extend(done)
+        self._store_wake.set()
+        for event in stamped:
+            self.dispatcher.submit(event)
+        self.counters.transitions += len(stamped)
+        self._changed()
+
+    def republish(self, active: list[AlertEvent]) -> None:
+        """Publish every active alert retained again, as it was last sent."""
+        # what the service sent (stamped, with the acknowledgement's sent_ts), else the engine's
+        kept = self.retained
+        self.retained = {
+            a.alert_id: kept.get(a.alert_id) or a.model_dump_json().encode() for a in active
+        }
+        for alert_id, payload in self.retained.items():
+            self.publish(topics.alert(self.event, alert_id), payload, True)
+        self.counters.republished += len(active)
+        self._changed()  # the state's list of unconfirmed messages changed
+        log.info(
+            "republished %d active alerts retained (%s)",
+            len(active),
+            "first connection"
+            if self.core.session.generation <= 1
+            else "the broker had no session",
+        )
+
+    def publish(self, topic: str, payload: bytes, retain: bool) -> None:
+        """Publish at QoS 1 and keep it listed until the broker confirms it."""
+        client = self.core.client
+        assert client is not None
+        info = client.publish(topic, payload, qos=1, retain=retain)
+        # confirmations are drained on this thread, so the mid is registered before its turn
+        self.unconfirmed[info.mid] = (topic, payload, retain)
+
+    def drain_confirmations(self) -> None:
+        """Take the broker's confirmations off the list of unconfirmed messages."""
+        for mid in self.core.take_confirmed():
+            if self.unconfirmed.pop(mid, None) is not None:
+                self.counters.published += 1
+                self._changed()  # the state's list of unconfirmed messages changed
+
+    # -- store writer thread -------------------------------------------------------------
+
+    def _store_loop(self) -> None:
+        delay = 0.2
+        while True:
+            with self.store_lock:
+                batch = [event for event, _ in self.unstored[:STORE_BATCH]]
+            if not batch:
+                if self._store_stop.is_set():
+                    return
+                self._store_wake.wait(0.2)
+                self._store_wake.clear()
+                continue
+            try:
+                self.store.write_alert_events(batch)
+            except StoreError as exc:
+                self.counters.store_errors += 1
+                log.error(
+                    "store write of %d alert events failed: %s (retry in %.1f s; alerts still "
+                    "go out on MQTT)",
+                    len(batch),
+                    exc,
+                    delay,
+                )
+                if self._store_stop.wait(delay):
+                    return  # the rest is saved with the state and written on the next start
+                delay = min(delay * 2, STORE_MAX_BACKOFF_S)
+                continue
+            delay = 0.2
+            with self.store_lock:
+                del self.unstored[: len(batch)]
+                self.counters.store_pending = len(self.unstored)
+            self.counters.stored += len(batch)
+            self._changed()  # the state's list of unstored transitions changed
