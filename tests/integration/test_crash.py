@@ -44,7 +44,7 @@ def test_kill_9_mid_batch_loses_and_doubles_nothing(
         "OPSROOM_SPOOL_DIR": str(tmp_path / "spool"),
     }
     proc = start_ingest(env)
-    store = SqliteStore(db)
+    store = SqliteStore(db, event=event)  # what ingest stores under OPSROOM_EVENT
     wait_status(own_broker.port, event, "ingest")  # subscribed: the persistent session exists
     pub = publisher(own_broker.port)
     confirmed: set[int] = set()
