@@ -12,7 +12,7 @@ from opsroom.families.weather import FAMILY, Station
 from simulators.families.base import Expectation, IncidentBase, IncidentType
 from simulators.world import Device, World, smoothstep
 
-MEAN_WIND_MS = 4.0  # a breezy summer day
+MEAN_WIND_MS = 3.0  # a light breeze on a summer day
 GUST_FACTOR = 1.5  # gust over mean wind, open field (WMO No. 1132: 1.3-1.7 over land)
 DETECTOR_RANGE_KM = 40.0  # strikes farther away are not reported
 
