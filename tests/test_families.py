@@ -21,8 +21,8 @@ ALLOWED: frozenset[str] = frozenset()
 PACKAGES = ("opsroom", "ingest", "rules", "dashboard", "simulators")
 
 
-def test_the_four_families_are_found_by_scanning() -> None:
-    assert {"crowd", "power", "coldchain", "shuttle"} <= NAMES
+def test_the_five_families_are_found_by_scanning() -> None:
+    assert {"crowd", "power", "coldchain", "shuttle", "weather"} <= NAMES
 
 
 @pytest.mark.parametrize("kind", sorted(FAMILIES))

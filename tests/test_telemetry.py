@@ -44,7 +44,7 @@ def rejected(kind: str, payload: bytes, now: datetime = NOW, limits: Limits = LI
 
 
 def test_the_design_families_are_registered() -> None:
-    assert {"crowd", "power", "coldchain", "shuttle"} <= set(FAMILIES)
+    assert {"crowd", "power", "coldchain", "shuttle", "weather"} <= set(FAMILIES)
     for kind, family in FAMILIES.items():
         assert family.kind == kind
         assert family.description
@@ -253,9 +253,9 @@ INVALID = [
         id="oversized",
     ),
     pytest.param(
-        "weather",
-        body(wind_ms=3.0),
-        "unknown sensor kind 'weather' (known: coldchain, crowd, power, shuttle",
+        "seismic",
+        body(pga_g=0.01),
+        "unknown sensor kind 'seismic' (known: coldchain, crowd, power, shuttle, weather",
         id="unknown-kind",
     ),
 ]

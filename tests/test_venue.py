@@ -201,15 +201,17 @@ def test_sensors_maps_every_device_to_its_kind(venue: Venue) -> None:
     assert sensors[("coldchain", "smokestack-fridge")] == "fridge"
     assert sensors[("coldchain", "curry-up-hot")] == "hot_holding"
     assert sensors[("shuttle", "town-bus-1")] == "shuttle"
+    assert sensors[("weather", "wx-arena")] == "station"
     expected = (
         len(venue.zones)
         + len(venue.gates)
         + len(venue.generators)
         + len(venue.catering)
         + len(venue.shuttles)
+        + len(venue.stations)
     )
     assert len(sensors) == expected
-    assert {kind for kind, _ in sensors} == {"crowd", "power", "coldchain", "shuttle"}
+    assert {kind for kind, _ in sensors} == {"crowd", "power", "coldchain", "shuttle", "weather"}
     for kind, sensor_id in sensors:
         assert topics.valid_id(sensor_id), sensor_id
         parsed = topics.parse_reading(topics.reading("riverside", kind, sensor_id))

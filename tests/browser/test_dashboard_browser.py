@@ -13,7 +13,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import orjson
@@ -22,6 +22,7 @@ import pytest
 from opsroom import topics
 from opsroom.broker import free_port
 from opsroom.store.sqlite import SqliteStore
+from opsroom.telemetry import Reading
 from tests.dashboard import data
 from tests.dashboard.test_notifications import write_log
 from tests.rules.test_notify import Target
@@ -56,10 +57,32 @@ def _healthy(url: str) -> bool:
         return False
 
 
+def _weather(path: Path, end: datetime, event: str) -> None:
+    """A gusty half hour at the arena mast, with lightning closing in."""
+    store = SqliteStore(path, event=event)
+    try:
+        store.write_readings(
+            [
+                Reading(
+                    "weather",
+                    "wx-arena",
+                    end - timedelta(minutes=30 - i),
+                    {"wind_ms": 5.0 + i / 3, "gust_ms": 8.0 + i / 2, "strike_km": 30.0 - i,
+                     "strikes": 1},
+                )
+                for i in range(31)
+            ]
+        )  # fmt: skip
+    finally:
+        store.close()
+
+
 @pytest.fixture
 def dashboard(tmp_path: Path, broker, event: str) -> Iterator[tuple[str, Path]]:
     """`opsroom dashboard` on a free port over a store holding a firing alert; URL and store."""
-    store = data.fill(tmp_path / "store.db", datetime.now(UTC), event=event)
+    now = datetime.now(UTC)
+    store = data.fill(tmp_path / "store.db", now, event=event)  # the dashboard's event
+    _weather(store, now, event)
     # the rules service's notification log in the shared data directory: the sms gateway is down
     data_dir = tmp_path / "data"
     data_dir.mkdir()
@@ -151,13 +174,18 @@ def test_log_in_see_the_alert_and_acknowledge_it(dashboard, collect, event: str)
             metric = page.locator("[data-testid='stMetric']", has_text="Warning alerts")
             metric.get_by_text("1", exact=True).wait_for(timeout=8000)
 
-            for n, title in enumerate(["Crowd", "Power", "Cold chain", "Shuttles"], start=2):
+            for n, title in enumerate(
+                ["Crowd", "Power", "Cold chain", "Shuttles", "Weather"], start=2
+            ):
                 page.get_by_role("link", name=title).click()
                 page.get_by_role("heading", name=title).wait_for()
                 page.wait_for_selector("div.js-plotly-plot .main-svg")
                 page.wait_for_timeout(1500)
                 if title == "Crowd":  # the gate-flow levels come from --rules, override included
                     assert "Dance Tent Entrance: warning 55, critical 66" in page.content()
+                if title == "Weather":  # the structures' limits are drawn as bands
+                    page.get_by_text("Nearest lightning strike").wait_for()
+                    assert "Dance Tent big top: operate / evacuate" in page.content()
                 name = title.lower().replace(" ", "")
                 page.screenshot(path=SHOTS / f"{n:02d}-{name}.png", full_page=True)
 
@@ -171,7 +199,7 @@ def test_log_in_see_the_alert_and_acknowledge_it(dashboard, collect, event: str)
             page.get_by_role("heading", name="Notifications for this alert").wait_for()
             page.get_by_text("Latest 4 of 4 attempts").wait_for()
             page.wait_for_selector("div.js-plotly-plot .main-svg")
-            page.screenshot(path=SHOTS / "06-alerts.png", full_page=True)
+            page.screenshot(path=SHOTS / "07-alerts.png", full_page=True)
         finally:
             browser.close()
 

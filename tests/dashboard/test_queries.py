@@ -278,6 +278,7 @@ def test_family_and_zone_tiles(store, venue) -> None:
         "power": "ok",
         "coldchain": "critical",
         "shuttle": "warning",
+        "weather": "nodata",  # the stations have not reported
     }
     assert tiles["coldchain"].detail.startswith("1 active alert ·")
     later = {k: queries.data_age(store, venue, [k], NOW + timedelta(hours=1), 60) for k in ages}

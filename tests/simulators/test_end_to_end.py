@@ -1,7 +1,7 @@
 """Every incident type raises its intended alert: drill -> Mosquitto -> ingest + rules -> report.
 
 A compact drill (2 h 40 min of simulated time, played as fast as the broker takes it) injects
-one incident of each of the 13 types; ingest stores the readings and dead-letters the malformed
+one incident of each of the 15 types; ingest stores the readings and dead-letters the malformed
 payloads, the rules service raises the alerts, a stand-in duty officer acknowledges each alert,
 and the after-action matching must find every incident detected by its expected rule, and
 every malformed payload dead-lettered.
@@ -63,6 +63,8 @@ incidents:
   - {type: sensor_silent, at: 120m, target: fish-and-ships-freezer, duration: 15m,
      mode: disconnect}
   - {type: malformed_payloads, at: 130m, target: gen-family, duration: 5m}
+  - {type: heat, at: 5m, target: wx-arena, duration: 40m, temp_c: 36, humidity_pct: 55}
+  - {type: storm_front, at: 60m, target: wx-campsite, duration: 40m, peak_gust_ms: 24}
 """
 
 
@@ -190,7 +192,12 @@ def test_every_incident_raises_its_alert(
         elif o.time_to_ack is None:
             problems.append((o.incident.type, "not acknowledged"))
     assert not problems, report
-    assert result.detected == result.expected == 13
+    assert result.detected == result.expected == 15
     assert result.handled == result.malformed == 1, report  # every payload dead-lettered
     assert not result.unmatched, report  # no false alarms from the simulated devices
     assert page.stat().st_size > 1_000_000
+    # the storm's lightning alert clears in event time, 30 minutes after its last close strike
+    lightning = [e for e in events if e.rule == "lightning" and e.subject == "wx-campsite"]
+    assert [e.state for e in lightning][-1] == "resolved", lightning
+    fired, cleared = lightning[0].ts, lightning[-1].ts
+    assert 30 * 60 <= (cleared - fired).total_seconds() <= 60 * 60, lightning

@@ -75,7 +75,7 @@ def test_every_device_goes_online_reports_and_is_cleared(festival_run: Run) -> N
     sim, messages = festival_run
     status = [m for m in messages if m.kind == "status"]
     ids = {d.sensor_id for d in sim.devices}
-    assert len(ids) == 37
+    assert len(ids) == len(sim.venue.sensors()) == 39
     assert all(m.retain for m in status)
     first = [m for m in status if m.t == 0]
     assert {m.sensor_id for m in first} == ids

@@ -1,0 +1,160 @@
+"""Weather: gust and lightning distance over time, the structures' wind limits as bands.
+
+The family's dashboard part: its tables (pure queries) on top, its page below.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from dashboard import cache, ui
+from dashboard.queries import _age, _alerts_by_subject, _frame, _latest, _num
+from dashboard.tables import Table, TableInputs
+from opsroom.alerts import AlertEvent
+from opsroom.families.weather import heat_index_c, nearest_station
+from opsroom.store import Store
+from opsroom.venue import Venue
+
+TABLE = ["name", "gust_ms", "wind_ms", "strike_km", "air_temp_c", "heat_index_c", "status"]
+STRUCTURES_TABLE = ["name", "type", "station", "gust_ms", "operating_gust_ms", "evacuate_gust_ms"]
+HISTORY = timedelta(hours=3)
+
+ICON = ":material/thunderstorm:"
+
+# ---------------------------------------------------------------- tables
+
+
+def stations_frame(
+    store: Store, venue: Venue, now: datetime, active: Sequence[AlertEvent] = ()
+) -> pd.DataFrame:
+    """One row per weather station: its latest wind, lightning, temperature; alert status."""
+    latest = _latest(store, venue, "weather")
+    alerts = _alerts_by_subject(active, "weather")
+    rows = []
+    for s in venue.stations:
+        r = latest.get(s.id)
+        values = r.values if r else {}
+        temp, rh = _num(values.get("air_temp_c")), _num(values.get("humidity_pct"))
+        rows.append(
+            {
+                "id": s.id,
+                "name": s.name or s.id,
+                "lat": s.location[0],
+                "lon": s.location[1],
+                "wind_ms": _num(values.get("wind_ms")),
+                "gust_ms": _num(values.get("gust_ms")),
+                "strike_km": _num(values.get("strike_km")),
+                "air_temp_c": temp,
+                "heat_index_c": None if temp is None or rh is None else heat_index_c(temp, rh),
+                "status": alerts.get(s.id, "ok") if r else "nodata",
+                "ts": r.ts if r else None,
+                "age_s": _age(now, r),
+                "drill": bool(r and r.drill),
+            }
+        )
+    return _frame(rows)
+
+
+def structures_frame(store: Store, venue: Venue, now: datetime) -> pd.DataFrame:
+    """One row per structure: its nearest station's gust against the structure's limits."""
+    latest = _latest(store, venue, "weather")
+    rows = []
+    for s in venue.structures:
+        station = nearest_station(s, venue.stations)
+        r = latest.get(station.id) if station else None
+        gust = _num(r.values.get("gust_ms")) if r else None
+        status = "nodata"
+        if gust is not None:
+            status = (
+                "critical"
+                if gust > s.evacuate_gust_ms
+                else "warning"
+                if gust > s.operating_gust_ms
+                else "ok"
+            )
+        rows.append(
+            {
+                "id": s.id,
+                "name": s.name or s.id,
+                "type": s.type,
+                "lat": s.location[0],
+                "lon": s.location[1],
+                "station": station.id if station else None,
+                "gust_ms": gust,
+                "operating_gust_ms": s.operating_gust_ms,
+                "evacuate_gust_ms": s.evacuate_gust_ms,
+                "status": status,
+            }
+        )
+    return _frame(rows)
+
+
+def _stations(t: TableInputs) -> pd.DataFrame:
+    return stations_frame(t.store, t.venue, t.now, t.active)
+
+
+def _structures(t: TableInputs) -> pd.DataFrame:
+    return structures_frame(t.store, t.venue, t.now)
+
+
+TABLES: dict[str, Table] = {"stations": _stations, "structures": _structures}
+
+
+# ---------------------------------------------------------------- page
+
+
+def _chart(history: pd.DataFrame, title: str, unit: str, bands: pd.DataFrame | None) -> go.Figure:
+    fig = go.Figure()
+    for station, rows in history.groupby("sensor_id") if len(history) else ():
+        fig.add_trace(go.Scatter(x=rows["ts"], y=rows["value"], name=str(station), mode="lines"))
+    if bands is not None:
+        for row in bands.itertuples():
+            fig.add_hrect(
+                y0=row.operating_gust_ms,
+                y1=row.evacuate_gust_ms,
+                fillcolor="orange",
+                opacity=0.15,
+                line_width=0,
+                annotation_text=f"{row.name}: operate / evacuate",
+            )
+    fig.update_layout(title=title, yaxis_title=unit, height=320)
+    return fig
+
+
+@st.fragment(run_every=ui.REFRESH_S)
+def live(ctx: ui.Context) -> None:
+    """Stations, structures, charts and map, refreshed in place."""
+    now = ui.now_s()
+    key = (ctx.store_url, ctx.venue_path, ctx.venue_mtime)
+    age = cache.data_age(*key, ("weather",), now, ctx.settings.dashboard_stale_s)
+    stations = cache.frame(*key, "stations", now, ctx.rules_file)
+    structures = cache.frame(*key, "structures", now, ctx.rules_file)
+    ui.drill_banner(age.drill)
+    ui.freshness(age, ctx.tz)
+    ids = tuple(s.id for s in ctx.venue.stations)
+    gusts = cache.series(ctx.store_url, "weather", "gust_ms", ids, now, HISTORY.total_seconds())
+    strikes = cache.series(ctx.store_url, "weather", "strike_km", ids, now, HISTORY.total_seconds())
+    st.plotly_chart(_chart(gusts, "Wind gust", "m/s", structures), key="weather_gust")
+    st.plotly_chart(
+        _chart(strikes, "Nearest lightning strike", "km", None), key="weather_lightning"
+    )
+    if len(stations):
+        st.map(pd.concat([stations[["lat", "lon"]], structures[["lat", "lon"]]]), size=20)
+    ui.table(stations, TABLE)
+    ui.table(structures, STRUCTURES_TABLE)
+
+
+def page() -> None:
+    """The family's page (Streamlit runs this file as a script)."""
+    context = ui.context()
+    st.title("Weather")
+    live(context)
+
+
+if __name__ == "__main__":
+    page()
