@@ -17,6 +17,7 @@ from ingest import IngestService
 from opsroom import topics
 from opsroom.app.cli import main
 from opsroom.broker import Mosquitto
+from opsroom.families import FAMILIES
 from opsroom.settings import Settings
 from opsroom.store.sqlite import SqliteStore
 from opsroom.venue import Venue
@@ -64,9 +65,7 @@ def test_drill_over_mosquitto(
     assert len(got) >= n_expected
     by_kind = Counter(m.topic.split("/")[2] for m in got)
     assert by_kind["drill"] == 8
-    readings = [
-        m for m in got if m.topic.split("/")[2] in ("crowd", "power", "coldchain", "shuttle")
-    ]
+    readings = [m for m in got if m.topic.split("/")[2] in FAMILIES]
     assert len(readings) == sum(1 for m in expected if m.kind in ("reading", "malformed"))
     for m in readings:
         try:
