@@ -96,7 +96,7 @@ def invalid_messages(event: str) -> list[tuple[str, bytes, str]]:
             "limit",
         ),
         (
-            t("weather", "station-1"),
+            t("seismic", "probe-1"),
             json.dumps({"ts": now_iso(), "wind": 3}).encode(),
             "unknown sensor kind",
         ),
