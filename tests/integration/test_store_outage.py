@@ -122,7 +122,8 @@ def test_store_outage_at_2000_msgs_loses_and_doubles_nothing(
 
     feeder = threading.Thread(target=publish_all)
     feeder.start()
-    time.sleep(3)  # the store is fine for a while
+    # the store is fine for a while: readings are stored before the outage begins
+    assert wait_until(lambda: service.counters.stored >= RATE * 2, timeout=30), service.counters
     locker = sqlite3.connect(db, isolation_level=None)
     locker.execute("BEGIN EXCLUSIVE")  # the store is locked: every write fails
     outage_started = service.counters.stored
