@@ -21,7 +21,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--rules",
         type=Path,
-        help="rules file (OPSROOM_RULES); required: a source checkout has examples/rules.yaml",
+        help="rules file (OPSROOM_RULES); required: `opsroom init DIR` writes a starter set",
     )
     p.add_argument("--venue", type=Path, help="venue file (OPSROOM_VENUE); required")
     p.add_argument(
@@ -51,7 +51,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     from rules.notify import NotifierSet, load_notifiers
     from rules.service import EngineLike, RulesService
 
-    example = " (a source checkout has examples/{})"
+    example = " (`opsroom init DIR` writes a starter {})"
     rules_file = _need(
         settings.rules, "no rules file", "--rules", "OPSROOM_RULES", example.format("rules.yaml")
     )

@@ -15,11 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from opsroom.app.demo import examples_dir, generated_password, prepare_data_dir
+from opsroom.app.demo import generated_password, prepare_data_dir
 from opsroom.app.parts import mosquitto_binary
 from opsroom.broker import free_port
 from opsroom.configfile import ConfigError
 from opsroom.settings import Settings
+from opsroom.shipped import examples_dir
 from opsroom.store.sqlite import SqliteStore
 
 UP_TIMEOUT_S = 90.0

@@ -17,7 +17,7 @@ import ingest.cli
 import rules.cli
 import simulators.cli
 from opsroom import __version__, redact
-from opsroom.app import commands, query
+from opsroom.app import commands, init, query
 from opsroom.configfile import ConfigError
 from opsroom.store import StoreError
 
@@ -34,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     commands.register_demo(sub)
+    init.register_init(sub)
     for command in (*ingest.cli.COMMANDS, *rules.cli.COMMANDS):
         command.register(sub)
     commands.register_check_config(sub)

@@ -62,10 +62,25 @@ def register_mosquitto_acl(sub: Sub) -> None:
     p.set_defaults(handler=cmd_mosquitto_acl)
 
 
+def _event_folder(args: argparse.Namespace) -> list[Path]:
+    """`check-config DIR`: the folder's venue.yaml, and its rules, notifiers and drills."""
+    folder: Path = args.venue_file
+    args.venue_file = folder / "venue.yaml"
+    if args.rules is None and (folder / "rules.yaml").is_file():
+        args.rules = folder / "rules.yaml"
+    if args.notifiers is None and (folder / "notifiers.yaml").is_file():
+        args.notifiers = folder / "notifiers.yaml"
+    return sorted((folder / "drills").glob("*.yaml"))
+
+
 def cmd_check_config(args: argparse.Namespace) -> int:
-    """Validate a venue file (and a rules file against it, and a notifiers file)."""
+    """Validate a venue file (and a rules file against it, and a notifiers file).
+
+    Given a folder (as `opsroom init` writes), check its venue.yaml, rules.yaml,
+    notifiers.yaml and every drill in drills/ against the venue."""
     from opsroom.venue import load_venue
 
+    drills = _event_folder(args) if args.venue_file.is_dir() else []
     venue = load_venue(args.venue_file)
     sensors = venue.sensors()
     print(f"{args.venue_file}: OK: {venue.event.name}")
@@ -92,6 +107,12 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         notifiers = load_notifiers(args.notifiers)
         names = ", ".join(n.name for n, _ in notifiers.entries) or "none"
         print(f"{args.notifiers}: OK: {len(notifiers.entries)} notifiers ({names})")
+    if drills:
+        from simulators.drill import load_drill
+
+        for path in drills:
+            drill = load_drill(path, venue)
+            print(f"{path}: OK: {drill.name!r}, {len(drill.incidents)} incidents")
     return exit_code
 
 
@@ -140,7 +161,13 @@ def register_check_config(sub: Sub) -> None:
         help="validate a venue file, and rules and notifiers files",
         description=cmd_check_config.__doc__,
     )
-    p.add_argument("venue_file", metavar="VENUE", type=Path, help="venue YAML file")
+    p.add_argument(
+        "venue_file",
+        metavar="VENUE",
+        type=Path,
+        help="venue YAML file, or an event folder (venue.yaml, rules.yaml, notifiers.yaml, "
+        "drills/*.yaml: each checked)",
+    )
     p.add_argument("--rules", type=Path, help="also check this rules file against the venue")
     p.add_argument(
         "--strict",

@@ -41,6 +41,7 @@ from opsroom.app.parts import EmbeddedBroker, Part, PartDied, connected, mosquit
 from opsroom.broker import Mosquitto
 from opsroom.configfile import ConfigError
 from opsroom.settings import MIN_PASSWORD_LENGTH
+from opsroom.shipped import example
 
 log = logging.getLogger("opsroom.demo")
 
@@ -56,26 +57,12 @@ READY_TIMEOUT_S = 60.0
 Print = Callable[[str], None]
 
 
-def examples_dir() -> Path:
-    """The examples/ folder next to the package (a source checkout or an editable install)."""
-    return Path(__file__).resolve().parents[2] / "examples"
-
-
 def _example(given: Path | None, name: str, flag: str) -> Path:
     if given is not None:
         if not given.is_file():
             raise ConfigError(str(given), [f"{flag}: no such file"])
         return given.resolve()
-    path = examples_dir() / name
-    if not path.is_file():
-        raise ConfigError(
-            "demo",
-            [
-                f"{flag}: the example {name} is not at {path}: the demo uses the examples/ "
-                f"folder of a source checkout (pip install -e .); pass {flag} FILE instead"
-            ],
-        )
-    return path
+    return example(name)
 
 
 def _need_module(name: str, what: str) -> None:

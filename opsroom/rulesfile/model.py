@@ -47,6 +47,7 @@ from opsroom.configfile import (
 )
 from opsroom.rulesfile.spec import KINDS, RuleBase
 from opsroom.rulesfile.subjects import subjects_of
+from opsroom.shipped import examples_dir
 from opsroom.venue import Venue
 
 __all__ = [
@@ -59,9 +60,9 @@ __all__ = [
     "shipped_rules",
 ]
 
-SHIPPED_RULES = Path(__file__).resolve().parents[2] / "examples" / "rules.yaml"
-"""The rules file Opsroom ships: the defaults every venue starts with, each with its source.
-A source checkout or an editable install has it; the services are given their rules file."""
+SHIPPED_RULES = examples_dir() / "rules.yaml"
+"""The rules file Opsroom ships (package data, see opsroom/shipped.py): the defaults every venue
+starts with, each with its source. The services are given their own rules file."""
 
 
 def _rule(item: Any, info: ValidationInfo) -> RuleBase:
