@@ -70,13 +70,15 @@ def _event_folder(args: argparse.Namespace) -> list[Path]:
         args.rules = folder / "rules.yaml"
     if args.notifiers is None and (folder / "notifiers.yaml").is_file():
         args.notifiers = folder / "notifiers.yaml"
+    if args.plans is None and (folder / "plans.yaml").is_file():
+        args.plans = folder / "plans.yaml"
     return sorted((folder / "drills").glob("*.yaml"))
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
-    """Validate a venue file (and a rules file against it, and a notifiers file).
+    """Validate a venue file (and rules, plans and notifiers files against it).
 
-    Given a folder (as `opsroom init` writes), check its venue.yaml, rules.yaml,
+    Given a folder (as `opsroom init` writes), check its venue.yaml, rules.yaml, plans.yaml,
     notifiers.yaml and every drill in drills/ against the venue."""
     from opsroom.venue import load_venue
 
@@ -100,6 +102,22 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         for warning in warned:
             print(f"  warning: {warning}")
         exit_code = 1 if failed else 0
+    if args.plans is not None:
+        from opsroom.plans import load_plans
+
+        rule_ids = None
+        if args.rules is not None:
+            rule_ids = [r.id for r in ruleset.rules]
+        entity_ids = [e.id for _, _, items in venue.sections() for e in items]
+        plans = load_plans(args.plans, rule_ids, entity_ids)
+        steps = sum(len(p.steps) for p in plans.plans)
+        print(f"{args.plans}: OK: {len(plans.plans)} plans, {steps} steps")
+        if args.rules is not None:
+            # a rule without a plan is allowed, and said: every risk should have one
+            covered = {r for p in plans.plans for r in p.triggers.rules}
+            for rule in ruleset.rules:
+                if rule.id not in covered:
+                    print(f"  note: rule {rule.id!r} starts no plan")
     if args.notifiers is not None:
         # the notifiers file is the rules service's; the entry layer may use any service
         from rules.notify import load_notifiers
@@ -173,6 +191,11 @@ def register_check_config(sub: Sub) -> None:
         "--strict",
         action="store_true",
         help="exit 1 if the rules file has warnings (overrides of entities the venue lacks)",
+    )
+    p.add_argument(
+        "--plans",
+        type=Path,
+        help="also check this plans file (against the rules file's rule ids and the venue)",
     )
     p.add_argument(
         "--notifiers",

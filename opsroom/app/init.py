@@ -1,7 +1,7 @@
 """`opsroom init DIR`: a starter set of files for a new event, which passes `check-config`.
 
-From the shipped example (the only source today, `--from example`): its venue, rules and
-drills as they are, a notifiers file that sends nowhere yet, a `.env.example` with the
+From the shipped example (the only source today, `--from example`): its venue, rules, plans
+and drills as they are, a notifiers file that sends nowhere yet, a `.env.example` with the
 services' settings pointing at this folder, and a README of next steps. Nothing is
 overwritten unless `--force` is given: if any file is already there, nothing is written.
 """
@@ -49,7 +49,13 @@ def plan(target: Path, source: str = "example") -> list[Planned]:
     def fill(text: str) -> str:
         return text.replace("{dir}", where).replace("{event}", event)
 
-    copied = ["venue.yaml", "rules.yaml", "drills/opening-rush.yaml", "drills/festival-day.yaml"]
+    copied = [
+        "venue.yaml",
+        "rules.yaml",
+        "plans.yaml",
+        "drills/opening-rush.yaml",
+        "drills/festival-day.yaml",
+    ]
     out = [Planned(target / n, example(n).read_text(encoding="utf-8")) for n in copied]
     out.append(Planned(target / "drills" / "README.md", example("drills/README.md").read_text()))
     out.append(Planned(target / "notifiers.yaml", _starter("notifiers.yaml")))
