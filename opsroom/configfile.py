@@ -130,6 +130,10 @@ def validation_problems(exc: ValidationError, lines: dict[PathKey, int] | None =
             got = f" (got {err.get('input')!r})"
         if isinstance(cause, FieldError):
             got = ""
+        key = str(loc[-1]) if loc else ""
+        if err["type"] == "extra_forbidden" and err.get("input") is None and set(key) & set(" )"):
+            # `{name: Stewards (north, gates)}`: YAML splits a flow mapping at the comma
+            got += "; a comma inside {...} starts a new key: put the value in quotes"
         problems.append(f"{where}{_format_path(loc)}: {msg}{got}")
     return problems
 

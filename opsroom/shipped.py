@@ -1,4 +1,4 @@
-"""The example files Opsroom ships inside its package: venue, rules, plans, notifiers, drills.
+"""The example files Opsroom ships inside its package: venue, rules, plans, roster, drills.
 
 They are package data (`opsroom/examples/`, a link to the repository's `examples/`, so there
 is one copy), read through importlib.resources. They are there in a source checkout, an
@@ -18,6 +18,7 @@ EXAMPLE_FILES = (
     "rules.yaml",
     "notifiers.yaml",
     "plans.yaml",
+    "roster.yaml",
     "drills/opening-rush.yaml",
     "drills/festival-day.yaml",
     "drills/README.md",

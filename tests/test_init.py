@@ -14,6 +14,7 @@ EXPECTED = {
     "venue.yaml",
     "rules.yaml",
     "plans.yaml",
+    "roster.yaml",
     "notifiers.yaml",
     "drills/opening-rush.yaml",
     "drills/festival-day.yaml",
@@ -46,7 +47,14 @@ def test_init_writes_a_set_that_check_config_passes(tmp_path: Path) -> None:
     checked = opsroom("check-config", "riverside-2027", "--strict", cwd=tmp_path)
     assert checked.returncode == 0, checked.stdout + checked.stderr
     # every file of the set was checked, drills against the venue included
-    for name in ("venue.yaml", "rules.yaml", "plans.yaml", "notifiers.yaml", "opening-rush.yaml"):
+    for name in (
+        "venue.yaml",
+        "rules.yaml",
+        "plans.yaml",
+        "roster.yaml",
+        "notifiers.yaml",
+        "opening-rush.yaml",
+    ):
         assert f"{name}: OK" in checked.stdout
     env = (folder / ".env.example").read_text()
     assert "OPSROOM_EVENT=riverside-2027" in env

@@ -72,6 +72,8 @@ def _event_folder(args: argparse.Namespace) -> list[Path]:
         args.notifiers = folder / "notifiers.yaml"
     if args.plans is None and (folder / "plans.yaml").is_file():
         args.plans = folder / "plans.yaml"
+    if args.roster is None and (folder / "roster.yaml").is_file():
+        args.roster = folder / "roster.yaml"
     return sorted((folder / "drills").glob("*.yaml"))
 
 
@@ -79,7 +81,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     """Validate a venue file (and rules, plans and notifiers files against it).
 
     Given a folder (as `opsroom init` writes), check its venue.yaml, rules.yaml, plans.yaml,
-    notifiers.yaml and every drill in drills/ against the venue."""
+    roster.yaml, notifiers.yaml and every drill in drills/ against the venue."""
     from opsroom.venue import load_venue
 
     drills = _event_folder(args) if args.venue_file.is_dir() else []
@@ -102,6 +104,12 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         for warning in warned:
             print(f"  warning: {warning}")
         exit_code = 1 if failed else 0
+    roster = None
+    if args.roster is not None:
+        from opsroom.roster import load_roster
+
+        roster = load_roster(args.roster)
+        print(f"{args.roster}: OK: {len(roster.people)} people, {len(roster.teams)} teams")
     if args.plans is not None:
         from opsroom.plans import load_plans
 
@@ -112,6 +120,13 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         plans = load_plans(args.plans, rule_ids, entity_ids)
         steps = sum(len(p.steps) for p in plans.plans)
         print(f"{args.plans}: OK: {len(plans.plans)} plans, {steps} steps")
+        if roster is not None:
+            # a role nobody on the roster has (a vendor, the police) is said, not an error
+            named = {p.owner_role for p in plans.plans} | {
+                s.who for p in plans.plans for s in p.steps
+            }
+            for role in sorted(named - roster.roles()):
+                print(f"  note: plan role {role!r}: nobody on the roster has it")
         if args.rules is not None:
             # a rule without a plan is allowed, and said: every risk should have one
             covered = {r for p in plans.plans for r in p.triggers.rules}
@@ -192,6 +207,7 @@ def register_check_config(sub: Sub) -> None:
         action="store_true",
         help="exit 1 if the rules file has warnings (overrides of entities the venue lacks)",
     )
+    p.add_argument("--roster", type=Path, help="also check this roster file (people, teams)")
     p.add_argument(
         "--plans",
         type=Path,

@@ -53,6 +53,7 @@ def plan(target: Path, source: str = "example") -> list[Planned]:
         "venue.yaml",
         "rules.yaml",
         "plans.yaml",
+        "roster.yaml",
         "drills/opening-rush.yaml",
         "drills/festival-day.yaml",
     ]
