@@ -11,6 +11,7 @@ validated like the venue file: an error names the file, the line and the field.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
 
@@ -52,7 +53,7 @@ class Roster(Strict):
     @model_validator(mode="after")
     def _references(self) -> Roster:
         seen: dict[str, str] = {}
-        sections: tuple[tuple[str, list[Person] | list[Team]], ...] = (
+        sections: tuple[tuple[str, Sequence[Person | Team]], ...] = (
             ("teams", self.teams),
             ("people", self.people),
         )
