@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -16,9 +17,10 @@ import dashboard.cli
 import ingest.cli
 import rules.cli
 import simulators.cli
-from opsroom import __version__, redact
+from opsroom import __version__, i18n, redact
 from opsroom.app import commands, init, query
 from opsroom.configfile import ConfigError
+from opsroom.i18n import _
 from opsroom.store import StoreError
 
 Handler = Callable[[argparse.Namespace], int]
@@ -61,12 +63,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     sys.excepthook = _redacted_excepthook
     handler: Handler = args.handler
     try:
+        i18n.use(os.environ.get("OPSROOM_LOCALE") or i18n.DEFAULT)
+    except ValueError as exc:
+        print(f"opsroom: OPSROOM_LOCALE: {exc}", file=sys.stderr)
+        return 2
+    try:
         return handler(args)
     except ConfigError as exc:
-        print(f"opsroom: configuration error: {redact.redact(str(exc))}", file=sys.stderr)
+        print(
+            _("opsroom: configuration error: {error}", error=redact.redact(str(exc))),
+            file=sys.stderr,
+        )
         return 2
     except StoreError as exc:
-        print(f"opsroom: store error: {redact.redact(str(exc))}", file=sys.stderr)
+        print(_("opsroom: store error: {error}", error=redact.redact(str(exc))), file=sys.stderr)
         return 1
     except ConnectionError as exc:
         print(f"opsroom: {redact.redact(str(exc))}", file=sys.stderr)

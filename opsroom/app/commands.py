@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from opsroom.command import add_common, settings_from, stop_on_signals
+from opsroom.i18n import _, ngettext
 
 if TYPE_CHECKING:
     Sub = argparse._SubParsersAction[argparse.ArgumentParser]
@@ -87,9 +88,9 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     drills = _event_folder(args) if args.venue_file.is_dir() else []
     venue = load_venue(args.venue_file)
     sensors = venue.sensors()
-    print(f"{args.venue_file}: OK: {venue.event.name}")
-    counts = ", ".join(f"{len(items)} {section.name}" for _, section, items in venue.sections())
-    print(f"  {counts}; {len(sensors)} sensors")
+    print(_("{path}: OK: {name}", path=args.venue_file, name=venue.event.name))
+    counts = ", ".join(f"{len(items)} {section.name}" for _f, section, items in venue.sections())
+    print(_("  {counts}; {n} sensors", counts=counts, n=len(sensors)))
     exit_code = 0
     if args.rules is not None:
         from opsroom.rulesfile.model import load_rules
@@ -98,18 +99,33 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         # overrides of entities the venue lacks: listed, and errors only with --strict
         warned = ruleset.warnings
         failed = bool(warned) and args.strict
-        counted = f", {len(warned)} warning{'s' if len(warned) != 1 else ''}" if warned else ""
-        verdict = "FAILED (--strict: warnings count as errors)" if failed else "OK"
-        print(f"{args.rules}: {verdict}: {len(ruleset.rules)} rules{counted}")
+        counted = ngettext(", {n} warning", ", {n} warnings", len(warned)) if warned else ""
+        verdict = _("FAILED (--strict: warnings count as errors)") if failed else _("OK")
+        print(
+            _(
+                "{path}: {verdict}: {n} rules{warnings}",
+                path=args.rules,
+                verdict=verdict,
+                n=len(ruleset.rules),
+                warnings=counted,
+            )
+        )
         for warning in warned:
-            print(f"  warning: {warning}")
+            print(_("  warning: {warning}", warning=warning))
         exit_code = 1 if failed else 0
     roster = None
     if args.roster is not None:
         from opsroom.roster import load_roster
 
         roster = load_roster(args.roster)
-        print(f"{args.roster}: OK: {len(roster.people)} people, {len(roster.teams)} teams")
+        print(
+            _(
+                "{path}: OK: {people} people, {teams} teams",
+                path=args.roster,
+                people=len(roster.people),
+                teams=len(roster.teams),
+            )
+        )
     if args.plans is not None:
         from opsroom.plans import load_plans
 
@@ -119,33 +135,54 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         entity_ids = [e.id for _, _, items in venue.sections() for e in items]
         plans = load_plans(args.plans, rule_ids, entity_ids)
         steps = sum(len(p.steps) for p in plans.plans)
-        print(f"{args.plans}: OK: {len(plans.plans)} plans, {steps} steps")
+        print(
+            _(
+                "{path}: OK: {plans} plans, {steps} steps",
+                path=args.plans,
+                plans=len(plans.plans),
+                steps=steps,
+            )
+        )
         if roster is not None:
             # a role nobody on the roster has (a vendor, the police) is said, not an error
             named = {p.owner_role for p in plans.plans} | {
                 s.who for p in plans.plans for s in p.steps
             }
             for role in sorted(named - roster.roles()):
-                print(f"  note: plan role {role!r}: nobody on the roster has it")
+                print(_("  note: plan role {role!r}: nobody on the roster has it", role=role))
         if args.rules is not None:
             # a rule without a plan is allowed, and said: every risk should have one
             covered = {r for p in plans.plans for r in p.triggers.rules}
             for rule in ruleset.rules:
                 if rule.id not in covered:
-                    print(f"  note: rule {rule.id!r} starts no plan")
+                    print(_("  note: rule {rule!r} starts no plan", rule=rule.id))
     if args.notifiers is not None:
         # the notifiers file is the rules service's; the entry layer may use any service
         from rules.notify import load_notifiers
 
         notifiers = load_notifiers(args.notifiers)
-        names = ", ".join(n.name for n, _ in notifiers.entries) or "none"
-        print(f"{args.notifiers}: OK: {len(notifiers.entries)} notifiers ({names})")
+        names = ", ".join(n.name for n, _r in notifiers.entries) or _("none")
+        print(
+            _(
+                "{path}: OK: {n} notifiers ({names})",
+                path=args.notifiers,
+                n=len(notifiers.entries),
+                names=names,
+            )
+        )
     if drills:
         from simulators.drill import load_drill
 
         for path in drills:
             drill = load_drill(path, venue)
-            print(f"{path}: OK: {drill.name!r}, {len(drill.incidents)} incidents")
+            print(
+                _(
+                    "{path}: OK: {name!r}, {n} incidents",
+                    path=path,
+                    name=drill.name,
+                    n=len(drill.incidents),
+                )
+            )
     return exit_code
 
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from opsroom import topics
 from opsroom.configfile import ConfigError
+from opsroom.i18n import _
 from opsroom.shipped import example
 
 if TYPE_CHECKING:
@@ -71,8 +72,9 @@ def write(planned: list[Planned], force: bool = False) -> None:
         there = [str(p.path) for p in planned if p.path.exists()]
         if there:
             raise ConfigError(
-                "init", [f"already there (use --force to overwrite): {', '.join(there)}"]
-            )
+                "init", [_("already there (use --force to overwrite): {files}",
+                           files=", ".join(there))]
+            )  # fmt: skip
     for p in planned:
         if p.path.is_dir():
             raise ConfigError("init", [f"{p.path} is a folder, not a file"])
@@ -86,12 +88,18 @@ def cmd_init(args: argparse.Namespace) -> int:
     """Write a starter set for a new event: venue, rules, notifiers, drills, .env, README."""
     target: Path = args.dir
     if target.exists() and not target.is_dir():
-        raise ConfigError("init", [f"{target} is a file, not a folder"])
+        raise ConfigError("init", [_("{path} is a file, not a folder", path=target)])
     planned = plan(target, args.source)
     write(planned, args.force)
     for p in planned:
-        print(f"wrote {p.path}")
-    print(f"next: read {target / 'README.md'}, then `opsroom check-config {target}`")
+        print(_("wrote {path}", path=p.path))
+    print(
+        _(
+            "next: read {readme}, then `opsroom check-config {dir}`",
+            readme=target / "README.md",
+            dir=target,
+        )
+    )
     return 0
 
 
