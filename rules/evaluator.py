@@ -31,6 +31,7 @@ class Evaluator:
     """Base of every rule kind's evaluator; subclasses implement `step` and `describe`."""
 
     __slots__ = (
+        "about",
         "alert",
         "inhibitors",
         "kind",
@@ -63,6 +64,9 @@ class Evaluator:
         self.shown_sev = -1
         # evaluators of the same subject whose open alert holds this one's new alerts back
         self.inhibitors: tuple[Evaluator, ...] = ()
+        # a fed subject in words ("Main Stage roof (stage), from station wx-arena"), so its
+        # alert's message names it and the sensor whose readings it was judged on
+        self.about = ""
 
     def step(self, values: Mapping[str, Value], ts: float, dt: float | None) -> None:
         """Take one reading (event time `ts`, `dt` seconds after the subject's previous one)."""
@@ -71,6 +75,11 @@ class Evaluator:
     def describe(self) -> str:
         """A one-line message for the current status, for the alert and its notifications."""
         raise NotImplementedError
+
+    def message(self) -> str:
+        """The alert's message: `describe()`, after the subject in words if it is fed."""
+        text = self.describe()
+        return f"{self.about}: {text}" if self.about else text
 
     def dump(self) -> dict[str, Any]:
         """The evaluator's state as JSON-able data (for Engine.snapshot)."""
@@ -247,4 +256,6 @@ def evaluates(rule: type[RuleBase]) -> Callable[[F], F]:
 
 def bind(rule: RuleBase, subject: Subject) -> Evaluator:
     """The evaluator of a rule (overrides merged) for one subject."""
-    return EVALUATORS[rule.KIND](rule, subject)
+    evaluator = EVALUATORS[rule.KIND](rule, subject)
+    evaluator.about = subject.about
+    return evaluator

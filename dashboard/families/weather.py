@@ -12,7 +12,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from dashboard import cache, ui
+from dashboard import cache, limits, ui
 from dashboard.queries import _age, _alerts_by_subject, _frame, _latest, _num
 from dashboard.tables import Table, TableInputs
 from opsroom.alerts import AlertEvent
@@ -60,9 +60,13 @@ def stations_frame(
     return _frame(rows)
 
 
-def structures_frame(store: Store, venue: Venue, now: datetime) -> pd.DataFrame:
-    """One row per structure: its nearest station's gust against the structure's limits."""
+def structures_frame(
+    store: Store, venue: Venue, now: datetime, active: Sequence[AlertEvent] = ()
+) -> pd.DataFrame:
+    """One row per structure: its nearest station's gust against the structure's limits, and
+    the structure's own wind alerts (the rules raise them per structure)."""
     latest = _latest(store, venue, "weather")
+    alerts = _alerts_by_subject(active, "weather")
     rows = []
     for s in venue.structures:
         station = nearest_station(s, venue.stations)
@@ -77,6 +81,8 @@ def structures_frame(store: Store, venue: Venue, now: datetime) -> pd.DataFrame:
                 if gust > s.operating_gust_ms
                 else "ok"
             )
+        if s.id in alerts:
+            status = limits.worst(status if status != "nodata" else "ok", alerts[s.id])
         rows.append(
             {
                 "id": s.id,
@@ -99,7 +105,7 @@ def _stations(t: TableInputs) -> pd.DataFrame:
 
 
 def _structures(t: TableInputs) -> pd.DataFrame:
-    return structures_frame(t.store, t.venue, t.now)
+    return structures_frame(t.store, t.venue, t.now, t.active)
 
 
 TABLES: dict[str, Table] = {"stations": _stations, "structures": _structures}

@@ -1,9 +1,10 @@
 """Weather stations and lightning detectors, and the temporary structures wind limits apply to.
 
 Derived values and why:
-- gust_pct_operating / gust_pct_evacuate: the station's gust as % of the lowest operating /
-  evacuate limit among the structures this station is the nearest station of (the structure
-  engineer's limits, m/s gust). 100 % is the limit; a station with no structure has none.
+- gust_pct_operating / gust_pct_evacuate (structures): the gust of the structure's nearest
+  station as % of the structure's own operating / evacuate limit (its engineer's limits, m/s
+  gust); 100 % is the limit. A structure has no sensor: it is a rule subject fed by that
+  station's readings (Section.feed), so each structure gets its own alert, named for it.
 - strike_km_30min: the nearest strike reported in the last 30 minutes (by the readings' event
   time), or NO_STRIKE_KM when there was none. A threshold rule "below 16 km" on it therefore
   clears only 30 minutes after the last strike inside 16 km: the 30-minute rule (NWS / NOAA
@@ -84,11 +85,9 @@ def nearest_station(structure: Structure, stations: list[Station]) -> Station | 
     return min(stations, key=lambda s: haversine_m(*structure.location, *s.location))
 
 
-def _structures(station: Any, venue: Any) -> tuple[Structure, ...]:
-    stations: list[Station] = venue.stations
-    return tuple(
-        s for s in venue.structures if (n := nearest_station(s, stations)) and n.id == station.id
-    )
+def _station_of(structure: Structure, venue: Any) -> str | None:
+    station = nearest_station(structure, venue.stations)
+    return None if station is None else station.id
 
 
 def _check(venue: Any) -> None:
@@ -104,12 +103,11 @@ def _check(venue: Any) -> None:
 
 def _gust_pct(limit: str) -> Any:
     def make(subject: Subject) -> ValueFn:
-        structures = subject.route or ()
-        lowest = min((getattr(s, limit) for s in structures), default=None)
+        own = float(getattr(subject.entity, limit))
 
         def value(values: Mapping[str, Value], dt: float | None) -> float | None:
             gust = values.get("gust_ms", values.get("wind_ms"))
-            return None if gust is None or lowest is None else gust * 100.0 / lowest
+            return None if gust is None else gust * 100.0 / own
 
         return value
 
@@ -165,6 +163,7 @@ def _heat_index(subject: Subject) -> ValueFn:
 
 
 _ST = frozenset({"stations"})
+_SR = frozenset({"structures"})
 
 FAMILY = Family(
     kind="weather",
@@ -185,8 +184,8 @@ FAMILY = Family(
     title="Weather",
     order=50,
     sections=(
-        Section("stations", Station, "station", link=_structures),
-        Section("structures", Structure),
+        Section("stations", Station, "station"),
+        Section("structures", Structure, "structure", label=lambda s: s.type, feed=_station_of),
     ),
     values=(
         reading_field("wind_ms", "m/s", {"stations"}),
@@ -199,15 +198,15 @@ FAMILY = Family(
         Derived(
             "gust_pct_operating",
             "% of operating limit",
-            _ST,
-            "gust_ms / lowest operating_gust_ms of the structures nearest this station x 100",
+            _SR,
+            "gust_ms of the structure's nearest station / its operating_gust_ms x 100",
             _gust_pct("operating_gust_ms"),
         ),
         Derived(
             "gust_pct_evacuate",
             "% of evacuate limit",
-            _ST,
-            "gust_ms / lowest evacuate_gust_ms of the structures nearest this station x 100",
+            _SR,
+            "gust_ms of the structure's nearest station / its evacuate_gust_ms x 100",
             _gust_pct("evacuate_gust_ms"),
         ),
         Derived(
