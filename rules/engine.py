@@ -33,7 +33,8 @@ Contract:
   rules has an open alert (pending, firing or acknowledged) on it; an alert already open
   carries on. The evaluator keeps its state, so a condition that outlasts the inhibiting
   alert is raised then, with its own start time.
-- Restart. `snapshot()` holds every evaluator's state (latches, windows, totals) and every
+- Restart. `snapshot()` holds every evaluator's state (latches, windows, totals, and the
+  memory of a derived value that keeps one, such as the lightning window) and every
   active alert; `Engine(..., state=snapshot)` continues with the same alert ids, hold timers
   and totals. An alert whose rule or subject is gone from the files is resolved at the next
   tick.

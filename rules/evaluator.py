@@ -17,6 +17,7 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
+from opsroom.families.base import Memory
 from opsroom.rulesfile.spec import RuleBase, format_seconds
 from opsroom.rulesfile.subjects import Subject
 from opsroom.telemetry import Value
@@ -36,6 +37,7 @@ class Evaluator:
         "inhibitors",
         "kind",
         "last_id",
+        "memory",
         "rule_id",
         "sev",
         "shown_sev",
@@ -67,6 +69,8 @@ class Evaluator:
         # a fed subject in words ("Main Stage roof (stage), from station wx-arena"), so its
         # alert's message names it and the sensor whose readings it was judged on
         self.about = ""
+        # the watched value's memory (a window over past readings), kept in the snapshot
+        self.memory: Memory | None = None
 
     def step(self, values: Mapping[str, Value], ts: float, dt: float | None) -> None:
         """Take one reading (event time `ts`, `dt` seconds after the subject's previous one)."""
@@ -83,13 +87,16 @@ class Evaluator:
 
     def dump(self) -> dict[str, Any]:
         """The evaluator's state as JSON-able data (for Engine.snapshot)."""
-        return {
+        out = {
             "status": self.status,
             "sev": self.sev,
             "since": self.since,
             "value": self.value,
             "last_id": self.last_id,
         }
+        if self.memory is not None:
+            out["memory"] = self.memory.dump()
+        return out
 
     def load(self, state: Mapping[str, Any]) -> None:
         """Restore state written by `dump`; KeyError, ValueError or TypeError if it does not fit."""
@@ -100,6 +107,13 @@ class Evaluator:
         self.status, self.sev, self.since = status, sev, float(state["since"])
         self.value = None if value is None else float(value)
         self.last_id = None if last_id is None else str(last_id)
+        if self.memory is not None and "memory" in state:
+            self.memory.load(state["memory"])
+
+
+def watched_memory(fn: Any) -> Memory | None:
+    """The value function's memory, when it keeps one (see opsroom.families.base.Memory)."""
+    return fn if isinstance(fn, Memory) else None
 
 
 class Watchdog(Evaluator):

@@ -45,6 +45,32 @@ class Subject:
     about: str = ""
 
 
+class Memory:
+    """A derived value that remembers past readings (a window), on their event time.
+
+    A family's `Derived.make` may return one instead of a plain ValueFn. The rule evaluators
+    then call `at(values, ts)` with each reading's event time (seconds), in order, and keep
+    `dump()` in the engine's snapshot (the rules state file), so that `load()` after a restart
+    of the rules service carries on with the same window instead of an empty one.
+    """
+
+    def at(self, values: Mapping[str, Value], ts: float) -> float | None:
+        """The value after this reading, at event time `ts`."""
+        raise NotImplementedError
+
+    def __call__(self, values: Mapping[str, Value], dt: float | None) -> float | None:
+        """As a plain ValueFn, without event time: the value of this reading alone."""
+        raise NotImplementedError
+
+    def dump(self) -> Any:
+        """The memory as JSON-able data."""
+        raise NotImplementedError
+
+    def load(self, data: Any) -> None:
+        """Restore `dump()`; ValueError or TypeError if it does not fit."""
+        raise NotImplementedError
+
+
 @dataclass(frozen=True, slots=True)
 class Derived:
     """A value rules can watch: its unit, the groups it exists for, and its factory."""

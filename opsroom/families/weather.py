@@ -9,8 +9,8 @@ Derived values and why:
   time), or NO_STRIKE_KM when there was none. A threshold rule "below 16 km" on it therefore
   clears only 30 minutes after the last strike inside 16 km: the 30-minute rule (NWS / NOAA
   lightning safety: wait 30 minutes after the last thunder or strike within range), which the
-  latest reading's strike_km alone cannot express. The window is the rule's own state; after
-  a restart of the rules service it starts empty.
+  latest reading's strike_km alone cannot express. The window is kept in the rules state
+  file (a Memory), so a restart of the rules service does not bring the all-clear early.
 - heat_index_c: NOAA/NWS heat index (Rothfusz regression with the Steadman simple form
   below 80 °F), in °C, from air temperature and relative humidity (NWS bands: caution 27,
   extreme caution 32, danger 41, extreme danger 54 °C). It is given at every temperature, so
@@ -32,6 +32,7 @@ from opsroom.families.base import (
     Family,
     Id,
     LatLon,
+    Memory,
     Section,
     Subject,
     ValueFn,
@@ -114,21 +115,42 @@ def _gust_pct(limit: str) -> Any:
     return make
 
 
-def _strike_window(subject: Subject) -> ValueFn:
-    recent: deque[tuple[float, float]] = deque()  # (event time, km), oldest first
-    clock = [0.0]  # seconds since this subject's first reading, summed from dt
+class StrikeWindow(Memory):
+    """The nearest strike of the last 30 minutes of readings, by their event time."""
 
-    def value(values: Mapping[str, Value], dt: float | None) -> float | None:
-        clock[0] += dt or 0.0
-        now = clock[0]
+    def __init__(self) -> None:
+        self.recent: deque[tuple[float, float]] = deque()  # (event time, km), oldest first
+
+    def at(self, values: Mapping[str, Value], ts: float) -> float | None:
+        """Take this reading's strike, if any, and forget those 30 minutes old."""
+        km = self._strike(values)
+        if km is not None:
+            self.recent.append((ts, km))
+        while self.recent and ts - self.recent[0][0] >= ALL_CLEAR_S:
+            self.recent.popleft()
+        return min((k for _, k in self.recent), default=NO_STRIKE_KM)
+
+    def __call__(self, values: Mapping[str, Value], dt: float | None) -> float | None:
+        """This reading's strike alone (NO_STRIKE_KM with none)."""
+        km = self._strike(values)
+        return NO_STRIKE_KM if km is None else km
+
+    @staticmethod
+    def _strike(values: Mapping[str, Value]) -> float | None:
         km, count = values.get("strike_km"), values.get("strikes")
-        if km is not None and count != 0:
-            recent.append((now, float(km)))
-        while recent and now - recent[0][0] >= ALL_CLEAR_S:
-            recent.popleft()
-        return min((k for _, k in recent), default=NO_STRIKE_KM)
+        return None if km is None or count == 0 else float(km)
 
-    return value
+    def dump(self) -> list[list[float]]:
+        """[[event time, km], ...] of the strikes in the window."""
+        return [[t, k] for t, k in self.recent]
+
+    def load(self, data: Any) -> None:
+        """Restore the window `dump` gave."""
+        self.recent = deque((float(t), float(k)) for t, k in data)
+
+
+def _strike_window(subject: Subject) -> ValueFn:
+    return StrikeWindow()
 
 
 def heat_index_c(temp_c: float, rh: float) -> float:

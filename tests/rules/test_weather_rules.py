@@ -7,6 +7,7 @@ within 16 km, critical within 8 km, all-clear 30 minutes after the last close st
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -149,3 +150,25 @@ def test_heat_stress_after_ten_minutes_in_a_band() -> None:
         assert _states(_wx(eng, minute, **hot), "heat-stress") == [], minute
     assert _states(_wx(eng, 10, **hot), "heat-stress") == [("firing", "critical")]
     assert _states(_wx(eng, 11, air_temp_c=25.0), "heat-stress") == [("resolved", "critical")]
+
+
+def test_the_30_minutes_carry_on_through_a_restart_of_the_rules_engine() -> None:
+    """The strike window is saved with the engine: a restart does not bring the all-clear early."""
+    eng = _engine()
+    assert _states(_wx(eng, 0, strike_km=5.0, strikes=3), "lightning") == [("firing", "critical")]
+    saved = json.loads(json.dumps(eng.snapshot()))  # as the rules state file keeps it
+    eng = Engine(load_rules(EXAMPLE_RULES, VENUE), VENUE, state=saved)
+    for minute in range(1, 21):  # no strike for 20 minutes
+        assert _states(_wx(eng, minute), "lightning") == [], minute
+    assert [a.severity for a in eng.active() if a.rule == "lightning"] == ["critical"]
+    eng = Engine(load_rules(EXAMPLE_RULES, VENUE), VENUE, state=eng.snapshot())
+    for minute in range(21, 30):
+        assert _states(_wx(eng, minute), "lightning") == [], minute
+    assert _states(_wx(eng, 30), "lightning") == [("resolved", "critical")]
+
+
+def test_the_window_runs_on_event_time_not_on_the_count_of_readings() -> None:
+    # one reading 31 minutes after the strike, after a gap: the window is over
+    eng = _engine()
+    _wx(eng, 0, strike_km=5.0, strikes=3)
+    assert _states(_wx(eng, 31), "lightning") == [("resolved", "critical")]
