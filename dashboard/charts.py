@@ -175,6 +175,31 @@ class VenueMap:
         )
         return self
 
+    def points(self, entities: pd.DataFrame, name: str, symbol: str = "circle") -> VenueMap:
+        """Entities as markers coloured by status: a frame with name, lat, lon, status and
+        optionally `hover` (the name otherwise); rows without a position are left out."""
+        shown = entities.dropna(subset=["lat", "lon"]) if len(entities) else entities
+        if not len(shown):
+            return self
+        hover = shown["hover"] if "hover" in shown.columns else shown["name"]
+        self.traces.append(
+            self._trace(
+                lat=list(shown["lat"]),
+                lon=list(shown["lon"]),
+                mode="markers",
+                marker={
+                    "size": 12,
+                    "color": [COLOURS.get(s, COLOURS["nodata"]) for s in shown["status"]],
+                    "symbol": symbol if not self.tiles else None,
+                    "line": {"color": "#000", "width": 1} if not self.tiles else None,
+                },
+                name=name,
+                text=list(hover),
+                hoverinfo="text",
+            )
+        )
+        return self
+
     def figure(self, height: int = 520) -> go.Figure:
         """The figure, framed on everything drawn."""
         fig = go.Figure(self.traces)

@@ -33,12 +33,17 @@ Contract:
   rules has an open alert (pending, firing or acknowledged) on it; an alert already open
   carries on. The evaluator keeps its state, so a condition that outlasts the inhibiting
   alert is raised then, with its own start time.
-- Restart. `snapshot()` holds every evaluator's state (latches, windows, totals) and every
+- Restart. `snapshot()` holds every evaluator's state (latches, windows, totals, and the
+  memory of a derived value that keeps one, such as the lightning window) and every
   active alert; `Engine(..., state=snapshot)` continues with the same alert ids, hold timers
   and totals. An alert whose rule or subject is gone from the files is resolved at the next
   tick.
-- Speed. The evaluators for each subject are built once; a reading runs only its subject's
-  evaluators, and pydantic objects are made only for transitions.
+- Fed subjects. A subject without a sensor of its own (`Subject.source`: a structure watches
+  its nearest weather station) gets every reading of its source, right after the source's
+  own subject, with its own order, state and alerts.
+- Speed. The evaluators for each subject are built once; a reading runs only the evaluators
+  of its subject (and of the subjects it feeds), and pydantic objects are made only for
+  transitions.
 """
 
 from __future__ import annotations
@@ -83,7 +88,8 @@ class Engine:
     """Evaluates readings against a rule set for one venue; pure, clock-free, single-threaded."""
 
     def __init__(self, ruleset: RuleSet, venue: Venue, state: dict[str, Any] | None = None) -> None:
-        self._tracks: dict[tuple[str, str], _Track] = {}
+        # (kind, sensor id) -> the sensor's own subject, then the subjects its readings feed
+        self._tracks: dict[tuple[str, str], list[_Track]] = {}
         self._by_id: dict[str, _Track] = {}
         for subject in subjects_of(venue).values():
             bound = []
@@ -97,8 +103,10 @@ class Engine:
             # same reading holds them back at once
             evaluators = [e for _, e in sorted(bound, key=lambda b: bool(b[1].inhibitors))]
             track = _Track(subject, evaluators)
-            self._tracks[(subject.kind, subject.id)] = track
+            self._tracks.setdefault((subject.kind, subject.source or subject.id), []).append(track)
             self._by_id[subject.id] = track
+        for tracks in self._tracks.values():
+            tracks.sort(key=lambda t: bool(t.subject.source))
         self._alerts: dict[str, tuple[Alert, Evaluator | None]] = {}
         self._heap: list[tuple[float, str]] = []  # (silence deadline, subject id)
         # the first event time seen: subjects never heard from are silent from then on
@@ -118,17 +126,25 @@ class Engine:
     def process(self, reading: Reading) -> list[AlertEvent]:
         """Evaluate one reading at its own timestamp; return the transitions it caused."""
         self.readings += 1
-        track = self._tracks.get((reading.kind, reading.sensor_id))
-        if track is None:
+        tracks = self._tracks.get((reading.kind, reading.sensor_id))
+        if tracks is None:
             self.unknown += 1
             return []
+        out: list[AlertEvent] = []
+        late = False
+        for track in tracks:
+            late = not self._evaluate(track, reading, out) or late
+        if late:
+            self.late += 1
+        return out
+
+    def _evaluate(self, track: _Track, reading: Reading, out: list[AlertEvent]) -> bool:
+        """Evaluate one reading for one subject; False if it is not newer than its newest."""
         at = reading.ts
         ts = at.timestamp()
         last = track.last_ts
         if last is not None and ts <= last:
-            self.late += 1
-            return []
-        out: list[AlertEvent] = []
+            return False
         if track.watchdogs:
             # a gap this reading ends may already be a silence: judge it against the previous
             # reading before this one moves the subject's clock, so a backlog replayed at
@@ -167,7 +183,7 @@ class Engine:
                     self._settle(dog, ts, at, drill, out)
         if not track.armed and track.watchdogs:
             self._arm(track, ts + track.timeout)
-        return out
+        return True
 
     def _settle(
         self, ev: Evaluator, ts: float, at: datetime, drill: bool, out: list[AlertEvent]

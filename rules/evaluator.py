@@ -17,6 +17,7 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
+from opsroom.families.base import Memory
 from opsroom.rulesfile.spec import RuleBase, format_seconds
 from opsroom.rulesfile.subjects import Subject
 from opsroom.telemetry import Value
@@ -31,10 +32,12 @@ class Evaluator:
     """Base of every rule kind's evaluator; subclasses implement `step` and `describe`."""
 
     __slots__ = (
+        "about",
         "alert",
         "inhibitors",
         "kind",
         "last_id",
+        "memory",
         "rule_id",
         "sev",
         "shown_sev",
@@ -63,6 +66,11 @@ class Evaluator:
         self.shown_sev = -1
         # evaluators of the same subject whose open alert holds this one's new alerts back
         self.inhibitors: tuple[Evaluator, ...] = ()
+        # a fed subject in words ("Main Stage roof (stage), from station wx-arena"), so its
+        # alert's message names it and the sensor whose readings it was judged on
+        self.about = ""
+        # the watched value's memory (a window over past readings), kept in the snapshot
+        self.memory: Memory | None = None
 
     def step(self, values: Mapping[str, Value], ts: float, dt: float | None) -> None:
         """Take one reading (event time `ts`, `dt` seconds after the subject's previous one)."""
@@ -72,15 +80,23 @@ class Evaluator:
         """A one-line message for the current status, for the alert and its notifications."""
         raise NotImplementedError
 
+    def message(self) -> str:
+        """The alert's message: `describe()`, after the subject in words if it is fed."""
+        text = self.describe()
+        return f"{self.about}: {text}" if self.about else text
+
     def dump(self) -> dict[str, Any]:
         """The evaluator's state as JSON-able data (for Engine.snapshot)."""
-        return {
+        out = {
             "status": self.status,
             "sev": self.sev,
             "since": self.since,
             "value": self.value,
             "last_id": self.last_id,
         }
+        if self.memory is not None:
+            out["memory"] = self.memory.dump()
+        return out
 
     def load(self, state: Mapping[str, Any]) -> None:
         """Restore state written by `dump`; KeyError, ValueError or TypeError if it does not fit."""
@@ -91,6 +107,13 @@ class Evaluator:
         self.status, self.sev, self.since = status, sev, float(state["since"])
         self.value = None if value is None else float(value)
         self.last_id = None if last_id is None else str(last_id)
+        if self.memory is not None and "memory" in state:
+            self.memory.load(state["memory"])
+
+
+def watched_memory(fn: Any) -> Memory | None:
+    """The value function's memory, when it keeps one (see opsroom.families.base.Memory)."""
+    return fn if isinstance(fn, Memory) else None
 
 
 class Watchdog(Evaluator):
@@ -247,4 +270,6 @@ def evaluates(rule: type[RuleBase]) -> Callable[[F], F]:
 
 def bind(rule: RuleBase, subject: Subject) -> Evaluator:
     """The evaluator of a rule (overrides merged) for one subject."""
-    return EVALUATORS[rule.KIND](rule, subject)
+    evaluator = EVALUATORS[rule.KIND](rule, subject)
+    evaluator.about = subject.about
+    return evaluator

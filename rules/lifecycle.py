@@ -154,7 +154,7 @@ def settle(
     if status == NONE:
         if alert is None:
             return None, None
-        alert.drill, alert.value, alert.message = drill, ev.value, ev.describe()
+        alert.drill, alert.value, alert.message = drill, ev.value, ev.message()
         if alert.fired_at is None:
             alert.message = f"{CLEARED_BEFORE_FIRING}: {alert.message}"
         return None, alert.event("resolved", at)
@@ -169,7 +169,7 @@ def settle(
             drill=drill,
             fired_at=ts if status == FIRING else None,
             value=ev.value,
-            message=ev.describe(),
+            message=ev.message(),
         )
         return alert, alert.event(alert.state, at)
     before = (alert.state, alert.severity)
@@ -181,7 +181,7 @@ def settle(
         return alert, None
     if before[0] == "acknowledged" and state == "firing":
         alert.actor = alert.note = None  # that acknowledgement was for a lower severity
-    alert.value, alert.message, alert.drill = ev.value, ev.describe(), drill
+    alert.value, alert.message, alert.drill = ev.value, ev.message(), drill
     return alert, alert.event(state, at)
 
 

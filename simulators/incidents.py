@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from opsroom.rulesfile.subjects import subjects_of
 from opsroom.venue import Venue
 from simulators.drill import Incident
 from simulators.families import INCIDENTS, SILENT_RULES
@@ -74,9 +75,11 @@ def expected_rules(incident_type: str, ids: Iterable[str], target_type: str = ""
 
 
 def subjects(inc: Incident, venue: Venue) -> list[str]:
-    """The alert subjects an incident may show up on: its target and what it spills onto."""
+    """The alert subjects an incident may show up on: its target, the subjects its readings
+    feed (a station's structures), and what it spills onto."""
     spill = INCIDENTS[inc.type].spills_onto if inc.type in INCIDENTS else None
-    return [inc.target, *(spill(inc.target, venue) if spill is not None else ())]
+    fed = [s.id for s in subjects_of(venue).values() if s.source == inc.target]
+    return [inc.target, *fed, *(spill(inc.target, venue) if spill is not None else ())]
 
 
 def sensor_kind(venue: Venue, sensor_id: str) -> str:

@@ -9,6 +9,8 @@ Streamlit as its family's page (`__main__`):
   family joins them;
 - optionally `overview_panel(table)`: more of the family on the Overview page, given
   `table(name)` for its tables;
+- optionally `map_layer(venue_map, table)`: draws the family's entities on the shared venue
+  map (`dashboard.charts.VenueMap`) of the Overview, in family order;
 - the page itself under `if __name__ == "__main__":`.
 """
 

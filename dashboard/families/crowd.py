@@ -154,6 +154,20 @@ def overview_panel(table: Callable[[str], pd.DataFrame]) -> None:
     ui.tiles(queries.zone_tiles(table("zones")), columns=3)
 
 
+def map_layer(venue_map: charts.VenueMap, table: Callable[[str], pd.DataFrame]) -> None:
+    """The zones coloured by status with their density, and the gates, on the venue map."""
+    zones = table("zones")
+    colours = {r.id: charts.COLOURS[r.status] for r in zones.itertuples()}
+    venue_map.zones(colours, _density_labels(zones)).gates()
+
+
+def _density_labels(zones: pd.DataFrame) -> dict[str, str]:
+    return {
+        r.id: "no data" if r.density is None or pd.isna(r.density) else f"{r.density:.2f} p/m²"
+        for r in zones.itertuples()
+    }
+
+
 # ---------------------------------------------------------------- page
 
 
@@ -182,10 +196,7 @@ def live(ctx: ui.Context, window_s: float) -> None:
     left, right = st.columns([3, 2])
     with left:
         colours = {r.id: charts.COLOURS[r.status] for r in zones.itertuples()}
-        labels = {
-            r.id: "no data" if r.density != r.density else f"{r.density:.2f} p/m²"
-            for r in zones.itertuples()
-        }
+        labels = _density_labels(zones)
         fig = charts.VenueMap(ctx.venue, ctx.settings.dashboard_tiles).zones(colours, labels)
         st.plotly_chart(fig.gates().figure(height=480), key="crowd_map")
     with right:

@@ -6,7 +6,7 @@ The family's dashboard part: its tables (pure queries) on top, its page below.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 import pandas as pd
@@ -127,6 +127,11 @@ def _shuttles(t: TableInputs) -> pd.DataFrame:
 
 
 TABLES: dict[str, Table] = {"shuttles": _shuttles}
+
+
+def map_layer(venue_map: charts.VenueMap, table: Callable[[str], pd.DataFrame]) -> None:
+    """The routes with their stops, and the shuttles by status, on the venue map."""
+    venue_map.routes().vehicles(table("shuttles"))
 
 
 # ---------------------------------------------------------------- page

@@ -5,14 +5,14 @@ The family's dashboard part: its tables (pure queries) on top, its page below.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from dashboard import cache, ui
+from dashboard import cache, charts, limits, ui
 from dashboard.queries import _age, _alerts_by_subject, _frame, _latest, _num
 from dashboard.tables import Table, TableInputs
 from opsroom.alerts import AlertEvent
@@ -60,9 +60,13 @@ def stations_frame(
     return _frame(rows)
 
 
-def structures_frame(store: Store, venue: Venue, now: datetime) -> pd.DataFrame:
-    """One row per structure: its nearest station's gust against the structure's limits."""
+def structures_frame(
+    store: Store, venue: Venue, now: datetime, active: Sequence[AlertEvent] = ()
+) -> pd.DataFrame:
+    """One row per structure: its nearest station's gust against the structure's limits, and
+    the structure's own wind alerts (the rules raise them per structure)."""
     latest = _latest(store, venue, "weather")
+    alerts = _alerts_by_subject(active, "weather")
     rows = []
     for s in venue.structures:
         station = nearest_station(s, venue.stations)
@@ -77,6 +81,8 @@ def structures_frame(store: Store, venue: Venue, now: datetime) -> pd.DataFrame:
                 if gust > s.operating_gust_ms
                 else "ok"
             )
+        if s.id in alerts:
+            status = limits.worst(status if status != "nodata" else "ok", alerts[s.id])
         rows.append(
             {
                 "id": s.id,
@@ -99,10 +105,37 @@ def _stations(t: TableInputs) -> pd.DataFrame:
 
 
 def _structures(t: TableInputs) -> pd.DataFrame:
-    return structures_frame(t.store, t.venue, t.now)
+    return structures_frame(t.store, t.venue, t.now, t.active)
 
 
 TABLES: dict[str, Table] = {"stations": _stations, "structures": _structures}
+
+
+def map_layer(venue_map: charts.VenueMap, table: Callable[[str], pd.DataFrame]) -> None:
+    """The weather stations and the structures with wind limits, by status, on the venue map."""
+    stations = table("stations")
+    if len(stations):
+        stations = stations.assign(
+            hover=[
+                f"{r.name}: gust {_fmt(r.gust_ms, 'm/s')}, lightning {_fmt(r.strike_km, 'km')}"
+                for r in stations.itertuples()
+            ]
+        )
+    structures = table("structures")
+    if len(structures):
+        structures = structures.assign(
+            hover=[
+                f"{r.name} ({r.type}): limits {r.operating_gust_ms:g} / {r.evacuate_gust_ms:g}"
+                f" m/s, wind from {r.station}"
+                for r in structures.itertuples()
+            ]
+        )
+    venue_map.points(stations, "Weather stations", "triangle-up")
+    venue_map.points(structures, "Structures (wind limits)", "diamond")
+
+
+def _fmt(value: float | None, unit: str) -> str:
+    return "no data" if value is None or pd.isna(value) else f"{value:.1f} {unit}"
 
 
 # ---------------------------------------------------------------- page
@@ -143,8 +176,10 @@ def live(ctx: ui.Context) -> None:
     st.plotly_chart(
         _chart(strikes, "Nearest lightning strike", "km", None), key="weather_lightning"
     )
-    if len(stations):
-        st.map(pd.concat([stations[["lat", "lon"]], structures[["lat", "lon"]]]), size=20)
+    tables = {"stations": stations, "structures": structures}
+    venue_map = charts.VenueMap(ctx.venue, ctx.settings.dashboard_tiles).zones(names=False)
+    map_layer(venue_map, tables.__getitem__)
+    st.plotly_chart(venue_map.figure(height=420), key="weather_map")
     ui.table(stations, TABLE)
     ui.table(structures, STRUCTURES_TABLE)
 

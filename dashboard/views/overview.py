@@ -7,7 +7,7 @@ import html
 import pandas as pd
 import streamlit as st
 
-from dashboard import cache, notifications, queries, ui
+from dashboard import cache, charts, notifications, queries, ui
 from dashboard.families import PARTS
 
 ALERT_COLUMNS = ["severity", "state", "kind", "subject", "rule", "message", "ts", "drill"]
@@ -88,6 +88,14 @@ def live(ctx: ui.Context) -> None:
         panel = getattr(part, "overview_panel", None)
         if panel is not None:
             panel(table)
+
+    st.subheader("Venue map")
+    venue_map = charts.VenueMap(ctx.venue, ctx.settings.dashboard_tiles)
+    for part in PARTS.values():
+        layer = getattr(part, "map_layer", None)
+        if layer is not None:
+            layer(venue_map, table)
+    st.plotly_chart(venue_map.figure(height=480), key="overview_map")
 
     st.subheader("Active alerts")
     if len(active):

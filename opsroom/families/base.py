@@ -37,6 +37,38 @@ class Subject:
     route: Any = None  # the line a moving subject keeps to (a shuttle's route), if any
     label: str = ""  # what the entity is, in words: 'zone', 'fridge', 'hot-holding unit'
     report_interval_s: float = 60.0  # how often a healthy device of this family reports
+    # the sensor whose readings this subject's rules watch, when not its own: a structure
+    # watches its nearest station (see Section.feed); "" for a subject with its own sensor
+    source: str = ""
+    # for a subject fed by another sensor, itself and that sensor in words, for alert
+    # messages: "Main Stage roof (stage), from station wx-arena"
+    about: str = ""
+
+
+class Memory:
+    """A derived value that remembers past readings (a window), on their event time.
+
+    A family's `Derived.make` may return one instead of a plain ValueFn. The rule evaluators
+    then call `at(values, ts)` with each reading's event time (seconds), in order, and keep
+    `dump()` in the engine's snapshot (the rules state file), so that `load()` after a restart
+    of the rules service carries on with the same window instead of an empty one.
+    """
+
+    def at(self, values: Mapping[str, Value], ts: float) -> float | None:
+        """The value after this reading, at event time `ts`."""
+        raise NotImplementedError
+
+    def __call__(self, values: Mapping[str, Value], dt: float | None) -> float | None:
+        """As a plain ValueFn, without event time: the value of this reading alone."""
+        raise NotImplementedError
+
+    def dump(self) -> Any:
+        """The memory as JSON-able data."""
+        raise NotImplementedError
+
+    def load(self, data: Any) -> None:
+        """Restore `dump()`; ValueError or TypeError if it does not fit."""
+        raise NotImplementedError
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +106,12 @@ class Section:
     `singular` names one entity ('zone'); a section without it has no sensors (routes).
     Its entities are selected by rules through the group named like the section, plus the
     group `subtype(entity)` returns (one of `subtypes`: a catering unit's type).
+
+    With `feed`, the entities carry no sensor of their own but are rule subjects all the same,
+    fed by another entity's readings: `feed(entity, venue)` gives the id of the sensor (of the
+    same family) whose readings its rules watch, e.g. a structure watches its nearest weather
+    station, so its wind alert names the structure. The rules engine routes each reading to
+    its own subject and to every subject it feeds.
     """
 
     name: str
@@ -83,10 +121,16 @@ class Section:
     subtypes: tuple[str, ...] = ()
     label: Callable[[Any], str] | None = None  # an entity in words, when not its subtype
     link: Callable[[Any, Any], Any] = _no_link  # (entity, venue) -> its route, if any
+    feed: Callable[[Any, Any], str | None] | None = None  # (entity, venue) -> its source sensor
 
     @property
     def sensors(self) -> bool:
         """True if every entity of this section carries a sensor."""
+        return bool(self.singular) and self.feed is None
+
+    @property
+    def subjects(self) -> bool:
+        """True if rules apply to this section's entities (with a sensor, or fed by one)."""
         return bool(self.singular)
 
     def type_of(self, entity: Any) -> str:
@@ -131,6 +175,6 @@ class Family:
         """The groups rules can apply to that this family's sections bring, in order."""
         out: list[str] = []
         for section in self.sections:
-            if section.sensors:
+            if section.subjects:
                 out += [section.name, *section.subtypes]
         return tuple(out)

@@ -1,15 +1,16 @@
 """Weather stations and lightning detectors, and the temporary structures wind limits apply to.
 
 Derived values and why:
-- gust_pct_operating / gust_pct_evacuate: the station's gust as % of the lowest operating /
-  evacuate limit among the structures this station is the nearest station of (the structure
-  engineer's limits, m/s gust). 100 % is the limit; a station with no structure has none.
+- gust_pct_operating / gust_pct_evacuate (structures): the gust of the structure's nearest
+  station as % of the structure's own operating / evacuate limit (its engineer's limits, m/s
+  gust); 100 % is the limit. A structure has no sensor: it is a rule subject fed by that
+  station's readings (Section.feed), so each structure gets its own alert, named for it.
 - strike_km_30min: the nearest strike reported in the last 30 minutes (by the readings' event
   time), or NO_STRIKE_KM when there was none. A threshold rule "below 16 km" on it therefore
   clears only 30 minutes after the last strike inside 16 km: the 30-minute rule (NWS / NOAA
   lightning safety: wait 30 minutes after the last thunder or strike within range), which the
-  latest reading's strike_km alone cannot express. The window is the rule's own state; after
-  a restart of the rules service it starts empty.
+  latest reading's strike_km alone cannot express. The window is kept in the rules state
+  file (a Memory), so a restart of the rules service does not bring the all-clear early.
 - heat_index_c: NOAA/NWS heat index (Rothfusz regression with the Steadman simple form
   below 80 °F), in °C, from air temperature and relative humidity (NWS bands: caution 27,
   extreme caution 32, danger 41, extreme danger 54 °C). It is given at every temperature, so
@@ -31,6 +32,7 @@ from opsroom.families.base import (
     Family,
     Id,
     LatLon,
+    Memory,
     Section,
     Subject,
     ValueFn,
@@ -84,11 +86,9 @@ def nearest_station(structure: Structure, stations: list[Station]) -> Station | 
     return min(stations, key=lambda s: haversine_m(*structure.location, *s.location))
 
 
-def _structures(station: Any, venue: Any) -> tuple[Structure, ...]:
-    stations: list[Station] = venue.stations
-    return tuple(
-        s for s in venue.structures if (n := nearest_station(s, stations)) and n.id == station.id
-    )
+def _station_of(structure: Structure, venue: Any) -> str | None:
+    station = nearest_station(structure, venue.stations)
+    return None if station is None else station.id
 
 
 def _check(venue: Any) -> None:
@@ -104,33 +104,53 @@ def _check(venue: Any) -> None:
 
 def _gust_pct(limit: str) -> Any:
     def make(subject: Subject) -> ValueFn:
-        structures = subject.route or ()
-        lowest = min((getattr(s, limit) for s in structures), default=None)
+        own = float(getattr(subject.entity, limit))
 
         def value(values: Mapping[str, Value], dt: float | None) -> float | None:
             gust = values.get("gust_ms", values.get("wind_ms"))
-            return None if gust is None or lowest is None else gust * 100.0 / lowest
+            return None if gust is None else gust * 100.0 / own
 
         return value
 
     return make
 
 
-def _strike_window(subject: Subject) -> ValueFn:
-    recent: deque[tuple[float, float]] = deque()  # (event time, km), oldest first
-    clock = [0.0]  # seconds since this subject's first reading, summed from dt
+class StrikeWindow(Memory):
+    """The nearest strike of the last 30 minutes of readings, by their event time."""
 
-    def value(values: Mapping[str, Value], dt: float | None) -> float | None:
-        clock[0] += dt or 0.0
-        now = clock[0]
+    def __init__(self) -> None:
+        self.recent: deque[tuple[float, float]] = deque()  # (event time, km), oldest first
+
+    def at(self, values: Mapping[str, Value], ts: float) -> float | None:
+        """Take this reading's strike, if any, and forget those 30 minutes old."""
+        km = self._strike(values)
+        if km is not None:
+            self.recent.append((ts, km))
+        while self.recent and ts - self.recent[0][0] >= ALL_CLEAR_S:
+            self.recent.popleft()
+        return min((k for _, k in self.recent), default=NO_STRIKE_KM)
+
+    def __call__(self, values: Mapping[str, Value], dt: float | None) -> float | None:
+        """This reading's strike alone (NO_STRIKE_KM with none)."""
+        km = self._strike(values)
+        return NO_STRIKE_KM if km is None else km
+
+    @staticmethod
+    def _strike(values: Mapping[str, Value]) -> float | None:
         km, count = values.get("strike_km"), values.get("strikes")
-        if km is not None and count != 0:
-            recent.append((now, float(km)))
-        while recent and now - recent[0][0] >= ALL_CLEAR_S:
-            recent.popleft()
-        return min((k for _, k in recent), default=NO_STRIKE_KM)
+        return None if km is None or count == 0 else float(km)
 
-    return value
+    def dump(self) -> list[list[float]]:
+        """[[event time, km], ...] of the strikes in the window."""
+        return [[t, k] for t, k in self.recent]
+
+    def load(self, data: Any) -> None:
+        """Restore the window `dump` gave."""
+        self.recent = deque((float(t), float(k)) for t, k in data)
+
+
+def _strike_window(subject: Subject) -> ValueFn:
+    return StrikeWindow()
 
 
 def heat_index_c(temp_c: float, rh: float) -> float:
@@ -165,6 +185,7 @@ def _heat_index(subject: Subject) -> ValueFn:
 
 
 _ST = frozenset({"stations"})
+_SR = frozenset({"structures"})
 
 FAMILY = Family(
     kind="weather",
@@ -185,8 +206,8 @@ FAMILY = Family(
     title="Weather",
     order=50,
     sections=(
-        Section("stations", Station, "station", link=_structures),
-        Section("structures", Structure),
+        Section("stations", Station, "station"),
+        Section("structures", Structure, "structure", label=lambda s: s.type, feed=_station_of),
     ),
     values=(
         reading_field("wind_ms", "m/s", {"stations"}),
@@ -199,15 +220,15 @@ FAMILY = Family(
         Derived(
             "gust_pct_operating",
             "% of operating limit",
-            _ST,
-            "gust_ms / lowest operating_gust_ms of the structures nearest this station x 100",
+            _SR,
+            "gust_ms of the structure's nearest station / its operating_gust_ms x 100",
             _gust_pct("operating_gust_ms"),
         ),
         Derived(
             "gust_pct_evacuate",
             "% of evacuate limit",
-            _ST,
-            "gust_ms / lowest evacuate_gust_ms of the structures nearest this station x 100",
+            _SR,
+            "gust_ms of the structure's nearest station / its evacuate_gust_ms x 100",
             _gust_pct("evacuate_gust_ms"),
         ),
         Derived(

@@ -31,7 +31,7 @@ else:
     # a Literal, so that a mistyped group's error lists the groups there are
     Group = Literal[GROUPS]
 
-_WORDS = [s.singular for f in FAMILIES.values() for s in f.sections if s.sensors]
+_WORDS = [s.singular for f in FAMILIES.values() for s in f.sections if s.subjects]
 # "zone, gate, ... or shuttle": what an entity a rule is about can be, in words
 ENTITY_WORDS = ", ".join(_WORDS[:-1]) + " or " + _WORDS[-1] if len(_WORDS) > 1 else "".join(_WORDS)
 
@@ -50,26 +50,38 @@ def groups_of(entity: Entity) -> frozenset[str]:
     return _SECTIONS[type(entity)][1].groups_of(entity)
 
 
-def subject_of(entity: Entity, route: Any = None) -> Subject:
-    """One entity as a subject (`route`: the line it keeps to, if any)."""
+def subject_of(entity: Entity, route: Any = None, source: Entity = None) -> Subject:
+    """One entity as a subject (`route`: the line it keeps to, if any; `source`: the entity
+    whose sensor feeds it, for a subject without a sensor of its own)."""
     kind, section = _SECTIONS[type(entity)]
+    label = section.describe(entity)
+    about = ""
+    if source is not None:
+        name = getattr(entity, "name", "") or entity.id
+        about = f"{name} ({label}), from {_SECTIONS[type(source)][1].singular} {source.id}"
     return Subject(
         kind,
         entity.id,
         section.groups_of(entity),
         entity,
         route,
-        section.describe(entity),
+        label,
         FAMILIES[kind].report_interval.total_seconds(),
+        source.id if source is not None else "",
+        about,
     )
 
 
 def subjects_of(venue: Venue) -> dict[str, Subject]:
-    """Every entity with a sensor in the venue, by id."""
-    out = [
-        subject_of(item, section.link(item, venue))
-        for _, section, items in venue.sections()
-        if section.sensors
-        for item in items
-    ]
+    """Every entity a rule can be about, by id: those with a sensor, and those fed by one."""
+    by_id = {item.id: item for _, section, items in venue.sections() for item in items}
+    out = []
+    for _, section, items in venue.sections():
+        if not section.subjects:
+            continue
+        for item in items:
+            if section.feed is None:
+                out.append(subject_of(item, section.link(item, venue)))
+            elif (source := by_id.get(section.feed(item, venue) or "")) is not None:
+                out.append(subject_of(item, section.link(item, venue), source))
     return {s.id: s for s in out}

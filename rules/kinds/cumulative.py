@@ -19,7 +19,7 @@ from opsroom.rulesfile.spec import SEV_INDEX, format_seconds
 from opsroom.rulesfile.subjects import Subject
 from opsroom.rulesfile.values import VALUES
 from opsroom.telemetry import Value
-from rules.evaluator import EPS, FIRING, NONE, Evaluator, evaluates
+from rules.evaluator import EPS, FIRING, NONE, Evaluator, evaluates, watched_memory
 
 
 @evaluates(CumulativeRule)
@@ -32,6 +32,7 @@ class CumulativeEvaluator(Evaluator):
         super().__init__(rule.id, subject.id, subject.kind)
         self.rule = rule
         self.fn = VALUES[rule.value].make(subject)
+        self.memory = watched_memory(self.fn)
         self.unit = VALUES[rule.value].unit
         self.label = rule.label
         self.levels = sorted((lv.after, SEV_INDEX[lv.severity]) for lv in rule.levels)
@@ -41,7 +42,7 @@ class CumulativeEvaluator(Evaluator):
 
     def step(self, values: Mapping[str, Value], ts: float, dt: float | None) -> None:
         """Count the interval since the previous reading if that one was in range."""
-        v = self.fn(values, dt)
+        v = self.fn(values, dt) if self.memory is None else self.memory.at(values, ts)
         if v is None:
             return
         rule = self.rule

@@ -22,7 +22,7 @@ from opsroom.rulesfile.spec import SEV_INDEX, format_seconds
 from opsroom.rulesfile.subjects import Subject
 from opsroom.rulesfile.values import VALUES
 from opsroom.telemetry import Value
-from rules.evaluator import EPS, FIRING, NONE, Evaluator, evaluates
+from rules.evaluator import EPS, FIRING, NONE, Evaluator, evaluates, watched_memory
 
 
 @evaluates(RateRule)
@@ -46,6 +46,7 @@ class RateEvaluator(Evaluator):
         super().__init__(rule.id, subject.id, subject.kind)
         self.rule = rule
         self.fn = VALUES[rule.value].make(subject)
+        self.memory = watched_memory(self.fn)
         self.unit = VALUES[rule.value].unit
         self.label = rule.label
         self.fall = rule.direction == "fall"
@@ -57,7 +58,7 @@ class RateEvaluator(Evaluator):
 
     def step(self, values: Mapping[str, Value], ts: float, dt: float | None) -> None:
         """Compare the value with the window's baseline, or check for recovery."""
-        v = self.fn(values, dt)
+        v = self.fn(values, dt) if self.memory is None else self.memory.at(values, ts)
         if v is None:
             return
         self.value = v

@@ -17,7 +17,17 @@ from opsroom.rulesfile.spec import SEV_INDEX, format_seconds
 from opsroom.rulesfile.subjects import Subject
 from opsroom.rulesfile.values import VALUES
 from opsroom.telemetry import Value
-from rules.evaluator import FIRING, NONE, PENDING, Evaluator, Latch, evaluates, held, max_gap
+from rules.evaluator import (
+    FIRING,
+    NONE,
+    PENDING,
+    Evaluator,
+    Latch,
+    evaluates,
+    held,
+    max_gap,
+    watched_memory,
+)
 
 
 @evaluates(ThresholdRule)
@@ -29,6 +39,7 @@ class ThresholdEvaluator(Evaluator):
     def __init__(self, rule: ThresholdRule, subject: Subject) -> None:
         super().__init__(rule.id, subject.id, subject.kind)
         self.fn = VALUES[rule.value].make(subject)
+        self.memory = watched_memory(self.fn)
         self.unit = VALUES[rule.value].unit
         self.label = rule.label
         self.levels = [
@@ -46,7 +57,7 @@ class ThresholdEvaluator(Evaluator):
 
     def step(self, values: Mapping[str, Value], ts: float, dt: float | None) -> None:
         """Update every level's latch with the reading's value."""
-        v = self.fn(values, dt)
+        v = self.fn(values, dt) if self.memory is None else self.memory.at(values, ts)
         if v is None:
             return
         self.value = v

@@ -28,6 +28,7 @@ PAGES = {
     "power": "families/power.py",
     "coldchain": "families/coldchain.py",
     "shuttles": "families/shuttle.py",
+    "weather": "families/weather.py",
     "alerts": "views/alerts.py",
 }
 
@@ -232,6 +233,36 @@ def test_crowd_window_choice_survives_a_rerun(env) -> None:
     at.button_group(key="crowd_window").set_value("6 h").run()
     at.run()
     assert at.button_group(key="crowd_window").value == "6 h" and not at.exception
+
+
+def map_traces(at: AppTest, key: str) -> dict[str, dict[str, object]]:
+    """The traces of the venue map drawn under `key`, by name."""
+    [spec] = [c.proto.spec for c in at.get("plotly_chart") if key in c.proto.id]
+    return {t.get("name", ""): t for t in orjson.loads(spec)["data"]}
+
+
+def test_the_overview_map_shows_the_weather_stations_and_structures(env) -> None:
+    """Every family draws its part of the one venue map: zones, gates, routes, and weather."""
+    env()
+    traces = map_traces(logged_in(), "overview_map")
+    assert {"Main Arena", "Gates", "Town shuttle", "Shuttles"} <= traces.keys()
+    stations = traces["Weather stations"]
+    assert [t.split(":")[0] for t in stations["text"]] == [  # type: ignore[attr-defined]
+        "Arena weather mast (FOH tower)",
+        "Family Area / campsite weather mast",
+    ]
+    assert stations["y"] == [52.0723, 52.0726]  # lat, from the venue file
+    structures = traces["Structures (wind limits)"]["text"]
+    assert "Main Stage roof (stage): limits 18 / 22 m/s, wind from wx-arena" in structures  # type: ignore[operator]
+
+
+def test_weather_page_draws_its_stations_on_the_offline_venue_map(env) -> None:
+    env()
+    at = logged_in(PAGES["weather"])
+    assert [t.value for t in at.title] == ["Weather"] and not at.exception
+    traces = map_traces(at, "weather_map")
+    assert {"Main Arena", "Weather stations", "Structures (wind limits)"} <= traces.keys()
+    assert all(t["type"] == "scatter" for t in traces.values())  # no tiles: works offline
 
 
 def test_power_page(env) -> None:

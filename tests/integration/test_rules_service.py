@@ -743,6 +743,51 @@ def test_a_restart_mid_alert_neither_duplicates_nor_loses_it(
     ]
 
 
+STATION = "wx-arena"  # a weather station of examples/venue.yaml
+CALM = {"wind_ms": 3.0, "gust_ms": 5.0, "strikes": 0}
+
+
+def wx(event: str, ts: datetime, **values: float) -> tuple[str, bytes]:
+    payload = {"ts": ts.isoformat(), **CALM, **values}
+    return topics.reading(event, "weather", STATION), json.dumps(payload).encode()
+
+
+def test_the_lightning_all_clear_waits_30_minutes_across_a_restart(
+    broker: Mosquitto,
+    event: str,
+    store: SqliteStore,
+    tmp_path: Path,
+    collect: Any,
+    engine: Any,
+    venue: Venue,
+) -> None:
+    """The 30-minute window is in the state file: a restart does not bring the all-clear early."""
+    alerts = collect(topics.alerts_filter(event))
+    t0 = datetime.now(UTC) - timedelta(minutes=50)
+    lightning = f"lightning.{STATION}"
+    service = start_rules(broker.port, event, tmp_path, store, engine, venue=venue)
+    try:
+        publish_all(broker.port, [wx(event, t0, strike_km=5.0, strikes=3)])
+        assert wait_until(lambda: "firing" in states_of(alerts, lightning), timeout=15)
+    finally:
+        service.stop()
+    service = start_rules(broker.port, event, tmp_path, store, engine, venue=venue)
+    try:
+        # 20 minutes of readings without a strike
+        publish_all(broker.port, [wx(event, t0 + timedelta(minutes=m)) for m in range(1, 21)])
+        wait_status(broker.port, event, "rules", lambda s: s["readings"] == 20, live=True)
+        alerts.sync()
+        assert states_of(alerts, lightning) == ["firing"]
+        publish_all(broker.port, [wx(event, t0 + timedelta(minutes=30))])
+        assert wait_until(lambda: None in states_of(alerts, lightning), timeout=15)
+    finally:
+        service.stop()
+    assert states_of(alerts, lightning) == ["firing", "resolved", None]
+    resolved = of(alerts, lightning)[1]
+    assert resolved is not None
+    assert datetime.fromisoformat(resolved["ts"]) == t0 + timedelta(minutes=30)
+
+
 def test_a_device_going_offline_raises_a_silent_device_alert(
     broker: Mosquitto,
     event: str,

@@ -63,7 +63,7 @@ def test_check_config_lists_an_override_of_an_unknown_unit_as_a_warning(
     assert f"{rules}: OK: {len(EXAMPLE_RULE_LIST)} rules, 1 warning\n" in out
     assert (
         f"  warning: line {line}: rules[{i}].overrides.arena-bar-fridg: 'arena-bar-fridg' is not "
-        "a zone, gate, generator, catering unit, shuttle or station of the venue "
+        "a zone, gate, generator, catering unit, shuttle, station or structure of the venue "
         "(did you mean 'arena-bar-fridge'?); this override is ignored\n"
     ) in out
     assert main(["check-config", VENUE, "--rules", str(rules), "--strict"]) == 1

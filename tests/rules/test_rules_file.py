@@ -164,9 +164,10 @@ def test_an_override_of_an_entity_the_venue_lacks_is_a_warning_naming_line_and_e
     ruleset = load_rules_text(text, "rules.yaml", VENUE)
     assert ruleset.warnings == (
         "line 11: rules[0].overrides.f11: 'f11' is not a zone, gate, generator, catering unit, "
-        "shuttle or station of the venue (did you mean 'f1'?); this override is ignored",
+        "shuttle, station or structure of the venue (did you mean 'f1'?); this override is ignored",
         "line 12: rules[0].overrides.no-such-fridge: 'no-such-fridge' is not a zone, gate, "
-        "generator, catering unit, shuttle or station of the venue; this override is ignored",
+        "generator, catering unit, shuttle, station or structure of the venue; this override is "
+        "ignored",
     )
     assert load_rules_text(BASE, "rules.yaml", VENUE).warnings == ()
 

@@ -1,12 +1,13 @@
 """The example weather rules on the example venue, with a pinned event clock.
 
-Wind: each structure's limits apply to the gust of its nearest station. Lightning: warning
+Wind: each structure is a subject of its own, fed by its nearest station's gust. Lightning: warning
 within 16 km, critical within 8 km, all-clear 30 minutes after the last close strike (the
 30-minute rule), not with the first quiet reading. Heat: the NWS heat index bands.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -44,19 +45,60 @@ def test_each_structure_takes_its_wind_from_the_nearest_station() -> None:
     }
 
 
-def test_gust_past_operating_then_evacuate_limit_of_the_nearest_structures() -> None:
-    # wx-arena's lowest limits: the Dance Tent's 15 (operating) and 20 (evacuate) m/s
+def _wind(events: list[AlertEvent]) -> list[tuple[str, str, str, str]]:
+    return [
+        (e.rule, e.subject, e.state, e.severity) for e in events if e.rule.startswith("structure")
+    ]
+
+
+def test_each_structure_gets_its_own_wind_alert_against_its_own_limits() -> None:
+    # wx-arena feeds the Main Stage roof (18 / 22 m/s) and the Dance Tent (15 / 20 m/s)
     eng = _engine()
     assert _wx(eng, 0, gust_ms=14.9) == []
-    assert _states(_wx(eng, 1, gust_ms=15.5), "structure-wind") == [("firing", "warning")]
-    assert _states(_wx(eng, 2, gust_ms=21.0), "structure-wind-evacuate") == [("firing", "critical")]
-    # wx-campsite watches the Family marquee: 13 m/s is past its operating limit there only
-    assert _states(_wx(eng, 2, "wx-campsite", gust_ms=13.5), "structure-wind") == [
-        ("firing", "warning")
+    out = _wx(eng, 1, gust_ms=15.5)
+    assert _wind(out) == [("structure-wind", "dance-tent-big-top", "firing", "warning")]
+    [event] = out
+    assert (event.kind, event.value) == ("weather", pytest.approx(15.5 * 100 / 15))
+    assert event.message.startswith("Dance Tent big top (tent), from station wx-arena: ")
+    assert "main-stage-roof" not in event.message
+    out = _wx(eng, 2, gust_ms=21.0)
+    assert _wind(out) == [
+        ("structure-wind", "main-stage-roof", "firing", "warning"),
+        ("structure-wind-evacuate", "dance-tent-big-top", "firing", "critical"),
     ]
+    # wx-campsite feeds the Family marquee only: 13.5 m/s is past its operating limit (13)
+    assert _wind(_wx(eng, 2, "wx-campsite", gust_ms=13.5)) == [
+        ("structure-wind", "family-marquee", "firing", "warning")
+    ]
+    assert {(a.subject, a.rule) for a in eng.active()} >= {
+        ("main-stage-roof", "structure-wind"),
+        ("dance-tent-big-top", "structure-wind"),
+        ("dance-tent-big-top", "structure-wind-evacuate"),
+        ("family-marquee", "structure-wind"),
+    }
+    assert not [a for a in eng.active() if a.subject.startswith("wx-")]
+    # back under 90 % of every limit: each structure's alerts resolve, the marquee's stays
     out = _wx(eng, 3, gust_ms=12.0)
-    assert _states(out, "structure-wind") == [("resolved", "warning")]
-    assert _states(out, "structure-wind-evacuate") == [("resolved", "critical")]
+    assert sorted(_wind(out)) == [
+        ("structure-wind", "dance-tent-big-top", "resolved", "warning"),
+        ("structure-wind", "main-stage-roof", "resolved", "warning"),
+        ("structure-wind-evacuate", "dance-tent-big-top", "resolved", "critical"),
+    ]
+
+
+def test_a_structure_alert_survives_a_snapshot_and_restore() -> None:
+    eng = _engine()
+    [fired] = _wx(eng, 0, gust_ms=16.0)
+    eng = Engine(load_rules(EXAMPLE_RULES, VENUE), VENUE, state=eng.snapshot())
+    assert _wx(eng, 1, gust_ms=16.5) == []  # still the same alert: nothing new
+    [resolved] = _wx(eng, 2, gust_ms=10.0)
+    assert (resolved.alert_id, resolved.subject, resolved.state) == (
+        fired.alert_id,
+        "dance-tent-big-top",
+        "resolved",
+    )
+    # a late reading of the station is late for the structures it feeds too: counted once
+    assert _wx(eng, 1.5, gust_ms=30.0) == [] and eng.stats()["late"] == 1
 
 
 def test_lightning_all_clear_only_after_30_minutes_without_a_close_strike() -> None:
@@ -108,3 +150,25 @@ def test_heat_stress_after_ten_minutes_in_a_band() -> None:
         assert _states(_wx(eng, minute, **hot), "heat-stress") == [], minute
     assert _states(_wx(eng, 10, **hot), "heat-stress") == [("firing", "critical")]
     assert _states(_wx(eng, 11, air_temp_c=25.0), "heat-stress") == [("resolved", "critical")]
+
+
+def test_the_30_minutes_carry_on_through_a_restart_of_the_rules_engine() -> None:
+    """The strike window is saved with the engine: a restart does not bring the all-clear early."""
+    eng = _engine()
+    assert _states(_wx(eng, 0, strike_km=5.0, strikes=3), "lightning") == [("firing", "critical")]
+    saved = json.loads(json.dumps(eng.snapshot()))  # as the rules state file keeps it
+    eng = Engine(load_rules(EXAMPLE_RULES, VENUE), VENUE, state=saved)
+    for minute in range(1, 21):  # no strike for 20 minutes
+        assert _states(_wx(eng, minute), "lightning") == [], minute
+    assert [a.severity for a in eng.active() if a.rule == "lightning"] == ["critical"]
+    eng = Engine(load_rules(EXAMPLE_RULES, VENUE), VENUE, state=eng.snapshot())
+    for minute in range(21, 30):
+        assert _states(_wx(eng, minute), "lightning") == [], minute
+    assert _states(_wx(eng, 30), "lightning") == [("resolved", "critical")]
+
+
+def test_the_window_runs_on_event_time_not_on_the_count_of_readings() -> None:
+    # one reading 31 minutes after the strike, after a gap: the window is over
+    eng = _engine()
+    _wx(eng, 0, strike_km=5.0, strikes=3)
+    assert _states(_wx(eng, 31), "lightning") == [("resolved", "critical")]
