@@ -1,7 +1,7 @@
 """The `opsroom` command: the top-level parser, made of each service's sub-commands.
 
 Each service package declares its commands in its own `cli.py` (`COMMANDS`: flags and how
-it runs); the commands of the entry layer itself are in commands.py and query.py.
+it runs); the commands of the entry layer itself are in commands.py, query.py and audit.py.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import ingest.cli
 import rules.cli
 import simulators.cli
 from opsroom import __version__, redact
-from opsroom.app import commands, query
+from opsroom.app import audit, commands, query
 from opsroom.configfile import ConfigError
 from opsroom.store import StoreError
 
@@ -42,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     for command in (*dashboard.cli.COMMANDS, *simulators.cli.COMMANDS):
         command.register(sub)
     query.register(sub)
+    audit.register(sub)
     return parser
 
 
