@@ -79,6 +79,13 @@ class AuditEntry(BaseModel):
     address: Name | None = Field(None, max_length=MAX_ADDRESS, description="client address")
 
 
+def recordable_text(text: str, limit: int = MAX_DETAIL) -> str:
+    """Free text someone sent (a note), made recordable: NUL removed, a lone surrogate shown
+    as U+FFFD, cut to `limit` characters."""
+    kept = (c if not 0xD800 <= ord(c) <= 0xDFFF else "\ufffd" for c in text if c != "\x00")
+    return "".join(kept)[:limit]
+
+
 def untrusted_name(text: str, limit: int = MAX_USER) -> str:
     """A name someone typed, made recordable: each control character, backslash or other
     unprintable character shown as `<U+XXXX>`, cut to `limit` characters, `?` if blank."""
