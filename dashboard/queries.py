@@ -158,11 +158,13 @@ def active_alert_events(store: Store, now: datetime) -> list[AlertEvent]:
 
 
 def active_alert_table(store: Store, now: datetime) -> pd.DataFrame:
-    """Active alerts, critical first, then newest first."""
+    """Active alerts, critical first, then newest first, with when each was acknowledged."""
     frame = alert_frame(active_alert_events(store, now))
     order = {s: i for i, s in enumerate(("critical", "warning", "info"))}
     frame["_rank"] = frame["severity"].map(order)
     frame = frame.sort_values(["_rank", "ts"], ascending=[True, False], kind="stable")
+    # who acknowledged is `actor`; when is the acknowledged event's own time
+    frame["acknowledged_at"] = frame["ts"].where(frame["state"] == "acknowledged")
     return frame.drop(columns="_rank").reset_index(drop=True)
 
 

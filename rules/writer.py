@@ -3,7 +3,9 @@
 Every transition is published on `alerts/<alert_id>` first (retained while active; when
 resolved, the resolved event and then an empty retained message that clears it), then handed
 to the store writer thread (retried with back-off while the store is down: alerts keep
-flowing on MQTT) and to the notifiers (their own threads). The messages the broker has not
+flowing on MQTT) and to the notifiers (their own threads). Each acknowledgement the engine
+applied is also appended to the audit trail, by the store writer right after its transition
+(see `audit_of`). The messages the broker has not
 confirmed, the active alerts' last messages and the transitions not yet stored are what the
 state file keeps of the writer (see rules.state).
 """
@@ -17,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from opsroom import topics
 from opsroom.alerts import AlertEvent
+from opsroom.audit import MAX_TARGET, AuditEntry, recordable_text, untrusted_name
 from opsroom.clock import Clock, utcnow
 from opsroom.service import ServiceCore
 from opsroom.store import Store, StoreError
@@ -41,6 +44,25 @@ def alert_messages(event: str, alert: AlertEvent, payload: bytes) -> list[tuple[
     if alert.active:
         return [(topic, payload, True)]
     return [(topic, payload, False), (topic, b"", True)]
+
+
+def audit_of(events: list[AlertEvent]) -> list[AuditEntry]:
+    """The audit entries of the acknowledgements among `events`: who (the message's actor:
+    the broker lets only the dashboard, which sends its logged-in user, publish on ack/),
+    action `ack`, target the alert id, the note as detail, dated by the wall clock the service
+    took it at. Derived from the transition, so a transition written again after a failure
+    or a restart gives the same entry, which the store ignores."""
+    return [
+        AuditEntry(
+            ts=e.recorded_at or e.ts,
+            user=untrusted_name(e.actor),
+            action="ack",
+            target=untrusted_name(e.alert_id, MAX_TARGET),
+            detail=recordable_text(e.note or ""),
+        )
+        for e in events
+        if e.state == "acknowledged" and e.actor
+    ]
 
 
 class AlertWriter:
@@ -178,6 +200,7 @@ class AlertWriter:
                 continue
             try:
                 self.store.write_alert_events(batch)
+                self.store.write_audit(audit_of(batch))  # (both idempotent: a retry is safe)
             except StoreError as exc:
                 self.counters.store_errors += 1
                 log.error(

@@ -88,6 +88,11 @@ def emitted_queries(event: str, bucket: str = "opsroom") -> list[str]:
         for alert_id in ODD_IDS:
             store.alert_events(alert_id=alert_id)
         store.write_alert_events([alert("a1"), alert('a "2" ${x}', "resolved")])  # stored keys
+        store.audit_entries()
+        store.audit_entries(start=T0, end=T0 + timedelta(days=1))
+        store.audit_entries(user="sam", action="ack")
+        for user in ODD_IDS:
+            store.audit_entries(user=user, action="login_failed")
         store.write_readings([Reading("coldchain", "f", T0, {"temp_c": 1.0})])  # no query
     finally:
         store.close()
@@ -105,8 +110,16 @@ def all_queries() -> list[str]:
 def test_the_stand_in_records_every_kind_of_query() -> None:
     """The list below is what the check runs: every method and option, every event filtered."""
     queries = emitted_queries('fest "26" ${x}, day=1')
-    assert len(queries) == 27
-    for part in ("|> last()", "aggregateWindow(", "toFloat()", "|> count()", '"alert_events"'):
+    assert len(queries) == 27 + 3 + len(ODD_IDS)
+    parts = (
+        "|> last()",
+        "aggregateWindow(",
+        "toFloat()",
+        "|> count()",
+        '"alert_events"',
+        '"audit"',
+    )
+    for part in parts:
         assert any(part in q for q in queries), part
     assert any('r._field == "seq"' in q for q in queries)  # write_alert_events' stored keys
     assert all('r.event_id == "fest \\"26\\" \\${x}, day=1"' in q for q in queries)

@@ -28,11 +28,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from opsroom.alerts import AlertEvent
+from opsroom.audit import AuditEntry
 from opsroom.store import BadDataError, Store, StoreError, reading_problem
 from opsroom.store.influx import (
     RANGE_MAX,
     InfluxStore,
     alert_to_line,
+    audit_to_line,
     epoch_us,
     flux_string,
     flux_time,
@@ -180,6 +182,23 @@ def test_alert_line_escapes_tags_and_omits_seq_when_not_given() -> None:
         r"alert_events,alert_id=fridge\ 1\,x\=y,event_id=rehearsal\ 1,state=firing event="
     )
     assert "seq=" not in line
+
+
+def test_audit_line_keys_the_entry_and_round_trips_the_json() -> None:
+    entry = AuditEntry(
+        ts=T0, user="Sam O, x=1", role="operator", action="ack", target="cold.f 1", detail='a "b"'
+    )
+    line = audit_to_line(entry, event_id="fest 26")
+    assert line.startswith(
+        r"audit,action=ack,event_id=fest\ 26,target=cold.f\ 1,user=Sam\ O\,\ x\=1 entry="
+    )
+    assert line.endswith(f" {T0_US}")
+    raw = re.search(r' entry="((?:[^"\\]|\\.)*)" \d+$', line)
+    assert raw is not None
+    unescaped = raw.group(1).replace('\\"', '"').replace("\\\\", "\\")
+    assert AuditEntry.model_validate_json(unescaped) == entry
+    login = audit_to_line(AuditEntry(ts=T0, user="sam", action="login_ok"))
+    assert login.startswith("audit,action=login_ok,event_id=demo,user=sam entry=")  # no target
 
 
 # ---------------------------------------------------------------- Flux text (pure)

@@ -21,11 +21,16 @@ COLUMNS = [
     "drill",
 ]
 HISTORY = [*COLUMNS, "note", "alert_id"]
+ACTIVE = [*COLUMNS[: COLUMNS.index("actor") + 1], "acknowledged_at", "drill"]
+ACKED_BY = {"actor": "acknowledged by", "acknowledged_at": "acknowledged at"}
 _IDS = "alerts_active_ids"
 
 
 def _local(frame: pd.DataFrame, tz: str) -> pd.DataFrame:
-    return frame.assign(ts=frame["ts"].dt.tz_convert(tz)) if len(frame) else frame
+    if not len(frame):
+        return frame
+    times = [c for c in ("ts", "acknowledged_at") if c in frame]
+    return frame.assign(**{c: frame[c].dt.tz_convert(tz) for c in times})
 
 
 @st.fragment(run_every=ui.REFRESH_S)
@@ -42,7 +47,12 @@ def live(ctx: ui.Context, filters: dict[str, tuple[str, ...]], text: str, window
         f"{counts['info']} info"
     )
     if len(active):
-        st.dataframe(_local(active[COLUMNS], ctx.tz), hide_index=True, width="stretch")
+        st.dataframe(
+            _local(active[ACTIVE], ctx.tz),
+            hide_index=True,
+            width="stretch",
+            column_config=ACKED_BY,
+        )
     else:
         st.success("No active alerts.")
     st.subheader("History")

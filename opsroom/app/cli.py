@@ -1,7 +1,7 @@
 """The `opsroom` command: the top-level parser, made of each service's sub-commands.
 
 Each service package declares its commands in its own `cli.py` (`COMMANDS`: flags and how
-it runs); the commands of the entry layer itself are in commands.py and query.py.
+it runs); the commands of the entry layer itself are in commands.py, query.py and audit.py.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import ingest.cli
 import rules.cli
 import simulators.cli
 from opsroom import __version__, i18n, redact
-from opsroom.app import commands, init, query
+from opsroom.app import audit, commands, init, query
 from opsroom.configfile import ConfigError
 from opsroom.i18n import _
 from opsroom.store import StoreError
@@ -45,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     for command in (*dashboard.cli.COMMANDS, *simulators.cli.COMMANDS):
         command.register(sub)
     query.register(sub)
+    audit.register(sub)
     return parser
 
 

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from typing import Protocol, runtime_checkable
 
 from opsroom.alerts import AlertEvent
+from opsroom.audit import AuditEntry
 from opsroom.telemetry import Reading
 
 
@@ -106,6 +107,9 @@ class Store(Protocol):
     - A reading the store cannot keep faithfully raises BadDataError (a StoreError) naming
       the reading and the field, and is never stored altered: at least every reading with a
       `reading_problem` (an adapter may refuse more). Any other StoreError is an outage.
+    - The audit trail is append-only: `write_audit` adds entries (idempotent per (event, ts,
+      user, action, target)) and no method edits or removes one; `audit_entries` returns them
+      with start <= ts < end, ordered by ts, optionally of one user and/or one action.
     """
 
     event: str
@@ -145,6 +149,20 @@ class Store(Protocol):
         alert_id: str | None = None,
     ) -> list[AlertEvent]:
         """Alert transitions with start <= ts < end (or all), optionally of one alert."""
+        ...
+
+    def write_audit(self, entries: Sequence[AuditEntry]) -> None:
+        """Append audit entries (idempotent; there is no way to change or remove one)."""
+        ...
+
+    def audit_entries(
+        self,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        user: str | None = None,
+        action: str | None = None,
+    ) -> list[AuditEntry]:
+        """Audit entries with start <= ts < end (or all), optionally of one user / action."""
         ...
 
     def close(self) -> None:

@@ -24,6 +24,10 @@ Data layout (one bucket, shared by any number of events):
   read back), `severity` and `seq` (an increasing number giving the insertion order among
   events with the same ts). A transition already stored is not written again, so the first
   write wins as in the SQLite adapter.
+- An audit entry is one point of measurement `audit`, tags `event_id`, `action`, `user` and
+  `target` (left out when empty), timestamp = the entry's ts (microseconds), one field `entry`
+  (the whole entry as JSON). The point key is the entry's identity (event, ts, user, action,
+  target), so writing it again is a no-op; the adapter has no method that deletes one.
 
 Writes go through the synchronous write API, one HTTP request per batch (the ingest service
 batches already): when `write_readings` returns the data is stored and readable, and when it
@@ -52,23 +56,27 @@ from influxdb_client.domain.write_precision import WritePrecision
 from pydantic import ValidationError
 
 from opsroom.alerts import AlertEvent
+from opsroom.audit import AuditEntry
 from opsroom.families import FAMILIES
 from opsroom.store.base import BadDataError, SeriesPoint, StoreError, show_int
 from opsroom.telemetry import Payload, Reading, Value
 
 __all__ = [
     "ALERT_MEASUREMENT",
+    "AUDIT_MEASUREMENT",
     "DRILL_FIELD",
     "EVENT_TAG",
     "SENSOR_TAG",
     "InfluxStore",
     "alert_to_line",
+    "audit_to_line",
     "flux_string",
     "flux_time",
     "reading_to_line",
 ]
 
 ALERT_MEASUREMENT: Final = "alert_events"
+AUDIT_MEASUREMENT: Final = "audit"
 SENSOR_TAG: Final = "sensor_id"
 # `event_id`, not `event`: the alert points already have a field `event` (the JSON)
 EVENT_TAG: Final = "event_id"
@@ -273,6 +281,26 @@ def alert_to_line(event: AlertEvent, seq: int | None = None, *, event_id: str = 
         f"{ALERT_MEASUREMENT},alert_id={_tag_value('alert_id', event.alert_id)}"
         f",{EVENT_TAG}={_tag_value('event', event_id)}"
         f",state={_tag_value('state', event.state)} " + ",".join(fields) + f" {epoch_us(event.ts)}"
+    )
+
+
+def audit_to_line(entry: AuditEntry, *, event_id: str = "demo") -> str:
+    """One audit entry of event `event_id` as one line of line protocol (microseconds).
+
+    `audit,action=<a>,event_id=<event>,target=<t>,user=<u> entry="<json>" <us>` (no `target`
+    tag when it is empty: a tag value cannot be).
+    """
+    tags = [("action", entry.action), (EVENT_TAG, event_id), ("user", entry.user)]
+    if entry.target:
+        tags.append(("target", entry.target))
+    tags.sort()
+    us = epoch_us(entry.ts)
+    if not _TS_US[0] <= us <= _TS_US[1]:
+        raise ValueError(f"ts {entry.ts.isoformat()} is outside InfluxDB's 1677-2262 range")
+    return (
+        AUDIT_MEASUREMENT
+        + "".join(f",{k}={_tag_value(k, v)}" for k, v in tags)
+        + f" entry={_string_field(entry.model_dump_json())} {us}"
     )
 
 
@@ -611,6 +639,50 @@ class InfluxStore:
             ordered.append((us, seq if isinstance(seq, int) else 0, event))
         ordered.sort(key=lambda item: (item[0], item[1]))
         return [event for _, _, event in ordered]
+
+    # ------------------------------------------------------------------ audit trail
+
+    def write_audit(self, entries: Sequence[AuditEntry]) -> None:
+        """Append audit entries (the point key is the entry's identity: a rewrite is a no-op)."""
+        if not entries:
+            return
+        try:
+            lines = [audit_to_line(entry, event_id=self.event) for entry in entries]
+        except ValueError as exc:
+            raise BadDataError(f"cannot write audit entries to InfluxDB: {exc}") from exc
+        self._write_lines("write audit entries", lines)
+
+    def audit_entries(
+        self,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        user: str | None = None,
+        action: str | None = None,
+    ) -> list[AuditEntry]:
+        """Audit entries with start <= ts < end (or all), of one user / action, by ts."""
+        start = RANGE_MIN if start is None else _aware(start)
+        end = RANGE_MAX if end is None else _aware(end)
+        if start >= end:
+            return []
+        where = f'r._measurement == {flux_string(AUDIT_MEASUREMENT)} and r._field == "entry"'
+        if user is not None:
+            where += f" and r.user == {flux_string(user)}"
+        if action is not None:
+            where += f" and r.action == {flux_string(action)}"
+        flux = self._from(start, end) + f"  |> filter(fn: (r) => {where})"
+        entries: list[AuditEntry] = []
+        for row in self._query("audit entries", flux):
+            raw = row.get("_value")
+            if not isinstance(raw, str):
+                continue
+            try:
+                entries.append(AuditEntry.model_validate_json(raw))
+            except ValidationError as exc:
+                raise StoreError(
+                    self._message("audit entries", f"unreadable entry: {exc}")
+                ) from exc
+        entries.sort(key=lambda e: e.ts)
+        return entries
 
     # ------------------------------------------------------------------ lifecycle
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import orjson
 
 from opsroom.alerts import AlertEvent
+from opsroom.audit import AuditEntry
 from opsroom.clock import from_us, to_us
 from opsroom.store.base import BadDataError, SeriesPoint, StoreError, reading_problem
 from opsroom.telemetry import Reading
@@ -51,6 +52,26 @@ CREATE TABLE IF NOT EXISTS alert_events (
     UNIQUE (event, alert_id, state, ts)
 );
 CREATE INDEX IF NOT EXISTS alert_events_event_ts ON alert_events (event, ts);
+"""
+
+# The audit trail: append-only, and the file says so itself (triggers refuse UPDATE and DELETE,
+# whoever connects). Its own script: the triggers' bodies hold semicolons.
+AUDIT_SCHEMA = """
+CREATE TABLE IF NOT EXISTS audit (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    event TEXT NOT NULL,
+    ts INTEGER NOT NULL,            -- epoch microseconds, wall clock
+    user TEXT NOT NULL,
+    action TEXT NOT NULL,
+    target TEXT NOT NULL,
+    data TEXT NOT NULL,             -- the whole entry as JSON
+    UNIQUE (event, ts, user, action, target)
+);
+CREATE INDEX IF NOT EXISTS audit_event_ts ON audit (event, ts);
+CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
+BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
+BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
 """
 
 # A file written before readings carried their event (no `event` column) is rebuilt once, in
@@ -110,6 +131,7 @@ class SqliteStore:
             if self._unscoped():
                 self._migrate()
             self._db.executescript(SCHEMA)
+            self._db.executescript(AUDIT_SCHEMA)
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"cannot open SQLite store {self.path}: {exc}") from exc
         self._lock = threading.Lock()
@@ -289,6 +311,45 @@ class SqliteStore:
         sql = f"SELECT data FROM alert_events WHERE {' AND '.join(clauses)} ORDER BY {ts}, seq"
         rows = self._query("alert events", sql, params)
         return [AlertEvent.model_validate_json(str(row[0])) for row in rows]
+
+    def write_audit(self, entries: Sequence[AuditEntry]) -> None:
+        """Append audit entries; a repeated (event, ts, user, action, target) is ignored."""
+        if not entries:
+            return
+        rows = [
+            (self.event, to_us(e.ts), e.user, e.action, e.target, e.model_dump_json())
+            for e in entries
+        ]
+        with self._tx("write audit entries") as db:
+            db.executemany(
+                "INSERT OR IGNORE INTO audit (event, ts, user, action, target, data)"
+                " VALUES (?,?,?,?,?,?)",
+                rows,
+            )
+
+    def audit_entries(
+        self,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        user: str | None = None,
+        action: str | None = None,
+    ) -> list[AuditEntry]:
+        """Audit entries in [start, end), of one user / action if given, by ts then insertion."""
+        clauses: list[str] = ["event = ?"]
+        params: list[object] = [self.event]
+        conditions: tuple[tuple[str, object], ...] = (
+            ("ts >= ?", None if start is None else to_us(start)),
+            ("ts < ?", None if end is None else to_us(end)),
+            ("user = ?", user),
+            ("action = ?", action),
+        )
+        for sql, value in conditions:
+            if value is not None:
+                clauses.append(sql)
+                params.append(value)
+        sql = f"SELECT data FROM audit WHERE {' AND '.join(clauses)} ORDER BY ts, seq"
+        rows = self._query("audit entries", sql, params)
+        return [AuditEntry.model_validate_json(str(row[0])) for row in rows]
 
     def close(self) -> None:
         """Close the database (a checkpoint happens on the last connection's close)."""

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from opsroom.alerts import AlertEvent
+from opsroom.audit import AuditEntry
 from opsroom.store import Store, StoreError, active_alerts
 from opsroom.telemetry import Reading
 
@@ -281,3 +282,43 @@ def test_idempotency_is_per_event(scoped: Callable[[str], Store]) -> None:
 
 def test_a_store_says_its_event(scoped: Callable[[str], Store]) -> None:
     assert scoped(A).event == A
+
+
+# ---------------------------------------------------------------- audit trail
+
+
+def entry(user: str, action: str, seconds: float, **kw: object) -> AuditEntry:
+    return AuditEntry.model_validate(
+        {"ts": T0 + timedelta(seconds=seconds), "user": user, "action": action, **kw}
+    )
+
+
+def test_audit_entries_round_trip_filtered_and_in_order(store: Store) -> None:
+    written = [
+        entry("sam", "login_ok", 0, role="operator", address="10.0.0.7"),
+        entry("sam", "ack", 30.000001, role="operator", target="cold.fridge-1.1", detail="on it"),
+        entry('mallory "x", =1', "login_failed", 10, address="10.0.0.66"),  # needs escaping
+        entry("ana", "logout", 60, role="viewer"),
+    ]
+    store.write_audit(written[:2])
+    store.write_audit(written[2:])
+    assert store.audit_entries() == sorted(written, key=lambda e: e.ts)  # every field kept
+    assert [e.action for e in store.audit_entries(user="sam")] == ["login_ok", "ack"]
+    assert store.audit_entries(action="ack") == [written[1]]
+    assert store.audit_entries(user="sam", action="logout") == []
+    window = store.audit_entries(start=T0 + timedelta(seconds=10), end=T0 + timedelta(seconds=60))
+    assert [e.user for e in window] == ['mallory "x", =1', "sam"]  # [start, end)
+    assert store.audit_entries(start=T0 + timedelta(hours=1)) == []
+
+
+def test_audit_is_append_only_and_a_rewrite_is_a_no_op(scoped: Callable[[str], Store]) -> None:
+    live, rehearsal = scoped(A), scoped(B)
+    ack = entry("sam", "ack", 0, target="a1", role="operator")
+    live.write_audit([ack, ack])
+    live.write_audit([ack])  # a service retrying after a failed batch
+    rehearsal.write_audit([ack])  # the same entry in another event is that event's own
+    assert live.audit_entries() == [ack]
+    assert rehearsal.audit_entries() == [ack]
+    assert scoped("another").audit_entries() == []
+    # the protocol offers no way to change or remove an entry
+    assert not {"delete_audit", "update_audit", "clear_audit"} & set(dir(live))

@@ -543,3 +543,18 @@ def test_a_crowd_only_venue_is_late_by_the_crowd_interval(
     overview, crowd = errors(logged_in()), errors(logged_in(PAGES["crowd"]))
     assert "STALE" in crowd and "readings are expected every 30 s" in crowd
     assert "STALE" in overview and "readings are expected every 30 s" in overview
+
+
+def test_alerts_page_shows_who_acknowledged_and_when(env) -> None:
+    path = env()
+    store = SqliteStore(path)
+    acked_at = datetime.now(UTC).replace(microsecond=0)
+    acked = data.firing_alert(acked_at - timedelta(minutes=1)).model_copy(
+        update={"state": "acknowledged", "ts": acked_at, "actor": "duty officer Sam"}
+    )
+    store.write_alert_events([acked])
+    store.close()
+    at = logged_in(PAGES["alerts"])
+    active = at.dataframe[0].value
+    assert active["actor"].tolist() == ["duty officer Sam"]
+    assert active["acknowledged_at"].iloc[0].to_pydatetime() == acked_at  # in the venue's zone

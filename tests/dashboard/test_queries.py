@@ -255,6 +255,16 @@ def test_active_alerts_counts_history_and_resolution(store) -> None:
     )
 
 
+def test_active_alerts_say_who_acknowledged_and_when(store) -> None:
+    acked_at = NOW - timedelta(seconds=30)
+    acked = data.firing_alert(NOW - timedelta(minutes=1)).model_copy(
+        update={"state": "acknowledged", "ts": acked_at, "actor": "sam"}
+    )
+    store.write_alert_events([acked])
+    [row] = queries.active_alert_table(store, NOW).to_dict("records")
+    assert (row["actor"], row["acknowledged_at"]) == ("sam", acked_at)
+
+
 def test_readings_around_an_alert(store) -> None:
     frame = queries.readings_around(store, data.firing_alert(NOW - timedelta(minutes=1)))
     assert set(frame["field"]) == {"temp_c"} and set(frame["value"]) == {9.0}

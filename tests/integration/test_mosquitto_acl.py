@@ -3,19 +3,28 @@ family as compose does) on a real Mosquitto."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
+from opsroom import topics
 from opsroom.broker import Mosquitto
 from opsroom.families import FAMILIES
+from opsroom.rulesfile.model import load_rules
+from opsroom.settings import Settings
+from opsroom.store.sqlite import SqliteStore
 from opsroom.topics import mosquitto_acl
+from opsroom.venue import load_venue
+from rules.engine import Engine
+from rules.service import RulesService
 from tests.conftest import wait_until
 
 pytestmark = pytest.mark.integration
@@ -113,7 +122,7 @@ SERVICE_PASSWORDS = {
 }
 
 
-def run_entrypoint(tmp_path: Path, **env: str) -> Path:
+def run_entrypoint(tmp_path: Path, devices: str = "gen-a:gen-a-pass-0123", **env: str) -> Path:
     """deploy/mosquitto/entrypoint.sh as compose runs it, up to its final `exec mosquitto`
     (a stand-in that exits: the test starts the real broker on the file it wrote)."""
     if shutil.which("mosquitto_passwd") is None:
@@ -122,15 +131,15 @@ def run_entrypoint(tmp_path: Path, **env: str) -> Path:
     bin_dir.mkdir(exist_ok=True)
     (bin_dir / "mosquitto").write_text("#!/bin/sh\nexit 0\n")
     (bin_dir / "mosquitto").chmod(0o755)
-    devices = tmp_path / "devices.txt"
-    devices.write_text("# sensor:password\ngen-a:gen-a-pass-0123\n")
+    devices_txt = tmp_path / "devices.txt"
+    devices_txt.write_text(f"# sensor:password\n{devices}\n")
     passwd = tmp_path / "passwd"
     subprocess.run(
         ["/bin/sh", str(ROOT / "deploy" / "mosquitto" / "entrypoint.sh")],
         env={
             "PATH": f"{bin_dir}:/usr/bin:/usr/sbin:/bin",
             "MOSQUITTO_PASSWD": str(passwd),
-            "MOSQUITTO_DEVICES": str(devices),
+            "MOSQUITTO_DEVICES": str(devices_txt),
             **SERVICE_PASSWORDS,
             **env,
         },
@@ -154,6 +163,9 @@ def test_the_simulator_user_exists_only_for_drills(tmp_path: Path) -> None:
     }
     drill = run_entrypoint(tmp_path, MQTT_SIMULATOR_PASSWORD="sim-pass-0123")
     assert "opsroom-simulator" in users_in(drill)
+    assert "opsroom-operator-bot" not in users_in(drill)
+    bot = run_entrypoint(tmp_path, MQTT_OPERATOR_BOT_PASSWORD="bot-pass-0123")
+    assert "opsroom-operator-bot" in users_in(bot)
 
 
 def test_the_simulator_plays_devices_but_cannot_forge_alerts_or_acks(tmp_path: Path) -> None:
@@ -197,3 +209,86 @@ def test_the_simulator_plays_devices_but_cannot_forge_alerts_or_acks(tmp_path: P
         reader.loop_stop()
     finally:
         broker.stop()
+
+
+FRIDGE = "smokestack-fridge"  # a fridge of examples/venue.yaml
+
+
+def test_a_device_cannot_acknowledge_but_the_dashboard_and_the_operator_bot_can(
+    tmp_path: Path,
+) -> None:
+    """The rules service behind the production broker: a device's password publishing on
+    ack/ is dropped by Mosquitto, so the alert is acknowledged by the dashboard's user only."""
+    passwd = run_entrypoint(
+        tmp_path, devices=f"{FRIDGE}:fridge-pass-0123", MQTT_OPERATOR_BOT_PASSWORD="bot-pass-0123"
+    )
+    broker = Mosquitto(
+        tmp_path / "m", password_file=passwd, acl_file=production_acl(tmp_path)
+    ).start()
+    event = "fest"
+    settings = Settings.load(
+        {
+            "event": event,
+            "mqtt_url": f"mqtt://127.0.0.1:{broker.port}",
+            "mqtt_username": "opsroom-rules",
+            "mqtt_password": SERVICE_PASSWORDS["MQTT_RULES_PASSWORD"],
+            "data_dir": tmp_path / "rules",
+            "session_expiry_s": 120,
+        },
+        env={},
+    )
+    venue = load_venue(ROOT / "examples" / "venue.yaml")
+    ruleset = load_rules(ROOT / "examples" / "rules.yaml", venue)
+    store = SqliteStore(tmp_path / "opsroom.db", event=event)
+    service = RulesService(settings, store, Engine(ruleset, venue, None), venue=venue)
+    clients: list[mqtt.Client] = []
+
+    def as_user(user: str, password: str) -> mqtt.Client:
+        client, rc = connect(broker.port, user, password)
+        clients.append(client)
+        assert rc and not rc[0].is_failure, user
+        return client
+
+    def send(client: mqtt.Client, topic: str, body: dict[str, object]) -> None:
+        client.publish(topic, json.dumps(body), qos=1).wait_for_publish(5)
+
+    try:
+        service.start()
+        assert service.wait_connected(10)
+        fridge = as_user(FRIDGE, "fridge-pass-0123")
+        t0 = datetime.now(UTC) - timedelta(minutes=30)
+        for minute in range(17):  # 9 °C for 16 minutes: the cold-holding alert fires
+            ts = (t0 + timedelta(minutes=minute)).isoformat()
+            send(fridge, topics.reading(event, "coldchain", FRIDGE), {"ts": ts, "temp_c": 9.0})
+        assert wait_until(lambda: any(e.state == "firing" for e in store.alert_events()), 15)
+        alert_id = next(e.alert_id for e in store.alert_events() if e.state == "firing")
+        ack = topics.ack(event, alert_id)
+        send(fridge, ack, {"actor": "duty-officer-2", "note": "forged by the fridge"})
+        dashboard = as_user("opsroom-dashboard", SERVICE_PASSWORDS["MQTT_DASHBOARD_PASSWORD"])
+        send(dashboard, ack, {"actor": "sam", "note": "on my way"})
+        # the positive signal: the dashboard's acknowledgement is applied and stored; the
+        # fridge's, published and confirmed before it, would have been taken first
+        assert wait_until(
+            lambda: store.alert_events(alert_id=alert_id)[-1].state == "acknowledged", 10
+        )
+        assert service.counters.acks == 1 and service.counters.bad_acks == 0
+        bot = as_user("opsroom-operator-bot", "bot-pass-0123")
+        send(bot, ack, {"actor": "ana via pager"})  # allowed on ack/: the service takes it
+        assert wait_until(lambda: service.counters.acks == 2, 10)
+        assert wait_until(lambda: store.audit_entries() != [], 10)
+    finally:
+        for client in clients:
+            client.loop_stop()
+        service.stop()
+        store.close()
+        broker.stop()
+    acked = SqliteStore(tmp_path / "opsroom.db", event=event)
+    try:
+        [by] = [e for e in acked.alert_events(alert_id=alert_id) if e.state == "acknowledged"]
+        assert (by.actor, by.note) == ("sam", "on my way")
+        assert [(a.user, a.action, a.target) for a in acked.audit_entries()] == [
+            ("sam", "ack", alert_id)
+        ]
+    finally:
+        acked.close()
+    assert service.counters.acks_ignored == 1  # the bot's came after: already acknowledged

@@ -611,9 +611,19 @@ def test_an_acknowledgement_over_mqtt_moves_the_alert_to_acknowledged(
         # a second acknowledgement changes nothing
         publish_all(broker.port, [(topics.ack(event, alert_id), json.dumps(ack))])
         assert wait_until(lambda: service.counters.acks == 2, timeout=10)
+        assert wait_until(lambda: store.audit_entries(action="ack") != [], timeout=10)
     finally:
         service.stop()
     acked = of(alerts, cold)[-1]
+    # the audit trail: the acknowledgement applied, once (the second changed nothing)
+    [audit] = store.audit_entries()
+    assert (audit.user, audit.action, audit.target, audit.detail) == (
+        "duty-officer-2",
+        "ack",
+        alert_id,
+        "trader moving stock",
+    )
+    assert audit.ts == datetime.fromisoformat(acked["recorded_at"])  # when the service took it
     assert acked is not None
     assert (acked["state"], acked["actor"], acked["note"]) == (
         "acknowledged",
