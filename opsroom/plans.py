@@ -17,9 +17,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated
 
-from pydantic import Field, StringConstraints, ValidationError, model_validator
+from pydantic import AfterValidator, Field, StringConstraints, ValidationError, model_validator
 
 from opsroom.configfile import (
     ConfigError,
@@ -33,7 +33,9 @@ from opsroom.configfile import (
 from opsroom.families.base import Id, LatLon
 
 # The control log's incident categories (the command post's list; see issue "control log").
-Category = Literal[
+# Some share a word with a sensor family ("crowd", "power"): they are kinds of incident, not
+# families, so they are a plain tuple checked by a validator rather than a Literal.
+CATEGORIES: tuple[str, ...] = (
     "medical",
     "lost_person",
     "found_person",
@@ -46,8 +48,16 @@ Category = Literal[
     "facilities",
     "communications",
     "other",
-]
-CATEGORIES: tuple[str, ...] = Category.__args__  # type: ignore[attr-defined]
+)
+
+
+def _category(value: str) -> str:
+    if value not in CATEGORIES:
+        raise ValueError(f"unknown category {value!r}: one of {', '.join(CATEGORIES)}")
+    return value
+
+
+Category = Annotated[str, AfterValidator(_category)]
 
 Role = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{0,63}$")]
 Text = Annotated[str, StringConstraints(min_length=1, max_length=500, strip_whitespace=True)]
