@@ -78,6 +78,10 @@ def emitted_queries(event: str, bucket: str = "opsroom") -> list[str]:
         store.series("crowd", "occupancy", ["z"], *hour, every=timedelta(microseconds=1500))
         store.series("coldchain", "door_open", ["f"], *hour, every=timedelta(hours=1))  # boolean
         store.series("power", "power_kw", ["g"], datetime(1900, 1, 1, tzinfo=UTC), RANGE_MAX)
+        fields = ["voltage_v", "frequency_hz", "power_kw"]
+        store.series_many("power", fields, ["gen-a", "gen-b"], *hour)  # raw
+        store.series_many("power", fields, ODD_IDS, *hour, every=timedelta(minutes=10))
+        store.series_many("coldchain", ["temp_c", "door_open"], ["f"], *hour, timedelta(hours=1))
         store.count()
         store.count("coldchain")
         store.count('odd "kind"')
@@ -105,8 +109,15 @@ def all_queries() -> list[str]:
 def test_the_stand_in_records_every_kind_of_query() -> None:
     """The list below is what the check runs: every method and option, every event filtered."""
     queries = emitted_queries('fest "26" ${x}, day=1')
-    assert len(queries) == 27
-    for part in ("|> last()", "aggregateWindow(", "toFloat()", "|> count()", '"alert_events"'):
+    assert len(queries) == 30
+    for part in (
+        "|> last()",
+        "aggregateWindow(",
+        "toFloat()",
+        "|> count()",
+        '"alert_events"',
+        'r._field == "voltage_v" or r._field == "frequency_hz"',
+    ):
         assert any(part in q for q in queries), part
     assert any('r._field == "seq"' in q for q in queries)  # write_alert_events' stored keys
     assert all('r.event_id == "fest \\"26\\" \\${x}, day=1"' in q for q in queries)
