@@ -228,8 +228,8 @@ class SqliteStore:
         end: datetime,
         every: timedelta | None = None,
     ) -> dict[str, list[SeriesPoint]]:
-        """Several fields in one scan of the (event, kind, sensor_id, ts) key: SQLite parses a
-        row's JSON once for all of its json_extract calls, so N fields cost about one."""
+        """Several fields in one scan of the (event, kind, sensor_id, ts) key, not one scan and
+        one query per field (json_extract still parses a row's JSON for each field)."""
         names = list(dict.fromkeys(fields))
         for field in names:
             if not _FIELD.match(field):
