@@ -24,8 +24,8 @@ average 4-7), first load ms, median of 5 (store calls):
     weather      70 (8)                                       52
     overview    258 (28)                                      76
 The refresh after a first load (closed hours cached): power 198 -> 52 ms. At load average
-8-10 the power page measured 2384-3224 ms before and 887-1374 ms after. What is left is SQLite 3.40's json_extract, which parses a row's JSON again for
-every field asked (one parse costs about a third of three).
+8-10 the power page measured 2384-3224 ms before and 887-1374 ms after. What is left is
+SQLite 3.40's json_extract, which parses a row's JSON again for every field asked.
 """
 
 from __future__ import annotations
