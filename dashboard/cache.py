@@ -7,6 +7,8 @@ queries keep one snapshot per set of parameters for the whole process (SNAPSHOTS
 taken at most once every TTL_S seconds however many screens are open, and a session that
 asks while another is taking it waits for that one instead of running the query again. A
 snapshot is computed at the time it is taken, so the ages it reports are true as of then.
+A chart's closed hours are kept apart (CLOSED), so a refresh reads only the live hour, and a
+page's charts of one family are read together (`series_many`: one store query for all).
 No function reads a global; the store, venue and rules objects are shared resources.
 """
 
@@ -74,7 +76,7 @@ class Snapshots:
                     while len(self._values) > self.max_entries:
                         old, _ = self._values.popitem(last=False)
                         self._locks.pop(old, None)
-        return value.copy() if isinstance(value, pd.DataFrame) else value  # type: ignore[return-value]
+        return _copy(value)  # type: ignore[return-value]
 
     def clear(self) -> None:
         """Forget every snapshot (tests)."""
@@ -84,6 +86,15 @@ class Snapshots:
 
 
 SNAPSHOTS = Snapshots()
+
+
+def _copy(value: object) -> object:
+    """A DataFrame (or a dict of them) as a copy; anything else as it is (immutable)."""
+    if isinstance(value, pd.DataFrame):
+        return value.copy()
+    if isinstance(value, dict) and all(isinstance(v, pd.DataFrame) for v in value.values()):
+        return {k: v.copy() for k, v in value.items()}
+    return value
 
 
 def store_key(settings: Settings) -> str:
@@ -209,7 +220,8 @@ def _entity_frame(
     def closed(
         kind: str, field: str, ids: tuple[str, ...], every: timedelta
     ) -> queries.HourSlice | None:
-        return _closed(store_url, kind, field, ids, every)
+        slices = _closed(store_url, kind, (field,), ids, every, now)
+        return None if slices is None else (lambda hour: slices(hour)[field])
 
     th = None if rules_file is None else thresholds(*rules_file, venue_path, mtime)
     inputs = TableInputs(
@@ -224,24 +236,94 @@ def _entity_frame(
     return table(inputs)
 
 
-@st.cache_data(ttl=600, max_entries=4096, show_spinner=False)
-def _hour(
-    store_url: str, kind: str, field: str, ids: tuple[str, ...], every_s: float, hour_s: float
-) -> pd.DataFrame:
-    """One closed hour of a series: it no longer changes, so it is kept for ten minutes."""
-    hour = _now(hour_s)
-    return queries.series_frame(
-        store(store_url), kind, field, ids, hour, hour + queries.HOUR, timedelta(seconds=every_s)
-    )
+class ClosedHours:
+    """Closed hours of series for every session: (series, hour) -> each field's frame.
+
+    A closed hour no longer changes, so it is kept for `ttl_s` (a backlog written late shows
+    within that). A miss fetches every hour from the one asked up to the live hour in one
+    store query and keeps each: a cold 24 h chart costs one query, not 24, and each hour that
+    closes later costs one small one.
+    """
+
+    def __init__(self, ttl_s: float = 600.0, max_entries: int = 4096) -> None:
+        self.ttl_s = ttl_s
+        self.max_entries = max_entries
+        self.fetched = 0  # store queries made (for tests and benches)
+        self._values: OrderedDict[Hashable, tuple[float, dict[str, pd.DataFrame]]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(
+        self,
+        key: Hashable,
+        hour: datetime,
+        until: datetime,
+        fetch: Callable[[datetime, datetime], dict[str, pd.DataFrame]],
+    ) -> dict[str, pd.DataFrame]:
+        """The frames of `hour` of series `key`; `fetch(start, end)` reads whole hours."""
+        with self._lock:
+            held = self._values.get((key, hour))
+        if held is not None and held[0] >= time.time() - self.ttl_s:
+            return held[1]
+        end = max(until, hour + queries.HOUR)
+        taken = time.time()
+        hours = _by_hour(fetch(hour, end), hour, end)
+        with self._lock:
+            self.fetched += 1
+            for start, frames in hours.items():
+                self._values[(key, start)] = (taken, frames)
+                self._values.move_to_end((key, start))
+            while len(self._values) > self.max_entries:
+                self._values.popitem(last=False)
+        return hours[hour]
+
+    def clear(self) -> None:
+        """Forget every hour (tests)."""
+        with self._lock:
+            self._values.clear()
+
+
+CLOSED = ClosedHours()
+
+
+def _by_hour(
+    frames: dict[str, pd.DataFrame], start: datetime, end: datetime
+) -> dict[datetime, dict[str, pd.DataFrame]]:
+    """Whole hours [start, end) of each field's frame, cut by the rows' hour (every hour,
+    empty ones too, so that an hour without readings is not fetched again)."""
+    out: dict[datetime, dict[str, pd.DataFrame]] = {}
+    hour = start
+    while hour < end:
+        out[hour] = {}
+        hour += queries.HOUR
+    edges = pd.DatetimeIndex([*out, end])
+    for field, frame in frames.items():
+        # time order, so each hour is one slice (the pages sort the joined hours again)
+        by_time = frame.sort_values("ts", kind="stable")
+        cuts = pd.DatetimeIndex(by_time["ts"]).searchsorted(edges)
+        for fields, lo, hi in zip(out.values(), cuts, cuts[1:], strict=False):
+            fields[field] = by_time.iloc[lo:hi]
+    return out
 
 
 def _closed(
-    store_url: str, kind: str, field: str, ids: tuple[str, ...], every: timedelta | None
-) -> queries.HourSlice | None:
+    store_url: str,
+    kind: str,
+    fields: tuple[str, ...],
+    ids: tuple[str, ...],
+    every: timedelta | None,
+    now: datetime,
+) -> queries.HourSlices | None:
+    """The closed hours of a series as of `now` (see ClosedHours), or None for raw series."""
     if every is None:
         return None
-    step = every.total_seconds()
-    return lambda hour: _hour(store_url, kind, field, ids, step, hour.timestamp())
+    step = every
+    until = queries.live_hour(now)
+
+    def fetch(start: datetime, end: datetime) -> dict[str, pd.DataFrame]:
+        return queries.series_frames(store(store_url), kind, fields, ids, start, end, step)
+
+    key = (store_url, kind, fields, ids, step.total_seconds())
+    return lambda hour: CLOSED.get(key, hour, until, fetch)
 
 
 def series(
@@ -253,15 +335,30 @@ def series(
     window_s: float,
 ) -> pd.DataFrame:
     """A chart's series over the last window_s seconds."""
+    return series_many(store_url, kind, (field,), sensor_ids, now_s, window_s)[field]
+
+
+def series_many(
+    store_url: str,
+    kind: str,
+    fields: tuple[str, ...],
+    sensor_ids: tuple[str, ...],
+    now_s: float,
+    window_s: float,
+) -> dict[str, pd.DataFrame]:
+    """Several charts' series of one family over the last window_s seconds: field -> frame,
+    from one store query per refresh (and, the first time, one for the closed hours)."""
     window = timedelta(seconds=window_s)
-    closed = _closed(store_url, kind, field, sensor_ids, queries.choose_every(window))
-    return SNAPSHOTS.take(
-        ("series", store_url, kind, field, sensor_ids, window_s),
-        now_s,
-        lambda now: queries.window_series(
-            store(store_url), kind, field, sensor_ids, now, window, closed
-        ),
-    )
+    every = queries.choose_every(window)
+
+    def compute(now: datetime) -> dict[str, pd.DataFrame]:
+        closed = _closed(store_url, kind, fields, sensor_ids, every, now)
+        return queries.window_series_many(
+            store(store_url), kind, fields, sensor_ids, now, window, closed
+        )
+
+    key = ("series", store_url, kind, fields, sensor_ids, window_s)
+    return SNAPSHOTS.take(key, now_s, compute)
 
 
 def history(

@@ -40,6 +40,8 @@ _NICE_STEPS_S = (10, 30, 60, 120, 300, 600, 900, 1800, 3600)
 HOUR = timedelta(hours=1)
 # one closed hour of a series, bucketed: hour start -> frame (the app caches these)
 HourSlice = Callable[[datetime], pd.DataFrame]
+# the same for several fields: hour start -> field -> frame
+HourSlices = Callable[[datetime], Mapping[str, pd.DataFrame]]
 # entity id -> the threshold levels its rules hold it to (opsroom.rulesfile.bands)
 Thresholds = Mapping[str, Levels]
 
@@ -269,21 +271,44 @@ def series_frame(
     every: timedelta | None = None,
 ) -> pd.DataFrame:
     """One field of some sensors over [start, end) as columns sensor_id, ts, value."""
-    points = store.series(kind, field, list(sensor_ids), start, end, every) if sensor_ids else []
-    frame = pd.DataFrame(
-        {
-            "sensor_id": [p.sensor_id for p in points],
-            "ts": [p.ts for p in points],
-            "value": [p.value for p in points],
-        }
-    )
-    frame["ts"] = pd.to_datetime(frame["ts"], utc=True)
-    return frame
+    return series_frames(store, kind, [field], sensor_ids, start, end, every)[field]
+
+
+def series_frames(
+    store: Store,
+    kind: str,
+    fields: Sequence[str],
+    sensor_ids: Collection[str],
+    start: datetime,
+    end: datetime,
+    every: timedelta | None = None,
+) -> dict[str, pd.DataFrame]:
+    """series_frame of several fields from one store query: field -> frame."""
+    ids = list(sensor_ids)
+    many = store.series_many(kind, list(fields), ids, start, end, every) if ids else {}
+    out = {}
+    for field in fields:
+        points = many.get(field, [])
+        frame = pd.DataFrame(
+            {
+                "sensor_id": [p.sensor_id for p in points],
+                "ts": [p.ts for p in points],
+                "value": [p.value for p in points],
+            }
+        )
+        frame["ts"] = pd.to_datetime(frame["ts"], utc=True)
+        out[field] = frame
+    return out
 
 
 def _floor(ts: datetime, step: timedelta) -> datetime:
     seconds = step.total_seconds()
     return datetime.fromtimestamp(ts.timestamp() // seconds * seconds, ts.tzinfo)
+
+
+def live_hour(now: datetime) -> datetime:
+    """The start of the hour `now` is in: the hours before it are closed (see sliced_series)."""
+    return _floor(now, HOUR)
 
 
 def sliced_series(
@@ -296,30 +321,50 @@ def sliced_series(
     every: timedelta,
     closed_hour: HourSlice | None = None,
 ) -> pd.DataFrame:
-    """series_frame from `start` to just after `now`, fetched as whole hours plus the live one.
+    """sliced_series_many of one field."""
+    slices = None if closed_hour is None else (lambda hour: {field: closed_hour(hour)})
+    return sliced_series_many(store, kind, [field], sensor_ids, start, now, every, slices)[field]
+
+
+def sliced_series_many(
+    store: Store,
+    kind: str,
+    fields: Sequence[str],
+    sensor_ids: Collection[str],
+    start: datetime,
+    now: datetime,
+    every: timedelta,
+    closed_hours: HourSlices | None = None,
+) -> dict[str, pd.DataFrame]:
+    """series_frames from `start` to just after `now`, fetched as whole hours plus the live one.
 
     Buckets align to the epoch and every chart step divides an hour, so cutting at whole
     hours changes no bucket: the hours before the current one never change and the app
-    caches them (`closed_hour`), leaving one hour of readings to scan per refresh.
+    caches them (`closed_hours`), leaving one hour of readings to scan per refresh.
     """
     end = now + FUTURE_SLACK
-    live_from = _floor(now, HOUR)
+    live_from = live_hour(now)
     if 3600 % every.total_seconds() or start >= live_from:
-        return series_frame(store, kind, field, sensor_ids, start, end, every)
+        return series_frames(store, kind, fields, sensor_ids, start, end, every)
 
-    def fetch(hour: datetime) -> pd.DataFrame:
-        return series_frame(store, kind, field, sensor_ids, hour, hour + HOUR, every)
+    def fetch(hour: datetime) -> Mapping[str, pd.DataFrame]:
+        return series_frames(store, kind, fields, sensor_ids, hour, hour + HOUR, every)
 
     hours = []
     hour = _floor(start, HOUR)
     while hour < live_from:
         hours.append(hour)
         hour += HOUR
-    frames = [(closed_hour or fetch)(h) for h in hours]
-    frames.append(series_frame(store, kind, field, sensor_ids, live_from, end, every))
-    frame = pd.concat([f for f in frames if len(f)] or frames[-1:], ignore_index=True)
-    frame = frame[frame["ts"] >= pd.Timestamp(_floor(start, every))]
-    return frame.sort_values(["sensor_id", "ts"], kind="stable").reset_index(drop=True)
+    slices = [(closed_hours or fetch)(h) for h in hours]
+    live = series_frames(store, kind, fields, sensor_ids, live_from, end, every)
+    since = pd.Timestamp(_floor(start, every))
+    out = {}
+    for field in fields:
+        frames = [s[field] for s in slices] + [live[field]]
+        frame = pd.concat([f for f in frames if len(f)] or frames[-1:], ignore_index=True)
+        frame = frame[frame["ts"] >= since]
+        out[field] = frame.sort_values(["sensor_id", "ts"], kind="stable").reset_index(drop=True)
+    return out
 
 
 def window_series(
@@ -332,10 +377,26 @@ def window_series(
     closed_hour: HourSlice | None = None,
 ) -> pd.DataFrame:
     """A chart's series: the last `window` up to now, bucketed by choose_every(window)."""
+    slices = None if closed_hour is None else (lambda hour: {field: closed_hour(hour)})
+    return window_series_many(store, kind, [field], sensor_ids, now, window, slices)[field]
+
+
+def window_series_many(
+    store: Store,
+    kind: str,
+    fields: Sequence[str],
+    sensor_ids: Collection[str],
+    now: datetime,
+    window: timedelta,
+    closed_hours: HourSlices | None = None,
+) -> dict[str, pd.DataFrame]:
+    """window_series of several fields (a page's charts of one family) from one query each."""
     every = choose_every(window)
     if every is None:
-        return series_frame(store, kind, field, sensor_ids, now - window, now + FUTURE_SLACK)
-    return sliced_series(store, kind, field, sensor_ids, now - window, now, every, closed_hour)
+        return series_frames(store, kind, fields, sensor_ids, now - window, now + FUTURE_SLACK)
+    return sliced_series_many(
+        store, kind, fields, sensor_ids, now - window, now, every, closed_hours
+    )
 
 
 # ---------------------------------------------------------------- crowd

@@ -78,6 +78,10 @@ def emitted_queries(event: str, bucket: str = "opsroom") -> list[str]:
         store.series("crowd", "occupancy", ["z"], *hour, every=timedelta(microseconds=1500))
         store.series("coldchain", "door_open", ["f"], *hour, every=timedelta(hours=1))  # boolean
         store.series("power", "power_kw", ["g"], datetime(1900, 1, 1, tzinfo=UTC), RANGE_MAX)
+        fields = ["voltage_v", "frequency_hz", "power_kw"]
+        store.series_many("power", fields, ["gen-a", "gen-b"], *hour)  # raw
+        store.series_many("power", fields, ODD_IDS, *hour, every=timedelta(minutes=10))
+        store.series_many("coldchain", ["temp_c", "door_open"], ["f"], *hour, timedelta(hours=1))
         store.count()
         store.count("coldchain")
         store.count('odd "kind"')
@@ -110,7 +114,8 @@ def all_queries() -> list[str]:
 def test_the_stand_in_records_every_kind_of_query() -> None:
     """The list below is what the check runs: every method and option, every event filtered."""
     queries = emitted_queries('fest "26" ${x}, day=1')
-    assert len(queries) == 27 + 3 + len(ODD_IDS)
+    # 27 reads and writes, 3 series_many shapes, 3 audit queries, one per odd event id
+    assert len(queries) == 27 + 3 + 3 + len(ODD_IDS)
     parts = (
         "|> last()",
         "aggregateWindow(",
@@ -118,6 +123,7 @@ def test_the_stand_in_records_every_kind_of_query() -> None:
         "|> count()",
         '"alert_events"',
         '"audit"',
+        'r._field == "voltage_v" or r._field == "frequency_hz"',
     )
     for part in parts:
         assert any(part in q for q in queries), part

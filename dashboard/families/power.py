@@ -31,6 +31,8 @@ from opsroom.venue import Venue
 TABLE = ["name", "voltage_v", "frequency_hz", "power_kw", "load_pct", "fuel_pct", "status", "age_s"]
 
 ICON = ":material/bolt:"
+# the charted fields, read together (one store query for the three charts)
+FIELDS = ("voltage_v", "frequency_hz", "power_kw")
 
 # ---------------------------------------------------------------- tables
 
@@ -159,12 +161,13 @@ def live(ctx: ui.Context, chosen: tuple[str, ...], window_s: float) -> None:
         return
     names = {g.id: g.name or g.id for g in gens}
     ids = tuple(g.id for g in gens)
+    charted = cache.series_many(ctx.store_url, "power", FIELDS, ids, now, window_s)
     for field, title, unit in (
         ("voltage_v", _title(ctx, gens, "voltage_v", "Voltage"), "V"),
         ("frequency_hz", _title(ctx, gens, "frequency_hz", "Frequency"), "Hz"),
         ("power_kw", "Load, % of rated kW (kVA x power factor)", "%"),
     ):
-        series = cache.series(ctx.store_url, "power", field, ids, now, window_s)
+        series = charted[field]
         if field == "power_kw" and len(series):
             rated = {g.id: limits.rated_kw(g) for g in gens}
             series = series.assign(value=series["value"] / series["sensor_id"].map(rated) * 100)

@@ -170,8 +170,10 @@ def live(ctx: ui.Context) -> None:
     ui.drill_banner(age.drill)
     ui.freshness(age, ctx.tz)
     ids = tuple(s.id for s in ctx.venue.stations)
-    gusts = cache.series(ctx.store_url, "weather", "gust_ms", ids, now, HISTORY.total_seconds())
-    strikes = cache.series(ctx.store_url, "weather", "strike_km", ids, now, HISTORY.total_seconds())
+    charted = cache.series_many(
+        ctx.store_url, "weather", ("gust_ms", "strike_km"), ids, now, HISTORY.total_seconds()
+    )
+    gusts, strikes = charted["gust_ms"], charted["strike_km"]
     st.plotly_chart(_chart(gusts, "Wind gust", "m/s", structures), key="weather_gust")
     st.plotly_chart(
         _chart(strikes, "Nearest lightning strike", "km", None), key="weather_lightning"

@@ -100,6 +100,8 @@ class Store(Protocol):
       `every`, it returns one point per (sensor, bucket): the mean of the field over the
       bucket, stamped with the bucket's start (buckets aligned to the Unix epoch).
       Readings without the field are skipped.
+    - `series_many` returns, for each field asked, exactly what `series` returns for it, from
+      one pass over the readings (a chart page's fields at the cost of one).
     - `write_alert_events` is idempotent per (event, alert_id, state, ts); `alert_events` returns
       them ordered by ts then insertion.
     - Failures raise StoreError; nothing is half-written from the caller's point of view
@@ -132,6 +134,18 @@ class Store(Protocol):
         every: timedelta | None = None,
     ) -> list[SeriesPoint]:
         """One field of chosen sensors over [start, end), optionally averaged per `every`."""
+        ...
+
+    def series_many(
+        self,
+        kind: str,
+        fields: Sequence[str],
+        sensor_ids: Collection[str],
+        start: datetime,
+        end: datetime,
+        every: timedelta | None = None,
+    ) -> dict[str, list[SeriesPoint]]:
+        """`series` of several fields in one query: field -> its points (every field asked)."""
         ...
 
     def count(self, kind: str | None = None) -> int:

@@ -505,35 +505,50 @@ class InfluxStore:
         end: datetime,
         every: timedelta | None = None,
     ) -> list[SeriesPoint]:
-        """One field over [start, end) (Flux range() excludes its stop), optionally averaged.
+        """One field over [start, end) (Flux range() excludes its stop), optionally averaged."""
+        return self.series_many(kind, [field], sensor_ids, start, end, every)[field]
+
+    def series_many(
+        self,
+        kind: str,
+        fields: Sequence[str],
+        sensor_ids: Collection[str],
+        start: datetime,
+        end: datetime,
+        every: timedelta | None = None,
+    ) -> dict[str, list[SeriesPoint]]:
+        """Several fields in one Flux query, one table per (sensor, field).
 
         With `every`, aggregateWindow(mean) stamped with the window start; windows are aligned
         to the epoch, but Flux cuts the first one at `start`, so each stamp is floored to the
         epoch-aligned bucket here.
         """
-        if not _FIELD.match(field):
-            raise StoreError(f"invalid field name {field!r}")
+        names = list(dict.fromkeys(fields))
+        for field in names:
+            if not _FIELD.match(field):
+                raise StoreError(f"invalid field name {field!r}")
         if every is not None and every < _US:
             raise StoreError("series: every must be at least one microsecond")
+        out: dict[str, list[SeriesPoint]] = {field: [] for field in names}
         ids = sorted(set(sensor_ids))
         start, end = _aware(start), _aware(end)
-        if not ids or start >= end:
-            return []
+        if not ids or not names or start >= end:
+            return out
         flux = self._from(start, end) + (
             f"  |> filter(fn: (r) => r._measurement == {flux_string(kind)}"
-            f" and r._field == {flux_string(field)} and {_flux_any(SENSOR_TAG, ids)})\n"
+            f" and {_flux_any('_field', names)} and {_flux_any(SENSOR_TAG, ids)})\n"
         )
         if every is not None:
-            if field in _bool_fields(kind):
+            if _bool_fields(kind).intersection(names):
                 flux += "  |> toFloat()\n"
             flux += (
                 f"  |> aggregateWindow(every: {every // _US}us, fn: mean, createEmpty: false,"
                 ' timeSrc: "_start")\n'
             )
-        points: list[SeriesPoint] = []
         for row in self._query("series", flux):
             sensor, ts, value = row.get(SENSOR_TAG), row.get("_time"), row.get("_value")
-            if not isinstance(sensor, str) or not isinstance(ts, datetime):
+            points = out.get(str(row.get("_field")))
+            if points is None or not isinstance(sensor, str) or not isinstance(ts, datetime):
                 continue
             if not isinstance(value, bool | int | float):
                 continue
@@ -541,8 +556,9 @@ class InfluxStore:
             if every is not None:
                 ts = EPOCH + ((ts - EPOCH) // every) * every
             points.append(SeriesPoint(sensor, ts, float(value)))
-        points.sort(key=lambda p: (p.sensor_id, p.ts))
-        return points
+        for points in out.values():
+            points.sort(key=lambda p: (p.sensor_id, p.ts))
+        return out
 
     def count(self, kind: str | None = None) -> int:
         """Readings stored (of `kind`, or of every kind): the number of `drill` field values,

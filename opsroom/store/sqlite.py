@@ -239,31 +239,53 @@ class SqliteStore:
         every: timedelta | None = None,
     ) -> list[SeriesPoint]:
         """One field over [start, end); bucket means aligned to the epoch when `every` is set."""
-        if not _FIELD.match(field):
-            raise StoreError(f"invalid field name {field!r}")
+        return self.series_many(kind, [field], sensor_ids, start, end, every)[field]
+
+    def series_many(
+        self,
+        kind: str,
+        fields: Sequence[str],
+        sensor_ids: Collection[str],
+        start: datetime,
+        end: datetime,
+        every: timedelta | None = None,
+    ) -> dict[str, list[SeriesPoint]]:
+        """Several fields in one scan of the (event, kind, sensor_id, ts) key, not one scan and
+        one query per field (json_extract still parses a row's JSON for each field)."""
+        names = list(dict.fromkeys(fields))
+        for field in names:
+            if not _FIELD.match(field):
+                raise StoreError(f"invalid field name {field!r}")
+        out: dict[str, list[SeriesPoint]] = {field: [] for field in names}
         ids = list(sensor_ids)
-        if not ids:
-            return []
-        value = f"json_extract(data, '$.{field}')"
+        if not ids or not names:
+            return out
+        values = [f"json_extract(data, '$.{field}')" for field in names]
         where = (
             f"event = ? AND kind = ? AND sensor_id IN ({','.join('?' * len(ids))})"
-            f" AND ts >= ? AND ts < ? AND {value} IS NOT NULL"
+            f" AND ts >= ? AND ts < ? AND ({' OR '.join(f'{v} IS NOT NULL' for v in values)})"
         )
         params: list[object] = [self.event, kind, *ids, to_us(start), to_us(end)]
         if every is None:
             sql = (
-                f"SELECT sensor_id, ts, {value} FROM readings WHERE {where} ORDER BY sensor_id, ts"
+                f"SELECT sensor_id, ts, {', '.join(values)} FROM readings WHERE {where}"
+                " ORDER BY sensor_id, ts"
             )
         else:
             step = int(every.total_seconds() * 1_000_000)
             if step <= 0:
                 raise StoreError("series: every must be positive")
+            means = ", ".join(f"avg({v})" for v in values)
             sql = (
-                f"SELECT sensor_id, (ts / {step}) * {step} AS bucket, avg({value}) FROM readings"
+                f"SELECT sensor_id, (ts / {step}) * {step} AS bucket, {means} FROM readings"
                 f" WHERE {where} GROUP BY sensor_id, bucket ORDER BY sensor_id, bucket"
             )
-        rows = self._query("series", sql, params)
-        return [SeriesPoint(str(s), from_us(int(str(t))), float(str(v))) for s, t, v in rows]
+        for sid, ts, *row in self._query("series", sql, params):
+            at = from_us(int(str(ts)))
+            for field, value in zip(names, row, strict=True):
+                if value is not None:  # this reading (or bucket) has no such field
+                    out[field].append(SeriesPoint(str(sid), at, float(str(value))))
+        return out
 
     def count(self, kind: str | None = None) -> int:
         """Readings stored, of one kind or all."""

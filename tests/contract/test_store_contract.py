@@ -129,6 +129,42 @@ def test_series_skips_readings_without_the_field(store: Store) -> None:
     assert [(p.ts, p.value) for p in points] == [(T0 + timedelta(seconds=10), 40.0)]
 
 
+def test_series_many_is_series_of_each_field_in_one_call(store: Store) -> None:
+    # readings with some fields missing, an integer and a boolean field, two sensors, 10 s apart
+    store.write_readings(
+        [
+            Reading(
+                "power",
+                sensor,
+                T0 + timedelta(seconds=s),
+                {"voltage_v": 230.0 + s / 7, "power_kw": s // 10}
+                | ({"fuel_pct": 80.5 - s / 100} if s % 30 else {})
+                | ({"overload": s % 20 == 0} if s >= 120 else {}),
+            )
+            for sensor in ("gen-b", "gen-a")
+            for s in range(0, 300, 10)
+        ]
+    )
+    fields = ["voltage_v", "fuel_pct", "overload", "power_kw", "frequency_hz"]
+    window = (T0 + timedelta(seconds=5), T0 + timedelta(minutes=5))
+    for every in (None, timedelta(minutes=1), timedelta(seconds=45)):
+        many = store.series_many("power", fields, ["gen-a", "gen-b"], *window, every)
+        assert list(many) == fields
+        for field in fields:
+            assert many[field] == store.series("power", field, ["gen-a", "gen-b"], *window, every)
+        assert many["frequency_hz"] == []
+        assert len(many["voltage_v"]) == (
+            58 if every is None else 10 if every.seconds == 60 else 14
+        )
+    minute = store.series_many("power", ["overload"], ["gen-a"], *window, timedelta(minutes=1))
+    assert [(p.ts, p.value) for p in minute["overload"]] == [
+        (T0 + timedelta(minutes=m), 0.5) for m in (2, 3, 4)
+    ]
+    assert store.series_many("power", fields, [], *window) == {f: [] for f in fields}
+    with pytest.raises(StoreError):
+        store.series_many("power", ["voltage_v", "x') OR 1=1 --"], ["gen-a"], *window)
+
+
 def alert(alert_id: str, state: str, seconds: float, **kw: object) -> AlertEvent:
     return AlertEvent.model_validate(
         {

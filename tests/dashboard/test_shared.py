@@ -5,12 +5,18 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
+import pandas as pd
 import pytest
 
 from dashboard import cache, charts, queries
+from dashboard.families import power
+from opsroom.store import Store
+from opsroom.store.sqlite import SqliteStore
+from opsroom.telemetry import Reading
 from tests.dashboard import data
 
 
@@ -95,3 +101,84 @@ def test_the_same_chart_is_built_once_and_new_data_builds_a_new_one(store_url: s
     assert three is not one
     assert list(three.data[0].y) == list(frame[frame["sensor_id"] == ids[1]]["value"] + 1)
     assert three.layout.shapes[0].y0 == 253.0 and three.layout.annotations[0].text == "+10 %"
+
+
+class CountingStore:
+    """A real store whose series reads are recorded as (method, start, end)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.reads: list[tuple[str, datetime, datetime]] = []
+        self._lock = threading.Lock()
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self.store, name)
+        if name not in ("series", "series_many"):
+            return attr
+
+        def read(*args: Any, **kw: Any) -> Any:
+            with self._lock:
+                self.reads.append((name, args[3], args[4]))
+            return attr(*args, **kw)
+
+        return read
+
+
+def test_ten_sessions_opening_the_24h_power_charts_cost_two_queries(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The power page's three 24 h charts, opened by ten screens at once on a cold cache: one
+    query for the closed hours and one for the live hour, and the same points as one query
+    over the whole day; the next refresh reads the live hour only."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    gens = ("gen-a", "gen-b")
+    real = SqliteStore(tmp_path / "day.db", event="demo")
+    real.write_readings(
+        [
+            Reading(
+                "power",
+                gen,
+                now - timedelta(minutes=m),
+                {"voltage_v": 230 + m % 7, "frequency_hz": 50 - m % 3 / 10, "power_kw": m % 90},
+            )
+            for gen in gens
+            for m in range(0, 23 * 60 + 30)
+        ]
+    )
+    counting = CountingStore(real)
+    monkeypatch.setattr(cache, "store", lambda key: counting)
+    cache.SNAPSHOTS.clear()
+    cache.CLOSED.clear()
+    url = f"sqlite:///{tmp_path / 'day.db'}#demo"
+    start = threading.Barrier(10)
+    seen: list[dict[str, pd.DataFrame]] = []
+
+    def session() -> None:
+        start.wait()
+        seen.append(cache.series_many(url, "power", power.FIELDS, gens, time.time(), 86_400))
+
+    threads = [threading.Thread(target=session) for _ in range(10)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(seen) == 10 and [name for name, *_ in counting.reads] == ["series_many"] * 2
+    for field in power.FIELDS:
+        whole = queries.series_frame(
+            real,
+            "power",
+            field,
+            gens,
+            now - timedelta(hours=25),
+            now + queries.HOUR,
+            timedelta(minutes=10),
+        )
+        assert len(whole) > 280
+        assert all(s[field].to_dict("list") == whole.to_dict("list") for s in seen)
+
+    counting.reads.clear()
+    cache.series_many(url, "power", power.FIELDS, gens, time.time() + cache.TTL_S + 1, 86_400)
+    assert counting.reads and all(
+        end - begin <= queries.HOUR + queries.FUTURE_SLACK for _, begin, end in counting.reads
+    )
+    real.close()
