@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import os
 import string
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import datetime
 from functools import cache
@@ -91,6 +92,16 @@ def current() -> LocaleName:
 def use(locale: str) -> None:
     """Set the locale of this thread or task (the CLI calls it once, from settings)."""
     _current.set(check_locale(locale))
+
+
+@contextmanager
+def using(locale: str) -> Iterator[None]:
+    """Speak `locale` inside the block (a report written in another language, tests)."""
+    token = _current.set(check_locale(locale))
+    try:
+        yield
+    finally:
+        _current.reset(token)
 
 
 def _fill(text: str, values: Mapping[str, Any]) -> str:

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from opsroom.i18n import _, current, ngettext
 from simulators.matching import AlertLife, DeadLetterCheck, InjectedIncident, Matching, Outcome
 
 
@@ -91,15 +92,19 @@ def _verdict(o: Outcome) -> str:
     if o.malformed:
         check = o.deadletters
         if check is None:
-            return "no dead-letter record"
+            return _("no dead-letter record")
         if o.handled is None:
-            return "n/a (nothing sent)"
+            return _("n/a (nothing sent)")
         if o.handled:
-            return "handled"
-        return f"NOT HANDLED: {check.missing} of {check.sent} not dead-lettered"
+            return _("handled")
+        return _(
+            "NOT HANDLED: {missing} of {sent} not dead-lettered",
+            missing=check.missing,
+            sent=check.sent,
+        )
     if o.detected is None:
-        return "n/a (no alert expected)"
-    return "detected" if o.detected else "MISSED"
+        return _("n/a (no alert expected)")
+    return _("detected") if o.detected else _("MISSED")
 
 
 def _seconds(s: float | None) -> str:
@@ -108,22 +113,53 @@ def _seconds(s: float | None) -> str:
 
 def deadletter_note(check: DeadLetterCheck, reasons: int = 3) -> str:
     """`12 sent, 12 dead-lettered (first after 0.01 s, at most 0.04 s); reasons: ...`."""
-    text = f"{check.sent} sent, {check.dead_lettered} dead-lettered"
+    text = _("{sent} sent, {dead} dead-lettered", sent=check.sent, dead=check.dead_lettered)
     if check.dead_lettered:
         first, worst = _seconds(check.first_delay_s), _seconds(check.max_delay_s)
-        text += f" (first after {first}, at most {worst})"
+        text += _(" (first after {first}, at most {worst})", first=first, worst=worst)
     if check.reasons:
         shown = "; ".join(f"{r} ({n})" for r, n in check.reasons[:reasons])
         more = len(check.reasons) - reasons
-        text += f"; reasons: {shown}" + (f"; {more} more" if more > 0 else "")
+        text += _("; reasons: {shown}", shown=shown) + (_("; {n} more", n=more) if more > 0 else "")
     return text
 
 
 def _summary(m: Matching) -> list[str]:
-    parts = [f"{m.detected} of {m.expected} incidents detected"]
+    parts = [_("{n} of {total} incidents detected", n=m.detected, total=m.expected)]
     if m.malformed:
-        parts.append(f"{m.handled} of {m.malformed} malformed-payload incidents handled")
+        parts.append(
+            _(
+                "{n} of {total} malformed-payload incidents handled",
+                n=m.handled,
+                total=m.malformed,
+            )
+        )
     return parts
+
+
+def _alert(a: AlertLife, quote: str = "") -> str:
+    rule = quote + a.rule + quote
+    return _(
+        "{rule} ({severity}) on {subject}",
+        rule=rule,
+        severity=a.severity,
+        subject=a.subject,
+    )
+
+
+def _columns() -> list[str]:
+    return [
+        "#",
+        _("incident"),
+        _("target"),
+        _("at"),
+        _("duration"),
+        _("result"),
+        _("to alert"),
+        _("to ack"),
+        _("to resolve"),
+        _("alerts"),
+    ]
 
 
 def _row_class(o: Outcome) -> str:
@@ -136,30 +172,46 @@ def markdown(log: DrillLog, m: Matching, grace: timedelta) -> str:
     """The report as Markdown."""
     h = log.header
     lines = [
-        f"# After-action report: {h.get('name', 'drill')}",
+        "# " + _("After-action report: {name}", name=h.get("name", "drill")),
         "",
-        f"- event `{h.get('event', '?')}`, seed {h.get('seed', '?')}, speed {h.get('speed', '?')}x",
-        f"- drill clock {log.start.isoformat()} to {log.finish.isoformat()}",
-        f"- alerts matched by subject within each incident's window + {fmt_delta(grace)} grace",
+        "- "
+        + _(
+            "event `{event}`, seed {seed}, speed {speed}x",
+            event=h.get("event", "?"),
+            seed=h.get("seed", "?"),
+            speed=h.get("speed", "?"),
+        ),
+        "- "
+        + _(
+            "drill clock {start} to {end}",
+            start=log.start.isoformat(),
+            end=log.finish.isoformat(),
+        ),
+        "- "
+        + _(
+            "alerts matched by subject within each incident's window + {grace} grace",
+            grace=fmt_delta(grace),
+        ),
         "- "
         + ", ".join(f"**{part}**" for part in _summary(m))
-        + f", {len(m.unmatched)} alert(s) matched no incident",
+        + ngettext(
+            ", {n} alert matched no incident", ", {n} alerts matched no incident", len(m.unmatched)
+        ),
     ]
     if log.end is not None and not log.end.get("completed", True):
-        lines.append("- the drill was stopped before its end")
+        lines.append("- " + _("the drill was stopped before its end"))
     lines += [
         "",
-        "## Incidents",
+        "## " + _("Incidents"),
         "",
-        "| # | incident | target | at | duration | result | to alert | to ack | to resolve "
-        "| alerts |",
+        "| " + " | ".join(_columns()) + " |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for i, o in enumerate(m.outcomes, 1):
         inc = o.incident
-        alerts = ", ".join(f"`{a.rule}` ({a.severity}) on {a.subject}" for a in o.alerts) or "—"
+        alerts = ", ".join(_alert(a, "`") for a in o.alerts) or "—"
         if o.expected_rule_fired is False:
-            alerts += f" — expected {', '.join(inc.expected_rules)}"
+            alerts += " — " + _("expected {rules}", rules=", ".join(inc.expected_rules))
         if o.deadletters is not None:
             alerts = deadletter_note(o.deadletters).replace("|", "\\|")
         lines.append(
@@ -169,20 +221,34 @@ def markdown(log: DrillLog, m: Matching, grace: timedelta) -> str:
         )
     missed = [o for o in m.outcomes if o.detected is False]
     if missed:
-        lines += ["", "## Missed", ""]
+        lines += ["", "## " + _("Missed"), ""]
         for o in missed:
+            inc = o.incident
             lines.append(
-                f"- {o.incident.type} on {o.incident.target}: expected {o.incident.expected_alert}"
+                "- "
+                + _(
+                    "{type} on {target}: expected {alert}",
+                    type=inc.type,
+                    target=inc.target,
+                    alert=inc.expected_alert,
+                )
             )
-    lines += ["", "## Alerts that matched no incident", ""]
+    lines += ["", "## " + _("Alerts that matched no incident"), ""]
     if not m.unmatched:
-        lines.append("None.")
+        lines.append(_("None."))
     for a in m.unmatched:
         lines.append(
-            f"- `{a.rule}` ({a.severity}) on {a.subject} at {_offset(log, a.first_at)}, "
-            f"resolved {_offset(log, a.resolved_at) if a.resolved_at else 'no'}"
+            "- "
+            + _(
+                "`{rule}` ({severity}) on {subject} at {at}, resolved {resolved}",
+                rule=a.rule,
+                severity=a.severity,
+                subject=a.subject,
+                at=_offset(log, a.first_at),
+                resolved=_offset(log, a.resolved_at) if a.resolved_at else _("no"),
+            )
         )
-    lines += ["", "Times are from the incident's injection, on the drill's clock.", ""]
+    lines += ["", _("Times are from the incident's injection, on the drill's clock."), ""]
     return "\n".join(lines)
 
 
@@ -221,26 +287,36 @@ def timeline_figure(log: DrillLog, m: Matching) -> Any:
             inc.start,
             inc.end,
             color,
-            f"{inc.type} on {inc.target}: {_verdict(o)}",
+            _(
+                "{type} on {target}: {verdict}",
+                type=inc.type,
+                target=inc.target,
+                verdict=_verdict(o),
+            ),
         )
     alerts: list[AlertLife] = [a for o in m.outcomes for a in o.alerts] + list(m.unmatched)
     colors = {"info": "#8ecae6", "warning": "#f4a261", "critical": "#7b2cbf"}
     for a in alerts:
         stop = a.resolved_at or end_of_drill
-        acked = f", acknowledged {_offset(log, a.acked_at)}" if a.acked_at else ""
+        acked = _(", acknowledged {at}", at=_offset(log, a.acked_at)) if a.acked_at else ""
         bar(
             "alert",
             a.subject,
             a.first_at,
             stop,
             colors.get(a.severity, "#999"),
-            f"{a.rule} ({a.severity}) on {a.subject}: from {_offset(log, a.first_at)}{acked}, "
-            f"resolved {_offset(log, a.resolved_at) if a.resolved_at else 'no'}",
+            _(
+                "{alert}: from {start}{acked}, resolved {resolved}",
+                alert=_alert(a),
+                start=_offset(log, a.first_at),
+                acked=acked,
+                resolved=_offset(log, a.resolved_at) if a.resolved_at else _("no"),
+            ),
         )
     rows = {a.subject for a in alerts} | {o.incident.target for o in m.outcomes}
     fig.update_layout(
         barmode="overlay",
-        xaxis={"type": "date", "title": "drill clock (UTC)"},
+        xaxis={"type": "date", "title": _("drill clock (UTC)")},
         yaxis={"title": "", "autorange": "reversed"},
         height=max(320, 34 * len(rows) + 140),
         margin={"l": 160, "r": 20, "t": 30, "b": 40},
@@ -252,13 +328,13 @@ def html_page(log: DrillLog, m: Matching, grace: timedelta) -> str:
     """The report as one self-contained HTML page (plotly.js inlined, works offline)."""
     fig = timeline_figure(log, m)
     chart = fig.to_html(full_html=False, include_plotlyjs=True)
-    title = html.escape(f"After-action report: {log.header.get('name', 'drill')}")
+    title = html.escape(_("After-action report: {name}", name=log.header.get("name", "drill")))
     summary = ", ".join(f"<strong>{html.escape(part)}</strong>" for part in _summary(m))
     rows = []
     for i, o in enumerate(m.outcomes, 1):
         inc = o.incident
         cls = _row_class(o)
-        alerts = ", ".join(f"{a.rule} ({a.severity}) on {a.subject}" for a in o.alerts) or "—"
+        alerts = ", ".join(_alert(a) for a in o.alerts) or "—"
         if o.deadletters is not None:
             alerts = deadletter_note(o.deadletters)
         cells = [
@@ -277,36 +353,47 @@ def html_page(log: DrillLog, m: Matching, grace: timedelta) -> str:
             f'<tr class="{cls}">' + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>"
         )
     unmatched = "".join(
-        f"<li>{html.escape(a.rule)} ({html.escape(a.severity)}) on {html.escape(a.subject)} at "
-        f"{html.escape(_offset(log, a.first_at))}</li>"
+        "<li>"
+        + html.escape(_("{alert} at {at}", alert=_alert(a), at=_offset(log, a.first_at)))
+        + "</li>"
         for a in m.unmatched
     )
-    head = (
-        "<th>#</th><th>incident</th><th>target</th><th>at</th><th>duration</th><th>result</th>"
-        "<th>to alert</th><th>to ack</th><th>to resolve</th><th>alerts</th>"
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in _columns())
+    e = html.escape
+    event = "<code>" + e(str(log.header.get("event", "?"))) + "</code>"
+    intro = _(
+        "Event {event}, drill clock {start} to {end}; {summary}; alerts matched by subject "
+        "within each incident's window + {grace}.",
+        event=event,
+        start=e(log.start.isoformat()),
+        end=e(log.finish.isoformat()),
+        summary=summary,
+        grace=e(fmt_delta(grace)),
+    )
+    legend = e(
+        _(
+            "Per subject, the upper bar is an injected incident (green: detected, red: missed, "
+            "grey: no alert expected; malformed payloads: green if all were dead-lettered, red "
+            "if not) and the lower bar an alert (orange: warning, purple: critical), from its "
+            "first transition to its resolution. Hover for details."
+        )
     )
     return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
+<html lang="{current()}"><head><meta charset="utf-8"><title>{title}</title>
 <style>
-body {{ font-family: system-ui, sans-serif; margin: 2em; color: #222; }}
+body {{ font-family: system-ui, "Noto Sans CJK SC", sans-serif; margin: 2em; color: #222; }}
 table {{ border-collapse: collapse; }} td, th {{ border: 1px solid #ccc; padding: 4px 8px; }}
 tr.missed td {{ background: #fde2e4; }} tr.ok td {{ background: #e6f4f1; }}
 tr.na td {{ color: #666; }}
 </style></head><body>
 <h1>{title}</h1>
-<p>Event <code>{html.escape(str(log.header.get("event", "?")))}</code>, drill clock
-{html.escape(log.start.isoformat())} to {html.escape(log.finish.isoformat())};
-{summary}; alerts matched by subject within each incident's window +
-{html.escape(fmt_delta(grace))}.</p>
-<p>Per subject, the upper bar is an injected incident (green: detected, red: missed, grey: no
-alert expected; malformed payloads: green if all were dead-lettered, red if not) and the lower
-bar an alert (orange: warning, purple: critical), from its first transition to its resolution.
-Hover for details.</p>
+<p>{intro}</p>
+<p>{legend}</p>
 {chart}
-<h2>Incidents</h2>
+<h2>{e(_("Incidents"))}</h2>
 <table><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>
-<h2>Alerts that matched no incident</h2>
-<ul>{unmatched or "<li>None.</li>"}</ul>
+<h2>{e(_("Alerts that matched no incident"))}</h2>
+<ul>{unmatched or "<li>" + e(_("None.")) + "</li>"}</ul>
 </body></html>
 """
 

@@ -10,6 +10,7 @@ import pytest
 
 from opsroom.alerts import AlertEvent
 from opsroom.app.cli import main
+from opsroom.i18n import using
 from opsroom.store.sqlite import SqliteStore
 from simulators.matching import InjectedIncident, lives, match
 from simulators.report import fmt_delta, html_page, markdown, read_log
@@ -216,3 +217,18 @@ def test_report_of_a_log_that_is_not_one(tmp_path: Path) -> None:
         main(["drill-report", "--incidents", str(bad), "--store", f"sqlite:///{tmp_path}/s.db"])
         == 2
     )
+
+
+def test_the_report_in_chinese(tmp_path: Path) -> None:
+    log = read_log(write_log(tmp_path / "log.jsonl"))
+    result = match(log.incidents, EVENTS, window=(log.start, log.finish))
+    with using("zh-CN"):
+        md = markdown(log, result, timedelta(minutes=10))
+        page = html_page(log, result, timedelta(minutes=10))
+    assert md.startswith("# 演练复盘报告：Known run")
+    assert "**3 个事件中发现 2 个**" in md
+    assert "| # | 事件 | 对象 | 时间 | 持续 | 结果 | 至告警 | 至确认 | 至解除 | 告警 |" in md
+    assert "| 漏报 |" in md and "## 漏报" in md
+    assert '<html lang="zh-CN">' in page and "<h2>未匹配任何事件的告警</h2>" in page
+    # the English report is unchanged outside the block
+    assert markdown(log, result, timedelta(minutes=10)).startswith("# After-action report")
