@@ -3,9 +3,15 @@
 Every transition is published on `alerts/<alert_id>` first (retained while active; when
 resolved, the resolved event and then an empty retained message that clears it), then handed
 to the store writer thread (retried with back-off while the store is down: alerts keep
-flowing on MQTT) and to the notifiers (their own threads). The messages the broker has not
-confirmed, the active alerts' last messages and the transitions not yet stored are what the
-state file keeps of the writer (see rules.state).
+flowing on MQTT) and to the notifiers (their own threads).
+
+The store writer also appends each transition to the control log as a `kind: alert` entry
+linked to its alert (its id fixed by alert, state and time, so a retry or a restart adds
+nothing) and publishes it on `log/<category>/<id>`: the log is the room's one record, read,
+searched and exported as one stream, rather than alert history merged in at every read.
+
+The messages the broker has not confirmed, the active alerts' last messages and the
+transitions not yet stored are what the state file keeps of the writer (see rules.state).
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from opsroom import topics
 from opsroom.alerts import AlertEvent
 from opsroom.clock import Clock, utcnow
+from opsroom.controllog import LogEntry, alert_entry
 from opsroom.service import ServiceCore
 from opsroom.store import Store, StoreError
 from rules.notify import Dispatcher
@@ -178,6 +185,8 @@ class AlertWriter:
                 continue
             try:
                 self.store.write_alert_events(batch)
+                entries = [alert_entry(e) for e in batch]
+                self.store.write_log(entries)
             except StoreError as exc:
                 self.counters.store_errors += 1
                 log.error(
@@ -197,3 +206,14 @@ class AlertWriter:
                 self.counters.store_pending = len(self.unstored)
             self.counters.stored += len(batch)
             self._changed()  # the state's list of unstored transitions changed
+            self._publish_log(entries)
+
+    def _publish_log(self, entries: list[LogEntry]) -> None:
+        """The transitions' log entries on the live feed (QoS 1; the store has them already,
+        so a message lost with the connection costs a dashboard one refresh, not the entry)."""
+        client = self.core.client
+        if client is None:
+            return
+        for entry in entries:
+            topic = topics.log_entry(self.event, entry.category, entry.id)
+            client.publish(topic, entry.model_dump_json().encode(), qos=1)

@@ -210,7 +210,7 @@ def _problem(exc: ValidationError) -> str:
     for err in exc.errors():
         where = ".".join(str(p) for p in err["loc"])
         message = str(err["msg"]).removeprefix("Value error, ")
-        parts.append(f"{where}: {message}" if where else message)
+        parts.append(f"{where}: {message}" if where and not message.startswith(where) else message)
     return "; ".join(parts)
 
 
