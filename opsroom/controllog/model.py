@@ -100,11 +100,11 @@ class LogEntry(BaseModel):
     id: str = Field(description="a UUID")
     event_ts: Timestamp = Field(description="event time (a drill's clock in a drill)")
     wall_ts: Timestamp = Field(description="wall clock when it was recorded")
-    author: str = Field(min_length=1)
+    author: str
     category: Category
     priority: Priority = "normal"
     kind: Kind = "note"
-    text: str = Field(min_length=1)
+    text: str
     location: str | None = Field(None, description="a venue entity id or 'lat,lon'")
     incident_id: str | None = Field(None, description="the incident_open entry's id")
     corrects: str | None = Field(None, description="the id of the entry this one corrects")
