@@ -50,6 +50,19 @@ def alert_messages(event: str, alert: AlertEvent, payload: bytes) -> list[tuple[
     return [(topic, payload, False), (topic, b"", True)]
 
 
+def _log_entries(batch: list[AlertEvent]) -> list[LogEntry]:
+    """The control log entries of a batch of transitions; one that cannot be an entry is
+    logged and left out (its transition is stored and published all the same)."""
+    entries = []
+    for event in batch:
+        try:
+            entries.append(alert_entry(event))
+        except ValueError as exc:
+            log.error("alert %s %s not logged in the control log: %s", event.alert_id,
+                      event.state, exc)  # fmt: skip
+    return entries
+
+
 class AlertWriter:
     """Publishes, stores and notifies transitions. `emit` and the MQTT side run on the
     service's worker thread; the store side on its own thread (`start`, `stop_store`).
@@ -185,7 +198,7 @@ class AlertWriter:
                 continue
             try:
                 self.store.write_alert_events(batch)
-                entries = [alert_entry(e) for e in batch]
+                entries = _log_entries(batch)
                 self.store.write_log(entries)
             except StoreError as exc:
                 self.counters.store_errors += 1

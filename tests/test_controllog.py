@@ -171,3 +171,10 @@ def test_the_log_line_round_trips_the_entry_with_its_id_as_a_tag() -> None:
     assert raw is not None
     unescaped = raw.group(1).replace('\\"', '"').replace("\\\\", "\\")
     assert LogEntry.model_validate(orjson.loads(unescaped)) == e
+
+
+def test_an_acknowledgement_with_a_nul_or_a_long_name_is_still_logged() -> None:
+    """What a sender put in an acknowledgement never stops its transition being logged."""
+    e = alert_entry(alert("acknowledged", actor="S\x00am" + "x" * 200, note="ok\x00 \ud800"))
+    assert e.author == "Sam" + "x" * 97
+    assert "\x00" not in e.text and e.text.endswith("— ok ?")

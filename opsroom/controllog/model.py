@@ -259,6 +259,13 @@ def new_entry(
     return entry
 
 
+def _printable(text: str, limit: int) -> str:
+    """Text from a sender (an acknowledgement's note) made fit for an entry: no NUL, no lone
+    surrogate, within the limit. The log keeps what it can rather than lose the transition."""
+    text = text.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
+    return text.strip()[:limit]
+
+
 def alert_entry(event: AlertEvent, now: datetime | None = None) -> LogEntry:
     """The log entry of one alert transition. Its id is fixed by (alert, state, ts), so the
     rules service writing it again (after a restart or a store outage) adds nothing."""
@@ -269,19 +276,18 @@ def alert_entry(event: AlertEvent, now: datetime | None = None) -> LogEntry:
     text = f"{event.severity.upper()} alert {verb}: {event.message or event.rule} ({event.subject})"
     if event.note:
         text += f" — {event.note}"
+    actor = _printable(event.actor or "", MAX_NAME)
     return LogEntry(
         id=str(uuid.uuid5(_ALERT_NS, key)),
         event_ts=event.ts,
         wall_ts=event.recorded_at or now or datetime.now(UTC),
-        author=(event.actor if event.state == "acknowledged" and event.actor else "rules")[
-            :MAX_NAME
-        ],
+        author=actor if event.state == "acknowledged" and actor else "rules",
         category=FAMILY_CATEGORY.get(event.kind, "other"),
         priority="normal"
         if event.state == "resolved"
         else SEVERITY_PRIORITY.get(event.severity, "normal"),
         kind="alert",
-        text=text[:MAX_TEXT],
+        text=_printable(text, MAX_TEXT),
         location=event.subject if topics.valid_id(event.subject) else None,
         alert_id=event.alert_id,
         drill=event.drill,
