@@ -25,6 +25,7 @@ if ui.require_login(ui.settings()):
                 for kind, part in PARTS.items()
             ),
             st.Page("views/alerts.py", title="Alerts", icon=":material/notifications_active:"),
+            st.Page("views/controllog.py", title="Control log", icon=":material/menu_book:"),
         ]
     )
     page.run()

@@ -29,6 +29,7 @@ import streamlit as st
 from dashboard import notifications, queries
 from dashboard.tables import TableInputs
 from opsroom.alerts import AlertEvent
+from opsroom.controllog import Incident, LogEntry, incidents
 from opsroom.rulesfile.bands import TimeInRange, threshold_levels, time_in_range
 from opsroom.rulesfile.model import RuleSet, load_rules
 from opsroom.settings import Settings
@@ -426,3 +427,39 @@ def _placeholder(alert_id: str, now_s: float) -> AlertEvent:
         state="resolved",
         ts=_now(now_s),
     )
+
+
+# The control log must reach every screen within 2 s: its page refreshes every second
+# (LOG_REFRESH_S) and shares a snapshot at most 0.25 s old, asked with the exact clock.
+LOG_SNAPSHOTS = Snapshots(max_age_s=0.25)
+
+
+def log_entries(
+    store_url: str, now_s: float, window_s: float, categories: tuple[str, ...], text: str
+) -> list[LogEntry]:
+    """Control log entries of the last window_s seconds (event time), filtered, oldest first."""
+
+    def compute(now: datetime) -> list[LogEntry]:
+        entries = store(store_url).log_entries(
+            start=now - timedelta(seconds=window_s),
+            end=now + queries.FUTURE_SLACK,
+            category=categories[0] if len(categories) == 1 else None,
+            text=text or None,
+        )
+        return [e for e in entries if not categories or e.category in categories]
+
+    return LOG_SNAPSHOTS.take(("log", store_url, window_s, categories, text), now_s, compute)
+
+
+def open_incidents(store_url: str, now_s: float) -> list[Incident]:
+    """The incidents still open (from every entry of the event), newest opened first."""
+
+    def compute(now: datetime) -> list[Incident]:
+        return [i for i in incidents(store(store_url).log_entries()) if i.is_open]
+
+    return LOG_SNAPSHOTS.take(("open_incidents", store_url), now_s, compute)
+
+
+def log_written() -> None:
+    """This process wrote to the log: its screens read it afresh (the writer sees it at once)."""
+    LOG_SNAPSHOTS.clear()

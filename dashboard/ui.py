@@ -289,3 +289,20 @@ def band_marks(
             if v is not None:
                 lines.append((v, colour, label(ids[0], v) + whose))
     return shades, lines
+
+
+ACTOR_KEY = "ops_actor"
+_ACTOR_KEPT = "ops_actor_kept"  # survives page switches (a widget's own key does not)
+
+
+def actor_input() -> None:
+    """The name box in the sidebar, until the login carries the person's identity."""
+    st.session_state.setdefault(ACTOR_KEY, st.session_state.get(_ACTOR_KEPT, ""))
+    name = st.sidebar.text_input("Log entries signed by", key=ACTOR_KEY, max_chars=100)
+    st.session_state[_ACTOR_KEPT] = name
+
+
+def current_actor() -> str:
+    """Who is acting in this session: the one place that says it (today the typed name; the
+    login's user once sessions have one). Empty when nobody has said."""
+    return str(st.session_state.get(_ACTOR_KEPT, "")).strip()

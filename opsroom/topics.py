@@ -7,6 +7,7 @@ opsroom/<event>/ack/<alert_id>                     acknowledgements from duty of
 opsroom/<event>/deadletter/<kind>/<sensor_id>      rejected payloads with the reason
 opsroom/<event>/_sys/<service>                     service counters, retained
 opsroom/<event>/drill/incidents                    incidents a drill injects (start and end)
+opsroom/<event>/log/<category>/<entry_id>          control log entries (QoS 1, not retained)
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 ROOT = "opsroom"
-RESERVED = frozenset({"status", "alerts", "ack", "deadletter", "_sys", "drill"})
+RESERVED = frozenset({"status", "alerts", "ack", "deadletter", "_sys", "drill", "log"})
 # An id segment: no MQTT wildcards or separators, no leading '$', bounded length.
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
 
@@ -79,6 +80,16 @@ def system(event: str, service: str) -> str:
 def drill_incidents(event: str) -> str:
     """Where a drill runner announces each incident it injects (JSON, start and end)."""
     return f"{ROOT}/{event}/drill/incidents"
+
+
+def log_entry(event: str, category: str, entry_id: str) -> str:
+    """Where one control log entry is published (a subscriber may filter by category)."""
+    return f"{ROOT}/{event}/log/{category}/{entry_id}"
+
+
+def log_filter(event: str) -> str:
+    """Subscription filter for every control log entry."""
+    return f"{ROOT}/{event}/log/+/+"
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,9 +5,15 @@ resolved, the resolved event and then an empty retained message that clears it),
 to the store writer thread (retried with back-off while the store is down: alerts keep
 flowing on MQTT) and to the notifiers (their own threads). Each acknowledgement the engine
 applied is also appended to the audit trail, by the store writer right after its transition
-(see `audit_of`). The messages the broker has not
-confirmed, the active alerts' last messages and the transitions not yet stored are what the
-state file keeps of the writer (see rules.state).
+(see `audit_of`).
+
+The store writer also appends each transition to the control log as a `kind: alert` entry
+linked to its alert (its id fixed by alert, state and time, so a retry or a restart adds
+nothing) and publishes it on `log/<category>/<id>`: the log is the room's one record, read,
+searched and exported as one stream, rather than alert history merged in at every read.
+
+The messages the broker has not confirmed, the active alerts' last messages and the
+transitions not yet stored are what the state file keeps of the writer (see rules.state).
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from opsroom import topics
 from opsroom.alerts import AlertEvent
 from opsroom.audit import MAX_TARGET, AuditEntry, recordable_text, untrusted_name
 from opsroom.clock import Clock, utcnow
+from opsroom.controllog import LogEntry, alert_entry
 from opsroom.service import ServiceCore
 from opsroom.store import Store, StoreError
 from rules.notify import Dispatcher
@@ -63,6 +70,19 @@ def audit_of(events: list[AlertEvent]) -> list[AuditEntry]:
         for e in events
         if e.state == "acknowledged" and e.actor
     ]
+
+
+def _log_entries(batch: list[AlertEvent]) -> list[LogEntry]:
+    """The control log entries of a batch of transitions; one that cannot be an entry is
+    logged and left out (its transition is stored and published all the same)."""
+    entries = []
+    for event in batch:
+        try:
+            entries.append(alert_entry(event))
+        except ValueError as exc:
+            log.error("alert %s %s not logged in the control log: %s", event.alert_id,
+                      event.state, exc)  # fmt: skip
+    return entries
 
 
 class AlertWriter:
@@ -201,6 +221,8 @@ class AlertWriter:
             try:
                 self.store.write_alert_events(batch)
                 self.store.write_audit(audit_of(batch))  # (both idempotent: a retry is safe)
+                entries = _log_entries(batch)
+                self.store.write_log(entries)
             except StoreError as exc:
                 self.counters.store_errors += 1
                 log.error(
@@ -220,3 +242,14 @@ class AlertWriter:
                 self.counters.store_pending = len(self.unstored)
             self.counters.stored += len(batch)
             self._changed()  # the state's list of unstored transitions changed
+            self._publish_log(entries)
+
+    def _publish_log(self, entries: list[LogEntry]) -> None:
+        """The transitions' log entries on the live feed (QoS 1; the store has them already,
+        so a message lost with the connection costs a dashboard one refresh, not the entry)."""
+        client = self.core.client
+        if client is None:
+            return
+        for entry in entries:
+            topic = topics.log_entry(self.event, entry.category, entry.id)
+            client.publish(topic, entry.model_dump_json().encode(), qos=1)

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from opsroom.alerts import AlertEvent
+from opsroom.controllog import LogEntry, new_entry
 from opsroom.store.influx import RANGE_MAX, InfluxStore
 from opsroom.telemetry import Reading
 
@@ -60,6 +61,10 @@ def alert(alert_id: str, state: str = "firing") -> AlertEvent:
     )
 
 
+def log_entry() -> LogEntry:
+    return new_entry(author="a", category="medical", text="t", kind="incident_open", event_ts=T0)
+
+
 def emitted_queries(event: str, bucket: str = "opsroom") -> list[str]:
     """Every query of every store method and option, for a store of `event`."""
     store = InfluxStore("http://127.0.0.1:9", "token", "org", bucket, event=event)
@@ -98,6 +103,11 @@ def emitted_queries(event: str, bucket: str = "opsroom") -> list[str]:
         for user in ODD_IDS:
             store.audit_entries(user=user, action="login_failed")
         store.write_readings([Reading("coldchain", "f", T0, {"temp_c": 1.0})])  # no query
+        store.log_entries()
+        store.log_entries(start=T0, end=T0 + timedelta(days=1), category="medical", text="x")
+        for some_id in ODD_IDS:
+            store.log_entries(incident_id=some_id, category=some_id)
+        store.write_log([log_entry()])  # stored ids
     finally:
         store.close()
     return recorder.flux
@@ -114,8 +124,9 @@ def all_queries() -> list[str]:
 def test_the_stand_in_records_every_kind_of_query() -> None:
     """The list below is what the check runs: every method and option, every event filtered."""
     queries = emitted_queries('fest "26" ${x}, day=1')
-    # 27 reads and writes, 3 series_many shapes, 3 audit queries, one per odd event id
-    assert len(queries) == 27 + 3 + 3 + len(ODD_IDS)
+    # 27 reads and writes, 3 series_many shapes, 3 audit queries, 9 control-log queries, one
+    # per odd event id
+    assert len(queries) == 27 + 3 + 3 + 9 + len(ODD_IDS)
     parts = (
         "|> last()",
         "aggregateWindow(",
@@ -123,11 +134,13 @@ def test_the_stand_in_records_every_kind_of_query() -> None:
         "|> count()",
         '"alert_events"',
         '"audit"',
+        '"control_log"',
         'r._field == "voltage_v" or r._field == "frequency_hz"',
     )
     for part in parts:
         assert any(part in q for q in queries), part
     assert any('r._field == "seq"' in q for q in queries)  # write_alert_events' stored keys
+    assert any('"control_log"' in q and "r.log_id ==" in q for q in queries)  # write_log's
     assert all('r.event_id == "fest \\"26\\" \\${x}, day=1"' in q for q in queries)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard import cache, charts, notifications, queries, ui
+from dashboard import cache, charts, controllog, notifications, queries, ui
 from dashboard.ack import AckError, publish_ack
 
 COLUMNS = [
@@ -183,6 +183,13 @@ live(context, chosen_filters, search, history_window)
 st.subheader("Acknowledge")
 selected = acknowledge(context, active_now)
 if selected:
+    ui.actor_input()
+    if st.button("Open an incident from this alert", key="alert_incident"):
+        opened = controllog.open_from_alert(
+            context, next(r for r in active_now.itertuples() if r.alert_id == selected)
+        )
+        if opened is not None:
+            st.success(f"Incident #{opened.id[:8]} opened in the control log, linked to the alert.")
     st.subheader("Readings around the alert")
     around(context, selected, str(active_now.set_index("alert_id").loc[selected, "subject"]))
     st.subheader("Notifications for this alert")

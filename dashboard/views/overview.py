@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import html
+import time
+from datetime import UTC, datetime
 
 import pandas as pd
 import streamlit as st
 
-from dashboard import cache, charts, notifications, queries, ui
+from dashboard import cache, charts, controllog, notifications, queries, ui
 from dashboard.families import PARTS
 
 ALERT_COLUMNS = ["severity", "state", "kind", "subject", "rule", "message", "ts", "drill"]
@@ -112,6 +114,19 @@ def live(ctx: ui.Context) -> None:
         )
     else:
         st.success("No active alerts.")
+    open_incidents(ctx)
+
+
+def open_incidents(ctx: ui.Context) -> None:
+    """The control log's open incidents, with their age and owner."""
+    now_s = time.time()
+    found = cache.open_incidents(ctx.store_url, now_s)
+    st.subheader(f"Open incidents ({len(found)})")
+    if found:
+        now = datetime.fromtimestamp(now_s, UTC)
+        st.markdown(controllog.incident_list(found, ctx.tz, now), unsafe_allow_html=True)
+    else:
+        st.caption("No open incidents in the control log.")
 
 
 context = ui.context()

@@ -18,7 +18,7 @@ import ingest.cli
 import rules.cli
 import simulators.cli
 from opsroom import __version__, i18n, redact
-from opsroom.app import audit, commands, init, query
+from opsroom.app import audit, commands, controllog, init, query
 from opsroom.configfile import ConfigError
 from opsroom.i18n import _
 from opsroom.store import StoreError
@@ -46,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
         command.register(sub)
     query.register(sub)
     audit.register(sub)
+    controllog.register(sub)
     return parser
 
 

@@ -10,6 +10,7 @@ from typing import Protocol, runtime_checkable
 
 from opsroom.alerts import AlertEvent
 from opsroom.audit import AuditEntry
+from opsroom.controllog.model import LogEntry
 from opsroom.telemetry import Reading
 
 
@@ -104,6 +105,12 @@ class Store(Protocol):
       one pass over the readings (a chart page's fields at the cost of one).
     - `write_alert_events` is idempotent per (event, alert_id, state, ts); `alert_events` returns
       them ordered by ts then insertion.
+    - `write_log` is idempotent per (event, entry id): the first write of an id is kept, a
+      rewrite adds nothing. `log_entries` returns entries with start <= event_ts < end (or
+      all), ordered by event_ts then insertion; `incident_id` keeps one incident's thread
+      (its opening entry included), `category` one category, `text` the entries whose words
+      contain it, case-insensitively (`LogEntry.matches`). No method edits or deletes an
+      entry: the log is append-only (a correction is a new entry).
     - Failures raise StoreError; nothing is half-written from the caller's point of view
       (a batch that raised may be written again).
     - A reading the store cannot keep faithfully raises BadDataError (a StoreError) naming
@@ -177,6 +184,21 @@ class Store(Protocol):
         action: str | None = None,
     ) -> list[AuditEntry]:
         """Audit entries with start <= ts < end (or all), optionally of one user / action."""
+        ...
+
+    def write_log(self, entries: Sequence[LogEntry]) -> None:
+        """Append control log entries (idempotent per id)."""
+        ...
+
+    def log_entries(
+        self,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        incident_id: str | None = None,
+        category: str | None = None,
+        text: str | None = None,
+    ) -> list[LogEntry]:
+        """Control log entries with start <= event_ts < end (or all), optionally filtered."""
         ...
 
     def close(self) -> None:

@@ -18,6 +18,10 @@ Data layout (one bucket, shared by any number of events):
 - Queries see [1970-01-01, 2200-01-01) (`latest`: the last `latest_lookback` of it), and
   every query filters `r.event_id == <the store's event>`: points written before the tag
   existed (no `event_id`) are seen by no store.
+- A control log entry is one point of measurement `control_log`, tags `event_id`, `log_id`
+  (the entry's id: no two entries share a point), `category` and, in a thread, `incident_id`,
+  timestamp = its event_ts (microseconds), fields `entry` (the entry as JSON) and `seq`
+  (insertion order). As with alert transitions, an id already stored is not written again.
 - An alert transition is one point of measurement `alert_events`, tags `event_id`, `alert_id`
   and `state`,
   timestamp = the event's ts (microseconds), fields `event` (the whole event as JSON, what is
@@ -57,6 +61,7 @@ from pydantic import ValidationError
 
 from opsroom.alerts import AlertEvent
 from opsroom.audit import AuditEntry
+from opsroom.controllog.model import LogEntry
 from opsroom.families import FAMILIES
 from opsroom.store.base import BadDataError, SeriesPoint, StoreError, show_int
 from opsroom.telemetry import Payload, Reading, Value
@@ -66,17 +71,20 @@ __all__ = [
     "AUDIT_MEASUREMENT",
     "DRILL_FIELD",
     "EVENT_TAG",
+    "LOG_MEASUREMENT",
     "SENSOR_TAG",
     "InfluxStore",
     "alert_to_line",
     "audit_to_line",
     "flux_string",
     "flux_time",
+    "log_to_line",
     "reading_to_line",
 ]
 
 ALERT_MEASUREMENT: Final = "alert_events"
 AUDIT_MEASUREMENT: Final = "audit"
+LOG_MEASUREMENT: Final = "control_log"
 SENSOR_TAG: Final = "sensor_id"
 # `event_id`, not `event`: the alert points already have a field `event` (the JSON)
 EVENT_TAG: Final = "event_id"
@@ -301,6 +309,24 @@ def audit_to_line(entry: AuditEntry, *, event_id: str = "demo") -> str:
         AUDIT_MEASUREMENT
         + "".join(f",{k}={_tag_value(k, v)}" for k, v in tags)
         + f" entry={_string_field(entry.model_dump_json())} {us}"
+    )
+
+
+def log_to_line(entry: LogEntry, seq: int, *, event_id: str = "demo") -> str:
+    """One control log entry of event `event_id` as one line of line protocol (microseconds).
+
+    `control_log,category=<c>,event_id=<event>[,incident_id=<id>],log_id=<id>
+    entry="<json>",seq=<n>i <us>`.
+    """
+    tags = [("category", entry.category), (EVENT_TAG, event_id)]
+    if entry.incident_id:
+        tags.append(("incident_id", entry.incident_id))
+    tags.append(("log_id", entry.id))
+    return (
+        LOG_MEASUREMENT
+        + "".join(f",{k}={_tag_value(k, v)}" for k, v in tags)
+        + f" entry={_string_field(entry.model_dump_json())},seq={_number_field('seq', seq, False)}"
+        + f" {epoch_us(entry.event_ts)}"
     )
 
 
@@ -699,6 +725,73 @@ class InfluxStore:
                 ) from exc
         entries.sort(key=lambda e: e.ts)
         return entries
+
+    # ------------------------------------------------------------------ control log
+
+    def write_log(self, entries: Sequence[LogEntry]) -> None:
+        """Append control log entries; an id already stored (or twice in the batch) is
+        written once, the first kept."""
+        if not entries:
+            return
+        batch: dict[str, LogEntry] = {}
+        for entry in entries:
+            batch.setdefault(entry.id, entry)
+        times = [epoch_us(e.event_ts) for e in batch.values()]
+        flux = self._from(from_epoch_us(min(times)), from_epoch_us(max(times) + 1)) + (
+            f"  |> filter(fn: (r) => r._measurement == {flux_string(LOG_MEASUREMENT)}"
+            f' and r._field == "seq" and {_flux_any("log_id", sorted(batch))})'
+        )
+        stored = {row.get("log_id") for row in self._query("control log (existing)", flux)}
+        new = [entry for entry_id, entry in batch.items() if entry_id not in stored]
+        if not new:
+            return
+        try:
+            lines = [log_to_line(e, self._next_seq(), event_id=self.event) for e in new]
+        except ValueError as exc:
+            raise BadDataError(f"cannot write control log entries to InfluxDB: {exc}") from exc
+        self._write_lines("write control log", lines)
+
+    def log_entries(
+        self,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        incident_id: str | None = None,
+        category: str | None = None,
+        text: str | None = None,
+    ) -> list[LogEntry]:
+        """Control log entries in [start, end) of event time, by event time then insertion."""
+        start = RANGE_MIN if start is None else _aware(start)
+        end = RANGE_MAX if end is None else _aware(end)
+        if start >= end:
+            return []
+        where = (
+            f"r._measurement == {flux_string(LOG_MEASUREMENT)}"
+            ' and (r._field == "entry" or r._field == "seq")'
+        )
+        if incident_id is not None:
+            where += f" and r.incident_id == {flux_string(incident_id)}"
+        if category is not None:
+            where += f" and r.category == {flux_string(category)}"
+        flux = self._from(start, end) + f"  |> filter(fn: (r) => {where})"
+        found: dict[str, dict[str, Any]] = {}
+        for row in self._query("control log", flux):
+            log_id = row.get("log_id")
+            if isinstance(log_id, str):
+                found.setdefault(log_id, {})[str(row.get("_field"))] = row.get("_value")
+        ordered: list[tuple[int, int, LogEntry]] = []
+        for fields in found.values():
+            raw = fields.get("entry")
+            if not isinstance(raw, str):
+                continue
+            try:
+                entry = LogEntry.model_validate_json(raw)
+            except ValidationError as exc:
+                raise StoreError(self._message("control log", f"unreadable entry: {exc}")) from exc
+            seq = fields.get("seq")
+            ordered.append((epoch_us(entry.event_ts), seq if isinstance(seq, int) else 0, entry))
+        ordered.sort(key=lambda item: (item[0], item[1]))
+        found_entries = [entry for _, _, entry in ordered]
+        return found_entries if not text else [e for e in found_entries if e.matches(text)]
 
     # ------------------------------------------------------------------ lifecycle
 

@@ -16,6 +16,7 @@ import orjson
 from opsroom.alerts import AlertEvent
 from opsroom.audit import AuditEntry
 from opsroom.clock import from_us, to_us
+from opsroom.controllog.model import LogEntry
 from opsroom.store.base import BadDataError, SeriesPoint, StoreError, reading_problem
 from opsroom.telemetry import Reading
 
@@ -72,6 +73,26 @@ CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
 BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
 BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+"""
+
+# The control log is append-only in the file itself: triggers refuse any UPDATE or DELETE.
+# Its own script (a trigger body holds ';', which the migration's split on ';' would cut).
+LOG_SCHEMA = """
+CREATE TABLE IF NOT EXISTS control_log (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    event TEXT NOT NULL,
+    id TEXT NOT NULL,
+    event_ts INTEGER NOT NULL,      -- epoch microseconds
+    category TEXT NOT NULL,
+    incident_id TEXT,
+    data TEXT NOT NULL,             -- the entry as JSON
+    UNIQUE (event, id)
+);
+CREATE INDEX IF NOT EXISTS control_log_event_ts ON control_log (event, event_ts);
+CREATE TRIGGER IF NOT EXISTS control_log_no_update BEFORE UPDATE ON control_log
+BEGIN SELECT RAISE(ABORT, 'the control log is append-only: entries are never changed'); END;
+CREATE TRIGGER IF NOT EXISTS control_log_no_delete BEFORE DELETE ON control_log
+BEGIN SELECT RAISE(ABORT, 'the control log is append-only: entries are never deleted'); END;
 """
 
 # A file written before readings carried their event (no `event` column) is rebuilt once, in
@@ -132,6 +153,7 @@ class SqliteStore:
                 self._migrate()
             self._db.executescript(SCHEMA)
             self._db.executescript(AUDIT_SCHEMA)
+            self._db.executescript(LOG_SCHEMA)
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"cannot open SQLite store {self.path}: {exc}") from exc
         self._lock = threading.Lock()
@@ -372,6 +394,46 @@ class SqliteStore:
         sql = f"SELECT data FROM audit WHERE {' AND '.join(clauses)} ORDER BY ts, seq"
         rows = self._query("audit entries", sql, params)
         return [AuditEntry.model_validate_json(str(row[0])) for row in rows]
+
+    def write_log(self, entries: Sequence[LogEntry]) -> None:
+        """Append control log entries; an id already stored is ignored (the first is kept)."""
+        if not entries:
+            return
+        rows = [
+            (self.event, e.id, to_us(e.event_ts), e.category, e.incident_id, e.model_dump_json())
+            for e in entries
+        ]
+        with self._tx("write control log") as db:
+            db.executemany(
+                "INSERT OR IGNORE INTO control_log (event, id, event_ts, category, incident_id,"
+                " data) VALUES (?,?,?,?,?,?)",
+                rows,
+            )
+
+    def log_entries(
+        self,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        incident_id: str | None = None,
+        category: str | None = None,
+        text: str | None = None,
+    ) -> list[LogEntry]:
+        """Control log entries in [start, end) of event time, by event time then insertion."""
+        clauses: list[str] = ["event = ?"]
+        params: list[object] = [self.event]
+        for clause, value in (
+            ("event_ts >= ?", None if start is None else to_us(start)),
+            ("event_ts < ?", None if end is None else to_us(end)),
+            ("incident_id = ?", incident_id),
+            ("category = ?", category),
+        ):
+            if value is not None:
+                clauses.append(clause)
+                params.append(value)
+        sql = f"SELECT data FROM control_log WHERE {' AND '.join(clauses)} ORDER BY event_ts, seq"
+        rows = self._query("control log", sql, params)
+        found = [LogEntry.model_validate_json(str(row[0])) for row in rows]
+        return found if not text else [e for e in found if e.matches(text)]
 
     def close(self) -> None:
         """Close the database (a checkpoint happens on the last connection's close)."""
