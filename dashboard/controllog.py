@@ -13,7 +13,7 @@ import streamlit as st
 
 from dashboard import cache, ui
 from opsroom.controllog import CATEGORIES, Incident, LogEntry, LogError, new_entry
-from opsroom.controllog.model import FAMILY_CATEGORY, SEVERITY_PRIORITY
+from opsroom.controllog.model import SEVERITY_PRIORITY, category_of
 from opsroom.controllog.record import record
 from opsroom.store import StoreError
 
@@ -51,7 +51,7 @@ def open_from_alert(ctx: ui.Context, alert: Any) -> LogEntry | None:
     return save(
         ctx,
         kind="incident_open",
-        category=FAMILY_CATEGORY.get(str(alert.kind), "other"),
+        category=category_of(str(alert.kind)),
         priority=SEVERITY_PRIORITY.get(str(alert.severity), "normal"),
         text=f"{alert.subject}: {alert.message or alert.rule}",
         alert_id=str(alert.alert_id),

@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import AfterValidator, Field, StringConstraints, ValidationError, model_validator
+from pydantic import Field, StringConstraints, ValidationError, model_validator
 
 from opsroom.configfile import (
     ConfigError,
@@ -30,34 +30,10 @@ from opsroom.configfile import (
     parse_yaml,
     validation_problems,
 )
+from opsroom.controllog.model import Category
 from opsroom.families.base import Id, LatLon
 
-# The control log's incident categories (the command post's list; see issue "control log").
-# Some share a word with a sensor family ("crowd", "power"): they are kinds of incident, not
-# families, so they are a plain tuple checked by a validator rather than a Literal.
-CATEGORIES: tuple[str, ...] = (
-    "medical",
-    "lost_person",
-    "found_person",
-    "security",
-    "crowd",
-    "weather",
-    "power",
-    "food_safety",
-    "transport",
-    "facilities",
-    "communications",
-    "other",
-)
-
-
-def _category(value: str) -> str:
-    if value not in CATEGORIES:
-        raise ValueError(f"unknown category {value!r}: one of {', '.join(CATEGORIES)}")
-    return value
-
-
-Category = Annotated[str, AfterValidator(_category)]
+# incident categories: the control log's
 
 Role = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{0,63}$")]
 Text = Annotated[str, StringConstraints(min_length=1, max_length=500, strip_whitespace=True)]

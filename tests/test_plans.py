@@ -8,7 +8,8 @@ import pytest
 
 from opsroom.app.cli import main
 from opsroom.configfile import ConfigError
-from opsroom.plans import CATEGORIES, load_plans, load_plans_text
+from opsroom.controllog import CATEGORIES
+from opsroom.plans import load_plans, load_plans_text
 from opsroom.rulesfile.model import load_rules
 from opsroom.venue import load_venue
 

@@ -11,16 +11,26 @@ import re
 import uuid
 from collections.abc import Collection
 from datetime import UTC, datetime
-from typing import Any, Literal, get_args
+from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from opsroom import topics
 from opsroom.alerts import AlertEvent
 from opsroom.clock import Clock, to_us, utcnow
 from opsroom.telemetry.base import Timestamp
 
-Category = Literal[
+# Incident categories. Some share a word with a sensor family ("crowd", "power"); they are
+# kinds of incident, not families, so they are a tuple checked by a validator, not a Literal.
+CATEGORIES: tuple[str, ...] = (
     "medical",
     "lost_person",
     "found_person",
@@ -33,7 +43,16 @@ Category = Literal[
     "facilities",
     "communications",
     "other",
-]
+)
+
+
+def _category(value: str) -> str:
+    if value not in CATEGORIES:
+        raise ValueError(f"unknown category {value!r}: one of {', '.join(CATEGORIES)}")
+    return value
+
+
+Category = Annotated[str, AfterValidator(_category)]
 Priority = Literal["low", "normal", "high", "urgent"]
 Kind = Literal[
     "note",
@@ -45,25 +64,24 @@ Kind = Literal[
     "correction",
     "alert",
 ]
-CATEGORIES: tuple[Category, ...] = get_args(Category)
 PRIORITIES: tuple[Priority, ...] = get_args(Priority)
 KINDS: tuple[Kind, ...] = get_args(Kind)
 MAX_TEXT = 2000
 MAX_NAME = 100
 # the entries of one incident (kinds that need `incident_id`)
 THREAD_KINDS = frozenset({"update", "assigned", "incident_close"})
-# the sensor family an alert is about -> the log category its entries go under
-FAMILY_CATEGORY: dict[str, Category] = {
-    "crowd": "crowd",
-    "power": "power",
-    "coldchain": "food_safety",
-    "shuttle": "transport",
-    "weather": "weather",
-}
 SEVERITY_PRIORITY: dict[str, Priority] = {"critical": "urgent", "warning": "high", "info": "normal"}
 _LATLON = re.compile(r"^\s*(-?\d{1,2}(?:\.\d+)?)\s*,\s*(-?\d{1,3}(?:\.\d+)?)\s*$")
 # alert entries get a fixed id per transition, so the rules service can write them again
 _ALERT_NS = uuid.UUID("5b0c2f7e-6f0e-4c55-9a53-0c7a1f1f15ab")
+
+
+def category_of(kind: str) -> str:
+    """The log category of an alert about sensor family `kind` (its family says; else other)."""
+    from opsroom.families import FAMILIES
+
+    family = FAMILIES.get(kind)
+    return family.log_category if family is not None else "other"
 
 
 class LogError(ValueError):
@@ -282,7 +300,7 @@ def alert_entry(event: AlertEvent, now: datetime | None = None) -> LogEntry:
         event_ts=event.ts,
         wall_ts=event.recorded_at or now or datetime.now(UTC),
         author=actor if event.state == "acknowledged" and actor else "rules",
-        category=FAMILY_CATEGORY.get(event.kind, "other"),
+        category=category_of(event.kind),
         priority="normal"
         if event.state == "resolved"
         else SEVERITY_PRIORITY.get(event.severity, "normal"),

@@ -169,6 +169,8 @@ class Family:
     key_fields: tuple[str, ...] = ()
     # cross-references between the family's sections; raises FieldError (venue -> None)
     check: Callable[[Any], None] | None = None
+    # the control log category its alerts' entries go under (opsroom.controllog.CATEGORIES)
+    log_category: str = "other"
 
     @property
     def groups(self) -> tuple[str, ...]:

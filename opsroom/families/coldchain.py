@@ -45,6 +45,7 @@ def _label(unit: Any) -> str:
 
 
 FAMILY = Family(
+    log_category="food_safety",
     kind="coldchain",
     model=ColdchainPayload,
     sample={

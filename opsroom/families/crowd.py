@@ -117,6 +117,7 @@ def _flow(subject: Subject) -> ValueFn:
 
 
 FAMILY = Family(
+    log_category="crowd",
     kind="crowd",
     model=CrowdPayload,
     sample={"ts": "2026-07-04T18:30:00Z", "occupancy": 4210, "in": 120, "out": 35},

@@ -129,6 +129,7 @@ def _frequency_dev(subject: Subject) -> ValueFn:
 _GEN = frozenset({"generators"})
 
 FAMILY = Family(
+    log_category="power",
     kind="power",
     model=PowerPayload,
     sample={

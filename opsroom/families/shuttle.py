@@ -109,6 +109,7 @@ def _over_limit(subject: Subject) -> ValueFn:
 
 
 FAMILY = Family(
+    log_category="transport",
     kind="shuttle",
     model=ShuttlePayload,
     sample={

@@ -188,6 +188,7 @@ _ST = frozenset({"stations"})
 _SR = frozenset({"structures"})
 
 FAMILY = Family(
+    log_category="weather",
     kind="weather",
     model=WeatherPayload,
     sample={
