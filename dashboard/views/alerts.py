@@ -1,11 +1,12 @@
-"""Alerts: active and history with filters, acknowledge with name and note, readings around."""
+"""Alerts: active and history with filters, acknowledge (as the logged-in user) with a note,
+readings around."""
 
 from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
 
-from dashboard import cache, charts, notifications, queries, ui
+from dashboard import auth, cache, charts, notifications, queries, ui
 from dashboard.ack import AckError, publish_ack
 
 COLUMNS = [
@@ -34,6 +35,7 @@ def live(ctx: ui.Context, filters: dict[str, tuple[str, ...]], text: str, window
     now = ui.now_s()
     active = cache.active_table(ctx.store_url, now)
     if tuple(active["alert_id"]) != st.session_state.get(_IDS):
+        auth.mark_automatic_rerun()  # the page refreshing itself, not the person acting
         st.rerun()  # the acknowledge list below is out of date: redraw the page
     ui.drill_banner(bool(len(active) and active["drill"].any()))
     counts = queries.alert_counts(active)
@@ -122,7 +124,8 @@ def around(ctx: ui.Context, alert_id: str, title: str) -> None:
 
 
 def acknowledge(ctx: ui.Context, active: pd.DataFrame) -> str | None:
-    """The acknowledge form; returns the chosen alert's id."""
+    """The alert picker and, for those allowed to, the acknowledge form (signed with the
+    logged-in user's name); returns the chosen alert's id."""
     if not len(active):
         return None
     options = {
@@ -132,19 +135,24 @@ def acknowledge(ctx: ui.Context, active: pd.DataFrame) -> str | None:
     chosen: str | None = st.selectbox(
         "Alert", list(options), format_func=lambda i: options[i], key="ack_alert"
     )
+    user = auth.current_user()
+    if user is None or not user.can("ack"):
+        st.caption("Viewing only: your role cannot acknowledge alerts.")
+        return chosen
     with st.form("ack_form", clear_on_submit=False):
-        actor = st.text_input("Your name", key="ack_actor")
+        st.caption(f"Acknowledging as **{user.name}**")
         note = st.text_area("Note", key="ack_note", height=80)
         sent = st.form_submit_button("Acknowledge", type="primary")
     if sent and chosen:
         try:
-            topic = publish_ack(ctx.settings, chosen, actor, note)
+            topic = publish_ack(ctx.settings, chosen, user.name, note)
         except AckError as exc:
             st.error(str(exc))
         except (ConnectionError, OSError) as exc:
             st.error(f"Acknowledgement NOT sent: {exc}")
         else:
-            st.success(f"Acknowledgement sent for {options[chosen]} by {actor.strip()} ({topic}).")
+            auth.audit("ack", f"alert={chosen}")
+            st.success(f"Acknowledgement sent for {options[chosen]} by {user.name} ({topic}).")
     return chosen
 
 
@@ -154,26 +162,32 @@ now_s = ui.now_s()
 active_now = cache.active_table(context.store_url, now_s)
 st.session_state[_IDS] = tuple(active_now["alert_id"])
 
-with st.expander("Filters", expanded=False):
-    c1, c2, c3 = st.columns(3)
-    chosen_filters = {
-        "severity": tuple(c1.multiselect("Severity", ["critical", "warning", "info"], key="f_sev")),
-        "state": tuple(
-            c2.multiselect(
-                "State", ["pending", "firing", "acknowledged", "resolved"], key="f_state"
-            )
-        ),
-        "kind": tuple(c3.multiselect("Family", list(queries.FAMILY_LABELS), key="f_kind")),
-    }
-    search = st.text_input("Search subject, rule or message", key="f_text")
-    history_window = ui.window_picker("alerts_window", default="24 h")
+chosen_filters: dict[str, tuple[str, ...]] = {"severity": (), "state": (), "kind": ()}
+search, history_window = "", float(ui.WINDOWS["24 h"])
+if not auth.kiosk():  # the wall screen has no controls: everything, over 24 h
+    with st.expander("Filters", expanded=False):
+        c1, c2, c3 = st.columns(3)
+        chosen_filters = {
+            "severity": tuple(
+                c1.multiselect("Severity", ["critical", "warning", "info"], key="f_sev")
+            ),
+            "state": tuple(
+                c2.multiselect(
+                    "State", ["pending", "firing", "acknowledged", "resolved"], key="f_state"
+                )
+            ),
+            "kind": tuple(c3.multiselect("Family", list(queries.FAMILY_LABELS), key="f_kind")),
+        }
+        search = st.text_input("Search subject, rule or message", key="f_text")
+        history_window = ui.window_picker("alerts_window", default="24 h")
 
 live(context, chosen_filters, search, history_window)
 
-st.subheader("Acknowledge")
-selected = acknowledge(context, active_now)
-if selected:
-    st.subheader("Readings around the alert")
-    around(context, selected, str(active_now.set_index("alert_id").loc[selected, "subject"]))
-    st.subheader("Notifications for this alert")
-    alert_notifications(context, selected)
+if not auth.kiosk():
+    st.subheader("Acknowledge" if auth.can("ack") else "Alert details")
+    selected = acknowledge(context, active_now)
+    if selected:
+        st.subheader("Readings around the alert")
+        around(context, selected, str(active_now.set_index("alert_id").loc[selected, "subject"]))
+        st.subheader("Notifications for this alert")
+        alert_notifications(context, selected)
