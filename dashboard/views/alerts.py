@@ -3,6 +3,8 @@ readings around."""
 
 from __future__ import annotations
 
+import html
+
 import pandas as pd
 import streamlit as st
 
@@ -25,6 +27,20 @@ HISTORY = [*COLUMNS, "note", "alert_id"]
 _IDS = "alerts_active_ids"
 
 
+def acknowledged_by(active: pd.DataFrame) -> str:
+    """Who acknowledged each acknowledged alert, as HTML text in the page (the table is a
+    canvas): one `<li class="ops-ack" data-alert-id=... data-actor=...>` per alert."""
+    acked = active[active["state"] == "acknowledged"] if len(active) else active
+    items = [
+        f'<li class="ops-ack" data-alert-id="{html.escape(str(row.alert_id), quote=True)}" '
+        f'data-actor="{html.escape(str(row.actor), quote=True)}">'
+        f"{html.escape(str(row.subject))} · {html.escape(str(row.rule))}: acknowledged by "
+        f"<b>{html.escape(str(row.actor))}</b></li>"
+        for row in acked.itertuples()
+    ]
+    return f'<ul class="ops-acks">{"".join(items)}</ul>' if items else ""
+
+
 def _local(frame: pd.DataFrame, tz: str) -> pd.DataFrame:
     return frame.assign(ts=frame["ts"].dt.tz_convert(tz)) if len(frame) else frame
 
@@ -45,6 +61,9 @@ def live(ctx: ui.Context, filters: dict[str, tuple[str, ...]], text: str, window
     )
     if len(active):
         st.dataframe(_local(active[COLUMNS], ctx.tz), hide_index=True, width="stretch")
+        acks = acknowledged_by(active)
+        if acks:
+            st.markdown(acks, unsafe_allow_html=True)
     else:
         st.success("No active alerts.")
     st.subheader("History")

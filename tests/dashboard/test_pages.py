@@ -113,7 +113,8 @@ def test_repeated_wrong_passwords_lock_the_address_out(env, caplog) -> None:
     again = try_password(AppTest.from_file(APP, default_timeout=30).run(), PASSWORD)
     assert "Too many failed logins" in errors(again) and "ops-tile" not in markdown(again)
     logged = [r.getMessage() for r in caplog.records if r.name == "opsroom.dashboard.login"]
-    assert len([m for m in logged if m.startswith("failed dashboard login from local as 'admin'")]) == 5
+    failed = [m for m in logged if m.startswith("failed dashboard login from local as 'admin'")]
+    assert len(failed) == 5
     assert len([m for m in logged if "refused unchecked" in m]) == 3
     assert not [m for m in logged if "guess" in m or PASSWORD in m]  # never the password
 
