@@ -29,8 +29,11 @@ if ui.require_login(settings):
     wall = auth.kiosk()
     page = st.navigation(pages, position="hidden" if wall else "sidebar")
     if wall:
-        kiosk.show(settings, pages, page)
+        kiosk.switch_if_due(settings, pages, page)
+        kiosk.style()
     else:
         with st.sidebar:
             auth.session_bar(settings)
     page.run()
+    if wall:
+        kiosk.rotate(settings, page)

@@ -33,19 +33,35 @@ def next_page(pages: Sequence[StreamlitPage], current: StreamlitPage) -> Streaml
     return pages[(i + 1) % len(pages)]
 
 
+_NEXT = "opsroom_kiosk_next"
+
+
 @st.fragment(run_every=TICK_S)
-def _rotate(pages: Sequence[StreamlitPage], current: StreamlitPage, rotate_s: float) -> None:
+def _tick(rotate_s: float) -> None:
     if time.monotonic() - st.session_state.get(_SINCE, time.monotonic()) >= rotate_s:
-        st.switch_page(next_page(pages, current))
+        # switch pages from a full run of the app, not from inside this fragment: a switch
+        # from a fragment left the next page blank now and then
+        st.session_state[_NEXT] = True
+        st.rerun(scope="app")
 
 
-def show(s: Settings, pages: Sequence[StreamlitPage], current: StreamlitPage) -> None:
-    """Style the wall screen and move on to the next page every `kiosk_rotate_s` seconds."""
+def style() -> None:
+    """Larger type, and no header, toolbar or sidebar (before the page draws)."""
     st.markdown(CSS, unsafe_allow_html=True)
+
+
+def switch_if_due(s: Settings, pages: Sequence[StreamlitPage], current: StreamlitPage) -> None:
+    """Go on to the next page when the ticker says this one has shown long enough."""
+    if st.session_state.pop(_NEXT, False):
+        token = s.kiosk_token.get_secret_value() if s.kiosk_token else None
+        # keep the kiosk URL in the address bar: a reload of the wall screen logs in again
+        st.switch_page(next_page(pages, current), query_params={"kiosk": token} if token else None)
+
+
+def rotate(s: Settings, current: StreamlitPage) -> None:
+    """Start the clock of a page that has just drawn (called after the page ran: on a slow
+    machine a page still shows for the whole `kiosk_rotate_s`), and the ticker."""
     if st.session_state.get(_PAGE) != current.url_path:
         st.session_state[_PAGE] = current.url_path
         st.session_state[_SINCE] = time.monotonic()
-    if "kiosk" not in st.query_params and s.kiosk_token is not None:
-        # keep the kiosk URL in the address bar: a reload of the wall screen logs in again
-        st.query_params["kiosk"] = s.kiosk_token.get_secret_value()
-    _rotate(pages, current, s.kiosk_rotate_s)
+    _tick(s.kiosk_rotate_s)
