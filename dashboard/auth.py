@@ -144,7 +144,10 @@ def _still_valid(s: Settings, user: User) -> str | None:
     if idle_expired(last, clock(), s.session_idle_minutes):
         return f"Your session expired after {s.session_idle_minutes:g} min without activity."
     if s.dashboard_auth == "password":
-        users = accounts(s).users
+        try:
+            users = accounts(s).users
+        except ConfigError:
+            return "The users file cannot be loaded: log in again once it is fixed."
         if users is not None:
             entry = users.get(user.name)
             if entry is None or entry.disabled or entry.role != user.role:
@@ -164,6 +167,8 @@ def check_session(s: Settings) -> bool:
             "session_expired", user.name, user.role, st.session_state.get(_ADDRESS, "local"), why
         )
         _end(why)
+        if s.dashboard_auth == "oidc" and st.user.is_logged_in:
+            st.logout()  # else the provider's cookie would log the idle session straight back in
         return False
     if not st.session_state.pop(_AUTO, False):
         st.session_state[_ACTIVE] = clock()

@@ -183,3 +183,11 @@ def test_a_users_file_that_does_not_load_shows_where(users_file) -> None:
     at = AppTest.from_file(APP, default_timeout=30).run()
     assert "Cannot load the users file" in errors(at)
     assert "line 3: users[0].role" in errors(at) and not at.text_input
+
+
+def test_a_users_file_broken_during_a_session_ends_it_without_a_crash(users_file) -> None:
+    at = log_in("olga")
+    users_file.write_text("users: [\n")
+    at.run()
+    assert not at.exception and "ops-tile" not in markdown(at)
+    assert "Cannot load the users file" in errors(at) and "not valid YAML" in errors(at)
