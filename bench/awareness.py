@@ -274,6 +274,7 @@ def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
                 page = browser.new_page(viewport={"width": 1600, "height": 2400})
                 page.set_default_timeout(30_000)
                 page.goto(url)
+                page.get_by_label("User", exact=True).fill("admin")
                 page.get_by_label("Password", exact=True).fill(PASSWORD)
                 page.get_by_role("button", name="Log in").click()
                 page.get_by_text("Active alerts", exact=True).wait_for()

@@ -190,6 +190,7 @@ def main() -> None:
                     page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
                     page.set_default_timeout(60_000)
                     page.goto(url)
+                    page.get_by_label("User", exact=True).fill("admin")
                     page.get_by_label("Password", exact=True).fill(PASSWORD)
                     page.get_by_role("button", name="Log in").click()
                     page.get_by_text("Newest data").first.wait_for()

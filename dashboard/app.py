@@ -9,23 +9,32 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import ui
+from dashboard import auth, kiosk, ui
 from dashboard.families import PARTS
 from opsroom.families import FAMILIES
 
 st.set_page_config(page_title="Opsroom", page_icon=":material/monitor_heart:", layout="wide")
 
-if ui.require_login(ui.settings()):
-    page = st.navigation(
-        [
-            st.Page("views/overview.py", title="Overview", icon=":material/traffic:", default=True),
-            # a page per sensor family, from its dashboard part (dashboard/families/<kind>.py)
-            *(
-                st.Page(f"families/{kind}.py", title=FAMILIES[kind].title, icon=part.ICON)
-                for kind, part in PARTS.items()
-            ),
-            st.Page("views/alerts.py", title="Alerts", icon=":material/notifications_active:"),
-            st.Page("views/controllog.py", title="Control log", icon=":material/menu_book:"),
-        ]
-    )
+settings = ui.settings()
+if ui.require_login(settings):
+    pages = [
+        st.Page("views/overview.py", title="Overview", icon=":material/traffic:", default=True),
+        # a page per sensor family, from its dashboard part (dashboard/families/<kind>.py)
+        *(
+            st.Page(f"families/{kind}.py", title=FAMILIES[kind].title, icon=part.ICON)
+            for kind, part in PARTS.items()
+        ),
+        st.Page("views/alerts.py", title="Alerts", icon=":material/notifications_active:"),
+        st.Page("views/controllog.py", title="Control log", icon=":material/menu_book:"),
+    ]
+    wall = auth.kiosk()
+    page = st.navigation(pages, position="hidden" if wall else "sidebar")
+    if wall:
+        kiosk.switch_if_due(settings, pages, page)
+        kiosk.style()
+    else:
+        with st.sidebar:
+            auth.session_bar(settings)
     page.run()
+    if wall:
+        kiosk.rotate(settings, page)

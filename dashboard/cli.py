@@ -32,14 +32,25 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     """Run the Streamlit dashboard (a `streamlit run` subprocess) until SIGINT/SIGTERM."""
-    if settings.dashboard_password is None and not settings.dashboard_no_auth:
+    accounts = settings.users_file is not None or settings.dashboard_password is not None
+    if settings.dashboard_auth == "password" and not accounts and not settings.dashboard_no_auth:
         print(
-            "opsroom: refusing to start the dashboard without a password: set "
-            "OPSROOM_DASHBOARD_PASSWORD, or OPSROOM_DASHBOARD_NO_AUTH=1 to run it open on "
-            "purpose (trusted network only)",
+            "opsroom: refusing to start the dashboard without accounts: set "
+            "OPSROOM_USERS_FILE (see `opsroom users add`) or OPSROOM_DASHBOARD_PASSWORD, or "
+            "OPSROOM_DASHBOARD_NO_AUTH=1 to run it open on purpose (trusted network only)",
             file=sys.stderr,
         )
         return 2
+    # a bad users file (unknown role, malformed YAML) or OIDC secrets stop start-up here,
+    # naming the file, the line and the field (ConfigError, printed by the entry layer)
+    if settings.dashboard_auth == "oidc":
+        from dashboard.oidc import load_secrets
+
+        load_secrets()
+    elif settings.users_file is not None:
+        from opsroom.users import directory
+
+        directory(settings.users_file, None)
     if settings.venue is None:
         print(
             "opsroom: the dashboard needs a venue file: --venue or OPSROOM_VENUE", file=sys.stderr

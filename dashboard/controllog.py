@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import streamlit as st
 
-from dashboard import cache, ui
+from dashboard import auth, cache, ui
 from opsroom.controllog import CATEGORIES, Incident, LogEntry, LogError, new_entry
 from opsroom.controllog.model import SEVERITY_PRIORITY, category_of
 from opsroom.controllog.record import record
@@ -24,10 +24,8 @@ LABELS = {c: c.replace("_", " ") for c in CATEGORIES}
 def save(ctx: ui.Context, **fields: Any) -> LogEntry | None:
     """Record an entry by the current actor; shows why not, or that the live feed missed it."""
     actor = ui.current_actor()
-    if not actor:
-        st.error(
-            "Enter your name under 'Log entries signed by' (sidebar) first: every entry is signed."
-        )
+    if not actor or not auth.can("log"):
+        st.error("Only a logged-in operator can write the control log: every entry is signed.")
         return None
     entities = {item.id for _, _, items in ctx.venue.sections() for item in items}
     try:

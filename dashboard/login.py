@@ -1,10 +1,12 @@
-"""The dashboard's shared-password login, guarded against guessing until named users land.
+"""The dashboard's login, guarded against guessing: failures counted per address and per user.
 
-Per client address: the first FREE_FAILURES wrong passwords cost nothing; the next failure
-locks the address out for FIRST_LOCKOUT_S, and every failure after that doubles the lockout
-(capped at MAX_LOCKOUT_S). While an address is locked out, no password is checked, the right
-one included. A correct password clears the address's record; a record idle for RESET_AFTER_S
-starts again from zero. Every failure is logged with the address, never the password.
+Per client address and per user name (each its own record): the first FREE_FAILURES - 1
+wrong passwords cost nothing; the FREE_FAILURES-th locks the address and the name out for
+FIRST_LOCKOUT_S, and every failure after that doubles the lockout (capped at MAX_LOCKOUT_S).
+While either is locked out, no password is checked, the right one included: guessing one
+account from many addresses, or many accounts from one address, both stop. A correct password
+clears both records; a record idle for RESET_AFTER_S starts again from zero. Every failure is
+logged with the address and the name given, never the password.
 
 The address is Streamlit's `st.context.ip_address` (None for a loopback connection, kept
 here as "local"). Behind a reverse proxy every client shares the proxy's address, so a
@@ -40,8 +42,13 @@ class _Record:
     locked_until: float = 0.0
 
 
+def _keys(address: str, user: str | None) -> list[str]:
+    return [f"address {address}"] + ([f"user {user}"] if user is not None else [])
+
+
 class LoginGuard:
-    """Failed-login bookkeeping per address (thread-safe: sessions run on their own threads)."""
+    """Failed-login bookkeeping per address and per user name (thread-safe: sessions run on
+    their own threads)."""
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
@@ -58,44 +65,54 @@ class LoginGuard:
             self._records.popitem(last=False)
         return rec
 
-    def locked_for(self, address: str) -> float:
-        """Seconds until `address` may try again; 0 when it may try now."""
-        with self._lock:
-            rec = self._records.get(address)
-            return max(0.0, rec.locked_until - self._clock()) if rec else 0.0
-
-    def failed(self, address: str) -> float:
-        """Count a wrong password from `address`; the lockout it starts (seconds), or 0."""
+    def locked_for(self, address: str, user: str | None = None) -> float:
+        """Seconds until `address` (and `user`) may try again; 0 when they may try now."""
         with self._lock:
             now = self._clock()
-            rec = self._record(address, now)
-            rec.failures += 1
-            rec.last_at = now
-            lockout = 0.0
-            if rec.failures >= FREE_FAILURES:
-                lockout = min(FIRST_LOCKOUT_S * 2 ** (rec.failures - FREE_FAILURES), MAX_LOCKOUT_S)
-                rec.locked_until = now + lockout
-            failures = rec.failures
+            left = [
+                r.locked_until - now for k in _keys(address, user) if (r := self._records.get(k))
+            ]
+            return max([0.0, *left])
+
+    def failed(self, address: str, user: str | None = None) -> float:
+        """Count a wrong password from `address` for `user`; the lockout it starts (seconds,
+        the longer of the address's and the user's), or 0."""
+        counts = []
+        lockout = 0.0
+        with self._lock:
+            now = self._clock()
+            for key in _keys(address, user):
+                rec = self._record(key, now)
+                rec.failures += 1
+                rec.last_at = now
+                if rec.failures >= FREE_FAILURES:
+                    n = rec.failures - FREE_FAILURES
+                    rec.locked_until = now + min(FIRST_LOCKOUT_S * 2**n, MAX_LOCKOUT_S)
+                    lockout = max(lockout, rec.locked_until - now)
+                counts.append(rec.failures)
         log.warning(
-            "failed dashboard login from %s (%d in a row)%s",
+            "failed dashboard login from %s%s (%d in a row)%s",
             address,
-            failures,
+            f" as {user!r}" if user is not None else "",
+            max(counts),
             f"; locked out for {lockout:.0f} s" if lockout else "",
         )
         return lockout
 
-    def refused(self, address: str, left: float) -> None:
-        """Log an attempt made while `address` is locked out (its password is not checked)."""
+    def refused(self, address: str, left: float, user: str | None = None) -> None:
+        """Log an attempt made while locked out (its password is not checked)."""
         log.warning(
-            "dashboard login from %s refused unchecked: locked out for %.0f s more",
+            "dashboard login from %s%s refused unchecked: locked out for %.0f s more",
             address,
+            f" as {user!r}" if user is not None else "",
             left,
         )
 
-    def succeeded(self, address: str) -> None:
-        """A correct password: forget the address's failures."""
+    def succeeded(self, address: str, user: str | None = None) -> None:
+        """A correct password: forget the address's and the user's failures."""
         with self._lock:
-            self._records.pop(address, None)
+            for key in _keys(address, user):
+                self._records.pop(key, None)
 
     def reset(self) -> None:
         """Forget every address (tests)."""
@@ -114,8 +131,8 @@ def client_address(ip: object) -> str:
 def lockout_text(left: float) -> str:
     """What a locked-out person reads."""
     return (
-        f"Too many failed logins from this address: try again in {math.ceil(left)} s. "
-        "Passwords are not checked until then."
+        f"Too many failed logins for this account or from this address: try again in "
+        f"{math.ceil(left)} s. Passwords are not checked until then."
     )
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 import html
 import os
 import time
@@ -13,7 +12,7 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 import streamlit as st
 
-from dashboard import cache, charts, login
+from dashboard import auth, cache, charts
 from dashboard.charts import COLOURS
 from dashboard.limits import Band, grouped
 from dashboard.notifications import NotifierHealth
@@ -32,10 +31,6 @@ STATUS_TEXT = {
     "warning": "WARNING",
     "critical": "CRITICAL",
 }
-MISSING_PASSWORD_HELP = (
-    "The dashboard has no password: set OPSROOM_DASHBOARD_PASSWORD, or set "  # noqa: S105
-    "OPSROOM_DASHBOARD_NO_AUTH=1 to run it open on purpose (trusted network only)."
-)
 
 
 @dataclass(frozen=True)
@@ -128,34 +123,8 @@ def now_s() -> float:
 
 
 def require_login(s: Settings) -> bool:
-    """True when the session may see the dashboard; otherwise draws the login form or refusal."""
-    if s.dashboard_no_auth:
-        return True
-    if s.dashboard_password is None:
-        st.error(MISSING_PASSWORD_HELP)
-        return False
-    if st.session_state.get("opsroom_authenticated"):
-        return True
-    login.ensure_log_handler()
-    address = login.client_address(st.context.ip_address)
-    st.title("Opsroom")
-    with st.form("login"):
-        entered = st.text_input("Password", type="password", key="login_password")
-        submitted = st.form_submit_button("Log in")
-    left = login.GUARD.locked_for(address)
-    if submitted and left:
-        login.GUARD.refused(address, left)
-    elif submitted:
-        expected = s.dashboard_password.get_secret_value().encode()
-        if hmac.compare_digest(entered.encode(), expected):
-            login.GUARD.succeeded(address)
-            st.session_state["opsroom_authenticated"] = True
-            st.rerun()
-        left = login.GUARD.failed(address)
-        st.error("Wrong password.")
-    if left:
-        st.error(login.lockout_text(left))
-    return False
+    """True when the session may see the dashboard; otherwise draws the login page."""
+    return auth.require_login(s)
 
 
 def drill_banner(drill: bool) -> None:
@@ -218,7 +187,10 @@ def tiles(items: Sequence[Tile], columns: int = 4) -> None:
 
 
 def window_picker(key: str, default: str = "1 h") -> float:
-    """A chart-window selector whose choice survives every refresh; seconds."""
+    """A chart-window selector whose choice survives every refresh; seconds (the default,
+    with no selector, on the wall screen)."""
+    if auth.kiosk():
+        return float(WINDOWS[default])
     label = st.segmented_control(
         "Window", list(WINDOWS), default=default, key=key, label_visibility="collapsed"
     )
@@ -291,18 +263,10 @@ def band_marks(
     return shades, lines
 
 
-ACTOR_KEY = "ops_actor"
-_ACTOR_KEPT = "ops_actor_kept"  # survives page switches (a widget's own key does not)
-
-
-def actor_input() -> None:
-    """The name box in the sidebar, until the login carries the person's identity."""
-    st.session_state.setdefault(ACTOR_KEY, st.session_state.get(_ACTOR_KEPT, ""))
-    name = st.sidebar.text_input("Log entries signed by", key=ACTOR_KEY, max_chars=100)
-    st.session_state[_ACTOR_KEPT] = name
-
-
 def current_actor() -> str:
-    """Who is acting in this session: the one place that says it (today the typed name; the
-    login's user once sessions have one). Empty when nobody has said."""
-    return str(st.session_state.get(_ACTOR_KEPT, "")).strip()
+    """Who is acting in this session: the logged-in user, never a typed name (empty when
+    nobody is logged in). Every entry, acknowledgement and silence is signed with it."""
+    from dashboard import auth
+
+    user = auth.current_user()
+    return user.name if user is not None else ""

@@ -18,7 +18,8 @@ from opsroom import redact, topics
 from opsroom.configfile import ConfigError, validation_problems
 
 MIN_PASSWORD_LENGTH = 12  # the dashboard's; a shared password on a wall screen is guessed
-SECRET_FIELDS = ("mqtt_password", "influxdb_token", "dashboard_password")
+SECRET_FIELDS = ("mqtt_password", "influxdb_token", "dashboard_password", "kiosk_token")
+MIN_KIOSK_TOKEN_LENGTH = 16
 
 
 class MqttUrl(BaseModel):
@@ -108,6 +109,19 @@ class Settings(BaseModel):
     dashboard_no_auth: bool = False
     dashboard_stale_s: float = Field(60, gt=0)
     dashboard_tiles: str | None = None
+    # people: the users file (named accounts, roles, argon2id hashes; without it the dashboard
+    # password alone is one admin account), how the dashboard logs people in ("password":
+    # users file or dashboard password; "oidc": Streamlit's st.login with the [auth] section
+    # of .streamlit/secrets.toml, roles from a claim), how long an idle session lasts, and the
+    # wall screen's kiosk token (`?kiosk=<token>`) and page rotation
+    users_file: Path | None = None
+    dashboard_auth: Literal["password", "oidc"] = "password"
+    oidc_role_claim: str = "roles"
+    oidc_default_role: Literal["none", "viewer", "operator", "admin"] = "viewer"
+    oidc_role_map: str | None = None  # "claim-value=role,...", e.g. "ops-duty=operator"
+    session_idle_minutes: float = Field(30, gt=0, le=24 * 60)
+    kiosk_token: SecretStr | None = None
+    kiosk_rotate_s: float = Field(20, ge=3, le=3600)
 
     @field_validator("event")
     @classmethod
@@ -132,6 +146,28 @@ class Settings(BaseModel):
                 "`openssl rand -base64 18`"
             )
         return v
+
+    @field_validator("kiosk_token")
+    @classmethod
+    def _kiosk_token(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is not None and len(v.get_secret_value()) < MIN_KIOSK_TOKEN_LENGTH:
+            raise ValueError(
+                f"must be at least {MIN_KIOSK_TOKEN_LENGTH} characters long (it has "
+                f"{len(v.get_secret_value())}); e.g. `openssl rand -hex 16`"
+            )
+        return v
+
+    @field_validator("oidc_role_map")
+    @classmethod
+    def _oidc_role_map(cls, v: str | None) -> str | None:
+        if v is not None:
+            parse_role_map(v)
+        return v
+
+    @property
+    def oidc_roles(self) -> dict[str, str]:
+        """The OIDC claim values that grant a role (OPSROOM_OIDC_ROLE_MAP), parsed."""
+        return parse_role_map(self.oidc_role_map or "")
 
     @field_validator("store")
     @classmethod
@@ -204,6 +240,19 @@ class Settings(BaseModel):
             raise ConfigError("settings", problems) from None
         redact.register(*secrets)
         return settings
+
+
+def parse_role_map(text: str) -> dict[str, str]:
+    """Parse "value=role,value=role" (roles: viewer, operator, admin); ValueError says why."""
+    out: dict[str, str] = {}
+    for item in filter(None, (p.strip() for p in text.split(","))):
+        value, sep, role = (x.strip() for x in item.partition("="))
+        if not sep or not value:
+            raise ValueError(f"{item!r} is not CLAIM_VALUE=ROLE")
+        if role not in ("viewer", "operator", "admin"):
+            raise ValueError(f"{item!r}: role must be viewer, operator or admin")
+        out[value] = role
+    return out
 
 
 def _url_password(url: str) -> str | None:

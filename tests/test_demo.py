@@ -209,6 +209,7 @@ def test_demo_starts_serves_alerts_and_stops_cleanly(
     assert health(demo.port) == "ok"
     assert f"http://127.0.0.1:{demo.port}" in demo.output
     assert "generated for this run" in demo.output  # no password in the environment
+    assert "User:       admin" in demo.output  # the one account of the dashboard password
     assert ("Mosquitto" if broker == "auto" else "amqtt") in demo.output
     first_alert = up + wait_for_alert(demo.data_dir / "opsroom.db")
     with capsys.disabled():

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 import pandas as pd
 import streamlit as st
 
-from dashboard import cache, charts, limits, ui
+from dashboard import auth, cache, charts, limits, ui
 from dashboard.queries import (
     HourSlice,
     Thresholds,
@@ -197,13 +197,15 @@ def page() -> None:
     """The family's page (Streamlit runs this file as a script)."""
     context = ui.context()
     st.title("Cold chain")
-    picked = st.multiselect(
-        "Unit types",
-        list(TYPES),
-        default=list(TYPES),
-        format_func=lambda t: TYPES[t],
-        key="cold_types",
-    )
+    picked = list(TYPES)
+    if not auth.kiosk():  # the wall screen has no controls: every unit type
+        picked = st.multiselect(
+            "Unit types",
+            list(TYPES),
+            default=list(TYPES),
+            format_func=lambda t: TYPES[t],
+            key="cold_types",
+        )
     window = ui.window_picker("cold_window")
     live(context, tuple(picked), window)
 

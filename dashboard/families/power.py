@@ -11,7 +11,7 @@ from datetime import datetime
 import pandas as pd
 import streamlit as st
 
-from dashboard import cache, charts, limits, ui
+from dashboard import auth, cache, charts, limits, ui
 from dashboard.queries import (
     Thresholds,
     _age,
@@ -184,13 +184,15 @@ def page() -> None:
     st.title("Power")
     all_ids = [g.id for g in context.venue.generators]
     labels = {g.id: g.name or g.id for g in context.venue.generators}
-    picked = st.multiselect(
-        "Generators",
-        all_ids,
-        default=all_ids,
-        format_func=lambda i: labels[i],
-        key="power_generators",
-    )
+    picked = all_ids
+    if not auth.kiosk():  # the wall screen has no controls: every generator
+        picked = st.multiselect(
+            "Generators",
+            all_ids,
+            default=all_ids,
+            format_func=lambda i: labels[i],
+            key="power_generators",
+        )
     window = ui.window_picker("power_window")
     live(context, tuple(picked), window)
 

@@ -1,11 +1,14 @@
-"""Alerts: active and history with filters, acknowledge with name and note, readings around."""
+"""Alerts: active and history with filters, acknowledge (as the logged-in user) with a note,
+readings around."""
 
 from __future__ import annotations
+
+import html
 
 import pandas as pd
 import streamlit as st
 
-from dashboard import cache, charts, controllog, notifications, queries, ui
+from dashboard import auth, cache, charts, controllog, notifications, queries, ui
 from dashboard.ack import AckError, publish_ack
 
 COLUMNS = [
@@ -26,6 +29,20 @@ ACKED_BY = {"actor": "acknowledged by", "acknowledged_at": "acknowledged at"}
 _IDS = "alerts_active_ids"
 
 
+def acknowledged_by(active: pd.DataFrame) -> str:
+    """Who acknowledged each acknowledged alert, as HTML text in the page (the table is a
+    canvas): one `<li class="ops-ack" data-alert-id=... data-actor=...>` per alert."""
+    acked = active[active["state"] == "acknowledged"] if len(active) else active
+    items = [
+        f'<li class="ops-ack" data-alert-id="{html.escape(str(row.alert_id), quote=True)}" '
+        f'data-actor="{html.escape(str(row.actor), quote=True)}">'
+        f"{html.escape(str(row.subject))} · {html.escape(str(row.rule))}: acknowledged by "
+        f"<b>{html.escape(str(row.actor))}</b></li>"
+        for row in acked.itertuples()
+    ]
+    return f'<ul class="ops-acks">{"".join(items)}</ul>' if items else ""
+
+
 def _local(frame: pd.DataFrame, tz: str) -> pd.DataFrame:
     if not len(frame):
         return frame
@@ -39,6 +56,7 @@ def live(ctx: ui.Context, filters: dict[str, tuple[str, ...]], text: str, window
     now = ui.now_s()
     active = cache.active_table(ctx.store_url, now)
     if tuple(active["alert_id"]) != st.session_state.get(_IDS):
+        auth.mark_automatic_rerun()  # the page refreshing itself, not the person acting
         st.rerun()  # the acknowledge list below is out of date: redraw the page
     ui.drill_banner(bool(len(active) and active["drill"].any()))
     counts = queries.alert_counts(active)
@@ -53,6 +71,9 @@ def live(ctx: ui.Context, filters: dict[str, tuple[str, ...]], text: str, window
             width="stretch",
             column_config=ACKED_BY,
         )
+        acks = acknowledged_by(active)
+        if acks:
+            st.markdown(acks, unsafe_allow_html=True)
     else:
         st.success("No active alerts.")
     st.subheader("History")
@@ -132,7 +153,8 @@ def around(ctx: ui.Context, alert_id: str, title: str) -> None:
 
 
 def acknowledge(ctx: ui.Context, active: pd.DataFrame) -> str | None:
-    """The acknowledge form; returns the chosen alert's id."""
+    """The alert picker and, for those allowed to, the acknowledge form (signed with the
+    logged-in user's name); returns the chosen alert's id."""
     if not len(active):
         return None
     options = {
@@ -142,19 +164,24 @@ def acknowledge(ctx: ui.Context, active: pd.DataFrame) -> str | None:
     chosen: str | None = st.selectbox(
         "Alert", list(options), format_func=lambda i: options[i], key="ack_alert"
     )
+    user = auth.current_user()
+    if user is None or not user.can("ack"):
+        st.caption("Viewing only: your role cannot acknowledge alerts.")
+        return chosen
     with st.form("ack_form", clear_on_submit=False):
-        actor = st.text_input("Your name", key="ack_actor")
+        st.caption(f"Acknowledging as **{user.name}**")
         note = st.text_area("Note", key="ack_note", height=80)
         sent = st.form_submit_button("Acknowledge", type="primary")
     if sent and chosen:
         try:
-            topic = publish_ack(ctx.settings, chosen, actor, note)
+            topic = publish_ack(ctx.settings, chosen, user.name, note)
         except AckError as exc:
             st.error(str(exc))
         except (ConnectionError, OSError) as exc:
             st.error(f"Acknowledgement NOT sent: {exc}")
         else:
-            st.success(f"Acknowledgement sent for {options[chosen]} by {actor.strip()} ({topic}).")
+            auth.audit("ack_sent", f"alert={chosen}")  # the rules service records "ack" applied
+            st.success(f"Acknowledgement sent for {options[chosen]} by {user.name} ({topic}).")
     return chosen
 
 
@@ -164,33 +191,40 @@ now_s = ui.now_s()
 active_now = cache.active_table(context.store_url, now_s)
 st.session_state[_IDS] = tuple(active_now["alert_id"])
 
-with st.expander("Filters", expanded=False):
-    c1, c2, c3 = st.columns(3)
-    chosen_filters = {
-        "severity": tuple(c1.multiselect("Severity", ["critical", "warning", "info"], key="f_sev")),
-        "state": tuple(
-            c2.multiselect(
-                "State", ["pending", "firing", "acknowledged", "resolved"], key="f_state"
-            )
-        ),
-        "kind": tuple(c3.multiselect("Family", list(queries.FAMILY_LABELS), key="f_kind")),
-    }
-    search = st.text_input("Search subject, rule or message", key="f_text")
-    history_window = ui.window_picker("alerts_window", default="24 h")
+chosen_filters: dict[str, tuple[str, ...]] = {"severity": (), "state": (), "kind": ()}
+search, history_window = "", float(ui.WINDOWS["24 h"])
+if not auth.kiosk():  # the wall screen has no controls: everything, over 24 h
+    with st.expander("Filters", expanded=False):
+        c1, c2, c3 = st.columns(3)
+        chosen_filters = {
+            "severity": tuple(
+                c1.multiselect("Severity", ["critical", "warning", "info"], key="f_sev")
+            ),
+            "state": tuple(
+                c2.multiselect(
+                    "State", ["pending", "firing", "acknowledged", "resolved"], key="f_state"
+                )
+            ),
+            "kind": tuple(c3.multiselect("Family", list(queries.FAMILY_LABELS), key="f_kind")),
+        }
+        search = st.text_input("Search subject, rule or message", key="f_text")
+        history_window = ui.window_picker("alerts_window", default="24 h")
 
 live(context, chosen_filters, search, history_window)
 
-st.subheader("Acknowledge")
-selected = acknowledge(context, active_now)
-if selected:
-    ui.actor_input()
-    if st.button("Open an incident from this alert", key="alert_incident"):
-        opened = controllog.open_from_alert(
-            context, next(r for r in active_now.itertuples() if r.alert_id == selected)
-        )
-        if opened is not None:
-            st.success(f"Incident #{opened.id[:8]} opened in the control log, linked to the alert.")
-    st.subheader("Readings around the alert")
-    around(context, selected, str(active_now.set_index("alert_id").loc[selected, "subject"]))
-    st.subheader("Notifications for this alert")
-    alert_notifications(context, selected)
+if not auth.kiosk():
+    st.subheader("Acknowledge" if auth.can("ack") else "Alert details")
+    selected = acknowledge(context, active_now)
+    if selected:
+        if auth.can("log") and st.button("Open an incident from this alert", key="alert_incident"):
+            opened = controllog.open_from_alert(
+                context, next(r for r in active_now.itertuples() if r.alert_id == selected)
+            )
+            if opened is not None:
+                st.success(
+                    f"Incident #{opened.id[:8]} opened in the control log, linked to the alert."
+                )
+        st.subheader("Readings around the alert")
+        around(context, selected, str(active_now.set_index("alert_id").loc[selected, "subject"]))
+        st.subheader("Notifications for this alert")
+        alert_notifications(context, selected)

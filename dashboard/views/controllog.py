@@ -14,7 +14,7 @@ from typing import Any
 
 import streamlit as st
 
-from dashboard import cache, ui
+from dashboard import auth, cache, ui
 from dashboard.controllog import LABELS, SHOWN, entry_list, incident_list, save
 from opsroom.controllog import CATEGORIES, PRIORITIES, Incident
 
@@ -115,12 +115,13 @@ def thread_actions(ctx: ui.Context, open_now: Sequence[Incident]) -> None:
 
 context = ui.context()
 st.title("Control log")
-ui.actor_input()
 open_incidents = cache.open_incidents(context.store_url, time.time())
-with st.expander("New entry", expanded=True):
-    quick_entry(context, open_incidents)
-with st.expander("Assign or close an incident", expanded=False):
-    thread_actions(context, open_incidents)
+if auth.can("log"):  # viewers and the wall screen read the log; operators write it
+    st.caption(f"Entries are signed {ui.current_actor()}.")
+    with st.expander("New entry", expanded=True):
+        quick_entry(context, open_incidents)
+    with st.expander("Assign or close an incident", expanded=False):
+        thread_actions(context, open_incidents)
 with st.expander("Filters", expanded=False):
     shown_categories = tuple(
         st.multiselect("Category", CATEGORIES, format_func=lambda c: LABELS[c], key="log_f_cat")

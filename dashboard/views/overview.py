@@ -20,7 +20,8 @@ NO_DATA = "no data yet"
 def alert_list(active: pd.DataFrame, tz: str) -> str:
     """The newest active alerts as an HTML list: text in the page, not only in a canvas table.
 
-    One `<li data-alert-id=...>` per alert (severity, subject, rule, state, time), newest
+    One `<li data-alert-id=...>` per alert (severity, subject, rule, state, who acknowledged
+    it, time), newest
     first, at most LIST_MAX; a screen reader reads it, and a browser test can find it.
     """
     newest = active.sort_values("ts", ascending=False, kind="stable").head(LIST_MAX)
@@ -37,10 +38,14 @@ def alert_list(active: pd.DataFrame, tz: str) -> str:
             )
         )
         at = row.ts.tz_convert(tz).strftime("%H:%M:%S")
+        actor = getattr(row, "actor", None)
+        by = (f"by {actor}",) if isinstance(actor, str) and actor else ()
         text = " · ".join(
             html.escape(str(v))
-            for v in (row.severity.upper(), row.subject, row.rule, row.state, at)
+            for v in (row.severity.upper(), row.subject, row.rule, row.state, *by, at)
         )
+        if by:
+            attrs += f' data-actor="{html.escape(str(actor), quote=True)}"'
         items.append(f'<li class="ops-alert" {attrs}>{text}</li>')
     more = len(active) - len(newest)
     tail = f"<p>and {more} more in the table above</p>" if more > 0 else ""

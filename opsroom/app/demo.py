@@ -203,7 +203,9 @@ class Demo:
                 "PYTHONUNBUFFERED": "1",
             }
         )
-        env.pop("OPSROOM_DASHBOARD_NO_AUTH", None)
+        # the demo's one account is "admin" with the password above, whatever else is set
+        for name in ("OPSROOM_DASHBOARD_NO_AUTH", "OPSROOM_USERS_FILE", "OPSROOM_DASHBOARD_AUTH"):
+            env.pop(name, None)
         return env
 
     def _part(self, name: str, argv: list[str]) -> Part:
@@ -325,6 +327,7 @@ class Demo:
             f"  Opsroom demo is up ({took:.1f} s)",
             "",
             f"  Dashboard:  http://127.0.0.1:{o.port}   (open it in a browser)",
+            "  User:       admin",
             f"  Password:   {pw}",
             "",
             f"  Broker:     {broker}",

@@ -140,11 +140,13 @@ def test_log_in_see_the_alert_and_acknowledge_it(dashboard, collect, event: str)
             page.set_default_timeout(30_000)
             page.goto(url)
 
+            page.get_by_label("User", exact=True).fill("admin")
             page.get_by_label("Password", exact=True).fill("not the password")
             page.get_by_role("button", name="Log in").click()
-            page.get_by_text("Wrong password.").wait_for()
+            page.get_by_text("Wrong user name or password.").wait_for()
             page.screenshot(path=SHOTS / "00-login-refused.png")
 
+            page.get_by_label("User", exact=True).fill("admin")
             page.get_by_label("Password", exact=True).fill(PASSWORD)
             page.get_by_role("button", name="Log in").click()
             page.get_by_text("Active alerts", exact=True).wait_for()
@@ -191,7 +193,7 @@ def test_log_in_see_the_alert_and_acknowledge_it(dashboard, collect, event: str)
 
             page.get_by_role("link", name="Alerts").click()
             page.get_by_role("heading", name="Alerts", exact=True).wait_for()
-            page.get_by_label("Your name").fill("Duty officer Sam")
+            page.get_by_text("Acknowledging as admin").wait_for()  # signed by the login
             page.get_by_label("Note").fill("Vendor told to move stock to the spare fridge")
             page.wait_for_timeout(2500)  # a live refresh must not lose what was typed
             page.get_by_role("button", name="Acknowledge").click()
@@ -206,6 +208,6 @@ def test_log_in_see_the_alert_and_acknowledge_it(dashboard, collect, event: str)
     (msg,) = acks.wait_for(1)
     assert msg.topic == topics.ack(event, data.ALERT_ID)
     body = orjson.loads(msg.payload)
-    assert body["actor"] == "Duty officer Sam"
+    assert body["actor"] == "admin"
     assert body["note"] == "Vendor told to move stock to the spare fridge"
     assert datetime.fromisoformat(body["ts"]).tzinfo is not None

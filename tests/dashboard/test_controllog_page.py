@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from opsroom import topics
 from opsroom.controllog import LogEntry
@@ -22,11 +21,6 @@ def stored(event: str = "demo") -> list[LogEntry]:
     return SqliteStore(path, event=event).log_entries()
 
 
-def sign(at: AppTest, name: str) -> AppTest:
-    at.text_input(key="ops_actor").input(name).run()
-    return at
-
-
 @pytest.mark.integration
 def test_a_quick_entry_is_stored_published_and_listed_escaped(  # type: ignore[no-untyped-def]
     env,  # noqa: F811
@@ -39,7 +33,7 @@ def test_a_quick_entry_is_stored_published_and_listed_escaped(  # type: ignore[n
     monkeypatch.setenv("OPSROOM_MQTT_URL", broker.url)
     monkeypatch.setenv("OPSROOM_EVENT", event)
     live = collect(topics.log_filter(event))
-    at = sign(logged_in(LOG_PAGE), "Duty officer Sam")
+    at = logged_in(LOG_PAGE)  # as admin: entries are signed with the login, never a typed name
     at.text_area(key="log_text").input("Faint at <b>stage</b> front, St John on scene")
     at.text_input(key="log_loc").input(data.HOT_FRIDGE)
     at.button(key="log_cat_medical").click().run()
@@ -47,7 +41,7 @@ def test_a_quick_entry_is_stored_published_and_listed_escaped(  # type: ignore[n
     assert any("Recorded: note (medical)" in s.value for s in at.success), errors(at)
     [entry] = stored(event)
     assert (entry.author, entry.category, entry.location) == (
-        "Duty officer Sam",
+        "admin",
         "medical",
         data.HOT_FRIDGE,
     )
@@ -59,13 +53,11 @@ def test_a_quick_entry_is_stored_published_and_listed_escaped(  # type: ignore[n
     assert "Faint at &lt;b&gt;stage&lt;/b&gt; front" in page and "<b>stage" not in page
 
 
-def test_an_entry_needs_a_name_and_text(env) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+def test_an_entry_needs_text_and_a_venue_location(env) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
     env()
     at = logged_in(LOG_PAGE)
-    at.text_area(key="log_text").input("Bag left at gate A")
+    assert "Entries are signed admin." in [c.value for c in at.caption]
     at.button(key="log_cat_security").click().run()
-    assert "Enter your name" in errors(at)
-    sign(at, "Sam").button(key="log_cat_security").click().run()  # the form was cleared
     assert "text is empty" in errors(at)
     at.text_input(key="log_loc").input("atlantis")
     at.text_area(key="log_text").input("Bag left at gate A")
@@ -80,7 +72,7 @@ def test_an_incident_opened_from_an_alert_is_assigned_and_closed(  # type: ignor
 ) -> None:
     env()
     monkeypatch.setenv("OPSROOM_MQTT_URL", "mqtt://127.0.0.1:9")  # no broker: stored anyway
-    at = sign(logged_in(PAGES["alerts"]), "Sam")
+    at = logged_in(PAGES["alerts"])
     at.button(key="alert_incident").click().run()
     assert any("Incident #" in s.value for s in at.success), errors(at)
     assert any("not published live" in w.value for w in at.warning)
@@ -94,7 +86,6 @@ def test_an_incident_opened_from_an_alert_is_assigned_and_closed(  # type: ignor
     at.switch_page("views/overview.py").run()
     assert f'data-incident-id="{opened.id}" data-open="True"' in markdown(at)
     at.switch_page(LOG_PAGE).run()
-    assert at.text_input(key="ops_actor").value == "Sam"  # the name survives the page switch
     at.text_input(key="inc_owner").input("Catering team")
     at.button(key="FormSubmitter:incident_actions-Assign").click().run()
     at.text_input(key="inc_note").input("Stock moved to the spare fridge")

@@ -62,3 +62,43 @@ def test_old_failures_are_forgotten_and_memory_is_bounded() -> None:
 def test_client_address_falls_back_to_local() -> None:
     assert client_address("192.0.2.4") == "192.0.2.4"
     assert client_address(None) == "local" and client_address(object()) == "local"
+
+
+def test_one_account_guessed_from_many_addresses_is_locked() -> None:
+    clock = Clock()
+    guard = LoginGuard(clock)
+    for i in range(FREE_FAILURES - 1):
+        assert guard.failed(f"10.0.0.{i}", "sam") == 0.0
+    assert guard.failed("10.0.0.99", "sam") == FIRST_LOCKOUT_S  # a fresh address, same name
+    assert guard.locked_for("10.0.0.100", "sam") == FIRST_LOCKOUT_S  # the account is locked
+    assert guard.locked_for("10.0.0.100", "kim") == 0  # others are not
+    clock.now += FIRST_LOCKOUT_S
+    assert guard.failed("10.0.0.101", "sam") == 2 * FIRST_LOCKOUT_S  # doubling
+
+
+def test_many_accounts_guessed_from_one_address_lock_the_address() -> None:
+    clock = Clock()
+    guard = LoginGuard(clock)
+    for i in range(FREE_FAILURES):
+        guard.failed("10.0.0.7", f"user-{i}")
+    assert guard.locked_for("10.0.0.7", "someone-else") == FIRST_LOCKOUT_S
+    assert guard.locked_for("10.0.0.8", "user-0") == 0  # one failure each: not locked
+
+
+def test_a_success_clears_the_user_and_the_address() -> None:
+    clock = Clock()
+    guard = LoginGuard(clock)
+    for _ in range(FREE_FAILURES - 1):
+        guard.failed("10.0.0.7", "sam")
+    guard.succeeded("10.0.0.7", "sam")
+    assert guard.failed("10.0.0.7", "sam") == 0.0
+    assert guard.failed("10.0.0.8", "sam") == 0.0
+
+
+def test_the_log_names_address_and_user_never_the_password(caplog) -> None:
+    caplog.set_level("WARNING", logger="opsroom.dashboard.login")
+    guard = LoginGuard(Clock())
+    for _ in range(FREE_FAILURES):
+        guard.failed("10.0.0.7", "sam")
+    last = caplog.records[-1].getMessage()
+    assert last == "failed dashboard login from 10.0.0.7 as 'sam' (5 in a row); locked out for 30 s"
