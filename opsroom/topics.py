@@ -7,6 +7,8 @@ opsroom/<event>/ack/<alert_id>                     acknowledgements from duty of
 opsroom/<event>/deadletter/<kind>/<sensor_id>      rejected payloads with the reason
 opsroom/<event>/_sys/<service>                     service counters, retained
 opsroom/<event>/drill/incidents                    incidents a drill injects (start and end)
+opsroom/<event>/silences/<silence_id>              silences for planned work, retained
+opsroom/<event>/escalations/<alert_id>             an alert's latest escalation, retained
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 ROOT = "opsroom"
-RESERVED = frozenset({"status", "alerts", "ack", "deadletter", "_sys", "drill"})
+RESERVED = frozenset(
+    {"status", "alerts", "ack", "deadletter", "_sys", "drill", "silences", "escalations"}
+)
 # An id segment: no MQTT wildcards or separators, no leading '$', bounded length.
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
 
@@ -79,6 +83,26 @@ def system(event: str, service: str) -> str:
 def drill_incidents(event: str) -> str:
     """Where a drill runner announces each incident it injects (JSON, start and end)."""
     return f"{ROOT}/{event}/drill/incidents"
+
+
+def silence(event: str, silence_id: str) -> str:
+    """Retained topic of one silence (an empty retained message removes it)."""
+    return f"{ROOT}/{event}/silences/{silence_id}"
+
+
+def silences_filter(event: str) -> str:
+    """Subscription filter for every silence."""
+    return f"{ROOT}/{event}/silences/+"
+
+
+def parse_silence(topic: str, event: str) -> str | None:
+    """The silence id of `opsroom/<event>/silences/<id>`; None for any other topic."""
+    return _last(topic, event, "silences")
+
+
+def escalation(event: str, alert_id: str) -> str:
+    """Retained topic of an alert's latest escalation (cleared when it stops)."""
+    return f"{ROOT}/{event}/escalations/{alert_id}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -66,6 +66,8 @@ class AlertWriter:
         self.counters = counters
         self.clock = clock
         self._changed = changed
+        # sets `silenced_by` on a transition a silence holds (rules.silencer); not notified
+        self.silence: Callable[[AlertEvent], AlertEvent] | None = None
         # worker-owned
         self.unconfirmed: dict[int, tuple[str, bytes, bool]] = {}
         self.retained: dict[str, bytes] = {}  # alert id -> the active alert's last message
@@ -100,12 +102,15 @@ class AlertWriter:
         with self.store_lock:
             self.unstored.extend((e, e.model_dump_json().encode()) for e in events)
 
-    def emit(self, events: list[AlertEvent]) -> None:
-        """Publish (MQTT first), then queue for the store and the notifiers."""
+    def emit(self, events: list[AlertEvent]) -> list[AlertEvent]:
+        """Publish (MQTT first), then queue for the store and the notifiers (unless a silence
+        holds them); returns the transitions as sent."""
         wall = self.clock()
         stamped = [
             e if e.recorded_at else e.model_copy(update={"recorded_at": wall}) for e in events
         ]
+        if self.silence is not None:
+            stamped = [self.silence(e) for e in stamped]
         done = []
         for event in stamped:
             payload = event.model_dump_json().encode()
@@ -125,9 +130,13 @@ class AlertWriter:
             self.unstored.extend(done)
         self._store_wake.set()
         for event in stamped:
-            self.dispatcher.submit(event)
+            if event.silenced_by is None:
+                self.dispatcher.submit(event)
+            else:
+                self.counters.silenced += 1
         self.counters.transitions += len(stamped)
         self._changed()
+        return stamped
 
     def republish(self, active: list[AlertEvent]) -> None:
         """Publish every active alert retained again, as it was last sent."""

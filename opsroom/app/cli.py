@@ -17,7 +17,7 @@ import ingest.cli
 import rules.cli
 import simulators.cli
 from opsroom import __version__, redact
-from opsroom.app import commands, init, query
+from opsroom.app import commands, init, query, silence
 from opsroom.configfile import ConfigError
 from opsroom.store import StoreError
 
@@ -43,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     for command in (*dashboard.cli.COMMANDS, *simulators.cli.COMMANDS):
         command.register(sub)
     query.register(sub)
+    silence.register(sub)
     return parser
 
 
