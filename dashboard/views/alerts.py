@@ -1,12 +1,18 @@
-"""Alerts: active and history with filters, acknowledge with name and note, readings around."""
+"""Alerts: active and history with filters, acknowledge with name and note, readings around,
+escalations and silences."""
 
 from __future__ import annotations
+
+from datetime import UTC, datetime
 
 import pandas as pd
 import streamlit as st
 
-from dashboard import cache, charts, notifications, queries, ui
+from dashboard import cache, charts, notifications, queries, silencing, ui
 from dashboard.ack import AckError, publish_ack
+from opsroom import silences
+from opsroom.configfile import ConfigError
+from opsroom.families import FAMILIES
 
 COLUMNS = [
     "severity",
@@ -18,9 +24,11 @@ COLUMNS = [
     "value",
     "ts",
     "actor",
+    "escalation",
+    "silenced_by",
     "drill",
 ]
-HISTORY = [*COLUMNS, "note", "alert_id"]
+HISTORY = [*COLUMNS[:-3], "silenced_by", "drill", "note", "alert_id"]
 _IDS = "alerts_active_ids"
 
 
@@ -42,6 +50,13 @@ def live(ctx: ui.Context, filters: dict[str, tuple[str, ...]], text: str, window
         f"{counts['info']} info"
     )
     if len(active):
+        esc = silencing.escalations(
+            cache.notification_log(str(ctx.settings.notification_log)).attempts
+        )
+        active["escalation"] = [
+            silencing.escalation_label(*esc[a], ctx.tz) if a in esc else ""
+            for a in active["alert_id"]
+        ]
         st.dataframe(_local(active[COLUMNS], ctx.tz), hide_index=True, width="stretch")
     else:
         st.success("No active alerts.")
@@ -121,6 +136,67 @@ def around(ctx: ui.Context, alert_id: str, title: str) -> None:
         )
 
 
+def _author(key: str) -> str:
+    """The acting person: the login's when the dashboard has one, else a typed name."""
+    actor = getattr(ui, "current_actor", None)
+    name = actor() if callable(actor) else None
+    if isinstance(name, str) and name:
+        st.caption(f"As {name}")
+        return name
+    return str(st.text_input("Your name", key=key))
+
+
+def silences_panel(ctx: ui.Context) -> None:
+    """Silences in force or to come, and forms to add or expire one (planned work)."""
+    with st.form("silence_form", clear_on_submit=False):
+        c1, c2, c3 = st.columns(3)
+        rule = c1.text_input("Rule", key="sil_rule", help="a rule id, e.g. cold-holding")
+        entity = c2.text_input("Entity", key="sil_entity", help="a venue entity, e.g. fridge-3")
+        family = c3.selectbox("Family", ["", *sorted(FAMILIES)], key="sil_family")
+        duration = st.text_input("For", value="2h", key="sil_for", help="30m, 2h, 1d")
+        reason = st.text_area("Reason (the planned work)", key="sil_reason", height=68)
+        author = _author("sil_author")
+        add = st.form_submit_button("Add silence")
+    if add:
+        try:
+            silence = silences.build(
+                rule=rule.strip() or None,
+                entity=entity.strip() or None,
+                family=family or None,
+                reason=reason,
+                author=author,
+                duration=silences.parse_duration(duration),
+                known=silences.known_from(ctx.settings),
+            )
+            silences.publish(ctx.settings, silence)
+        except (silences.SilenceError, ConfigError, ConnectionError, OSError) as exc:
+            st.error(f"Silence NOT added: {exc}")
+        else:
+            silencing.forget()
+            st.success(f"Silence {silence.id} added: {silence.describe()} for {duration}.")
+    found, bad, error = silencing.fetch(ctx.settings, ui.now_s())
+    if error:
+        st.warning(error)
+    for line in bad:
+        st.caption(f"Not a silence (ignored): {line}")
+    table = silencing.frame(found, datetime.now(UTC), ctx.tz)
+    if not len(table):
+        st.caption("No silences in force.")
+        return
+    st.dataframe(table, hide_index=True, width="stretch")
+    with st.form("silence_expire_form"):
+        chosen = st.selectbox("Silence", list(table["id"]), key="sil_expire_id")
+        expire = st.form_submit_button("Expire now")
+    if expire and chosen:
+        try:
+            silences.expire(ctx.settings, str(chosen))
+        except (silences.SilenceError, ConnectionError, OSError) as exc:
+            st.error(f"Silence NOT expired: {exc}")
+        else:
+            silencing.forget()
+            st.success(f"Silence {chosen} expired.")
+
+
 def acknowledge(ctx: ui.Context, active: pd.DataFrame) -> str | None:
     """The acknowledge form; returns the chosen alert's id."""
     if not len(active):
@@ -177,3 +253,6 @@ if selected:
     around(context, selected, str(active_now.set_index("alert_id").loc[selected, "subject"]))
     st.subheader("Notifications for this alert")
     alert_notifications(context, selected)
+
+st.subheader("Silences")
+silences_panel(context)
