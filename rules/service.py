@@ -259,6 +259,13 @@ class RulesService:
         if state is not None:
             self._resume(state)
             self._resume_escalation(state)
+        if self.escalator:
+            # firing before the policy existed (or before a state that kept none): timed from
+            # when each fired, so one unacknowledged for long reaches its tier at once
+            tracked = self.escalator.tracked
+            for alert in self.engine.active():
+                if alert.alert_id not in tracked:
+                    self.escalator.observe(alert)
         self.dispatcher.start()
         self.core.accepting.set()
         self.writer.start()

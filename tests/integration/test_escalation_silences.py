@@ -312,3 +312,43 @@ def test_the_service_refuses_a_bad_silence_message_and_keeps_running(
         service.stop()
         for sid in ("s-1", "s-2", "s-3", "s-ok"):
             publish_all(broker.port, [(topics.silence(event, sid), b"")], retain=True)
+
+
+def test_an_alert_firing_before_the_policy_existed_escalates_after_a_restart(
+    broker: Mosquitto,
+    event: str,
+    store: SqliteStore,  # noqa: F811
+    tmp_path: Path,
+    collect: Any,
+    engine: Any,  # noqa: F811
+    venue: Venue,  # noqa: F811
+) -> None:
+    """Fired at minute 15 under a notifiers file without escalation; restarted at minute 21
+    with one: tier 1 (due at 20) goes out at once, timed from the firing."""
+    alerts = collect(topics.alerts_filter(event))
+    duty, manager = Target(), Target()
+    t0 = datetime.now(UTC) - timedelta(minutes=60)
+    service = start_rules(broker.port, event, tmp_path, store, engine, venue=venue)
+    try:
+        publish_all(broker.port, warm_fridge(event, t0, range(22), 9.0))
+        assert wait_until(lambda: "firing" in states_of(alerts, COLD), timeout=15)
+        assert wait_until(lambda: service.counters.readings == 22, timeout=10)
+    finally:
+        service.stop()
+    service = start_rules(
+        broker.port,
+        event,
+        tmp_path,
+        store,
+        engine,
+        venue=venue,
+        notifiers=escalating(duty, manager),
+    )
+    try:
+        assert wait_until(lambda: tiers(duty) == [1], timeout=10)
+    finally:
+        service.stop()
+        duty.close()
+        manager.close()
+    [sent] = [AlertEvent.model_validate_json(b) for _, _, b in duty.requests]
+    assert sent.ts == t0 + timedelta(minutes=20) and tiers(manager) == []
