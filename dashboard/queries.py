@@ -145,6 +145,7 @@ def alert_frame(events: Sequence[AlertEvent]) -> pd.DataFrame:
         "actor",
         "note",
         "drill",
+        "silenced_by",
     ]
     rows = [{c: getattr(e, c) for c in columns} for e in events]
     frame = pd.DataFrame(rows, columns=columns)

@@ -39,6 +39,12 @@ class AlertEvent(BaseModel):
         " the rules service's event clock when it took the acknowledgement",
     )
     recorded_at: datetime | None = Field(None, description="wall clock when the service saw it")
+    silenced_by: str | None = Field(
+        None, description="the silence in force at `ts`: stored and shown, not notified"
+    )
+    escalation_tier: int | None = Field(
+        None, description="set on the copy sent to an escalation tier's notifiers"
+    )
 
     @property
     def active(self) -> bool:
@@ -70,6 +76,8 @@ class NotificationAttempt(BaseModel):
     deferred: bool = Field(
         False, description="the rules service stopped first: it tries again when it next starts"
     )
+    escalation_tier: int | None = Field(None, description="an escalation to this tier")
+    escalated_at: datetime | None = Field(None, description="event time of the escalation")
 
 
 class Acknowledgement(BaseModel):

@@ -8,6 +8,8 @@ opsroom/<event>/deadletter/<kind>/<sensor_id>      rejected payloads with the re
 opsroom/<event>/_sys/<service>                     service counters, retained
 opsroom/<event>/drill/incidents                    incidents a drill injects (start and end)
 opsroom/<event>/log/<category>/<entry_id>          control log entries (QoS 1, not retained)
+opsroom/<event>/silences/<silence_id>              silences for planned work, retained
+opsroom/<event>/escalations/<alert_id>             an alert's latest escalation, retained
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 ROOT = "opsroom"
-RESERVED = frozenset({"status", "alerts", "ack", "deadletter", "_sys", "drill", "log"})
+RESERVED = frozenset(
+    {"status", "alerts", "ack", "deadletter", "_sys", "drill", "log", "silences", "escalations"}
+)
 # An id segment: no MQTT wildcards or separators, no leading '$', bounded length.
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
 
@@ -90,6 +94,26 @@ def log_entry(event: str, category: str, entry_id: str) -> str:
 def log_filter(event: str) -> str:
     """Subscription filter for every control log entry."""
     return f"{ROOT}/{event}/log/+/+"
+
+
+def silence(event: str, silence_id: str) -> str:
+    """Retained topic of one silence (an empty retained message removes it)."""
+    return f"{ROOT}/{event}/silences/{silence_id}"
+
+
+def silences_filter(event: str) -> str:
+    """Subscription filter for every silence."""
+    return f"{ROOT}/{event}/silences/+"
+
+
+def parse_silence(topic: str, event: str) -> str | None:
+    """The silence id of `opsroom/<event>/silences/<id>`; None for any other topic."""
+    return _last(topic, event, "silences")
+
+
+def escalation(event: str, alert_id: str) -> str:
+    """Retained topic of an alert's latest escalation (cleared when it stops)."""
+    return f"{ROOT}/{event}/escalations/{alert_id}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -45,7 +45,10 @@ def _need(path: Path | None, what: str, flag: str, env: str, hint: str) -> Path:
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     """Run the rules service until SIGINT/SIGTERM: alerts from readings, on MQTT and stored."""
+    from opsroom.families import FAMILIES
     from opsroom.rulesfile.model import load_rules
+    from opsroom.rulesfile.subjects import subjects_of
+    from opsroom.silences import Known
     from opsroom.venue import load_venue
     from rules.engine import Engine
     from rules.notify import NotifierSet, load_notifiers
@@ -69,7 +72,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
     store = open_store(settings)
     stop = stop_on_signals()
-    service = RulesService(settings, store, engine, venue, notifiers=notifiers)
+    known = Known(
+        frozenset(r.id for r in ruleset.rules), frozenset(subjects_of(venue)), frozenset(FAMILIES)
+    )
+    service = RulesService(settings, store, engine, venue, notifiers=notifiers, known=known)
     try:
         service.run(stop)
     finally:

@@ -56,6 +56,7 @@ from opsroom import __version__, redact
 from opsroom.alerts import AlertEvent, NotificationAttempt, Severity, State
 from opsroom.clock import Clock, utcnow
 from opsroom.configfile import ConfigError, FieldError, Strict, load_model
+from rules.escalation import EscalationPolicy, Policies
 from rules.lifecycle import CLEARED_BEFORE_FIRING
 
 log = logging.getLogger("opsroom.rules.notify")
@@ -121,6 +122,9 @@ class NotifiersFile(Strict):
 
     notifiers: list[NotifierConfig] = Field(default_factory=list)
     retry: RetryPolicy = Field(default_factory=RetryPolicy)
+    escalation: dict[Severity, EscalationPolicy] = Field(
+        default_factory=dict, description="per severity: tiers and repeat (rules.escalation)"
+    )
 
     @model_validator(mode="after")
     def _unique_names(self) -> NotifiersFile:
@@ -130,6 +134,14 @@ class NotifiersFile(Strict):
             if name in seen:
                 raise FieldError(("notifiers", i, "name"), f"name {name!r} is used twice")
             seen.add(name)
+        for severity, policy in self.escalation.items():
+            for t, tier in enumerate(policy.tiers):
+                for j, name in enumerate(tier.notify):
+                    if name not in seen:
+                        raise FieldError(
+                            ("escalation", severity, "tiers", t, "notify", j),
+                            f"no notifier is named {name!r} (names: {', '.join(seen) or 'none'})",
+                        )
         return self
 
 
@@ -310,6 +322,7 @@ class NotifierSet:
 
     entries: tuple[tuple[Notifier, Route], ...] = ()
     policy: RetryPolicy = field(default_factory=RetryPolicy)
+    escalation: Policies = field(default_factory=dict)
 
 
 def build_notifiers(
@@ -350,7 +363,7 @@ def build_notifiers(
             entries.append((notifier, route))
     if problems:
         raise ConfigError(source, problems)
-    return NotifierSet(tuple(entries), config.retry)
+    return NotifierSet(tuple(entries), config.retry, dict(config.escalation))
 
 
 def load_notifiers(path: str | Path, env: Mapping[str, str] | None = None) -> NotifierSet:
@@ -454,6 +467,11 @@ class _Lane:
         self._d.count("deferred")
 
 
+def _labels(name: str, label: str) -> tuple[str, ...]:
+    """`label` if it is one URL `name[j]` of notifier `name`."""
+    return (label,) if label.startswith(name + "[") and label.endswith("]") else ()
+
+
 class Dispatcher:
     """Hands alert transitions to notifiers without blocking the caller; records every attempt.
 
@@ -469,6 +487,7 @@ class Dispatcher:
         clock: Clock = utcnow,
     ) -> None:
         self.policy = notifiers.policy
+        self.escalation = notifiers.escalation
         self.clock = clock
         self.stopping = threading.Event()
         self._lanes = [_Lane(n, r, self) for n, r in notifiers.entries]
@@ -508,9 +527,15 @@ class Dispatcher:
 
     def submit(self, event: AlertEvent, only: str | None = None) -> int:
         """Queue `event` for every notifier that takes it (or for notifier `only`, as a restart
-        does with what it had not delivered); returns how many took it."""
+        does with what it had not delivered, and an escalation with its tier's notifiers:
+        `name` is also every URL `name[j]` of a notifier with several); returns how many took it.
+        An escalation skips the notifier's severity and state routes: the policy chose it."""
         taken = 0
-        lanes = [lane for lane in self._lanes if only is None or lane.notifier.name == only]
+        lanes = [
+            lane
+            for lane in self._lanes
+            if only is None or lane.notifier.name in (only, *_labels(only, lane.notifier.name))
+        ]
         if only is not None and not lanes:
             log.warning(
                 "notifier %s is no longer configured: %s (%s) is not sent",
@@ -519,7 +544,8 @@ class Dispatcher:
                 event.state,
             )
         for lane in lanes:
-            if not lane.route.accepts(event):
+            escalated = event.escalation_tier is not None and (lane.route.drill or not event.drill)
+            if not (escalated or lane.route.accepts(event)):
                 continue
             with self._lock:
                 self._seq += 1
@@ -604,6 +630,8 @@ class Dispatcher:
             retryable=retryable,
             next_attempt_in_s=next_in_s,
             deferred=deferred,
+            escalation_tier=event.escalation_tier,
+            escalated_at=event.ts if event.escalation_tier is not None else None,
         )
         if error is not None:
             log.info(

@@ -56,21 +56,26 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar, Protocol
 
+import orjson
 import paho.mqtt.client as mqtt
 
 from opsroom import topics
 from opsroom.alerts import AlertEvent
 from opsroom.clock import Clock, utcnow
+from opsroom.controllog.model import category_of, service_entry
 from opsroom.mqtt import Protocol as MqttProtocol
 from opsroom.mqtt import Received
 from opsroom.service import Counters as BaseCounters
 from opsroom.service import ServiceCore
 from opsroom.settings import Settings
+from opsroom.silences import Known, Silence
 from opsroom.store import Store
 from opsroom.telemetry import Reading
 from opsroom.venue import Venue
+from rules.escalation import Escalation, Escalator
 from rules.messages import EventClock, Intake
 from rules.notify import Dispatcher, NotifierSet
+from rules.silencer import SilenceBook
 from rules.state import StateSaver, encode_state, load_state, read_resumable, set_aside
 from rules.writer import AlertWriter
 
@@ -157,6 +162,10 @@ class Counters(BaseCounters):
     stale_retained: int = 0
     republished: int = 0
     active_alerts: int = 0
+    escalations: int = 0
+    silenced: int = 0  # transitions a silence held back from the notifiers
+    silences: int = 0  # silence messages taken
+    bad_silences: int = 0
 
 
 class RulesService:
@@ -176,6 +185,7 @@ class RulesService:
         notifiers: NotifierSet | None = None,
         clock: Clock = utcnow,
         client_id: str | None = None,
+        known: Known | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -217,6 +227,11 @@ class RulesService:
         self.writer = AlertWriter(
             self.core, store, self.dispatcher, self.counters, self.saver.mark, clock=clock
         )
+        self.known = known
+        self.silences = SilenceBook(known)
+        self.writer.silence = self.silences.stamp
+        self.escalator = Escalator(self.dispatcher.escalation)
+        self._silence_prefix = topics.silence(self.event, "")
         self._last_message = 0.0
         self._notify_settled = 0  # the dispatcher's settled count at the last state snapshot
         # network thread -> worker: publish every active alert retained again
@@ -244,6 +259,14 @@ class RulesService:
         self.engine = self.intake.engine = self._make_engine(state)
         if state is not None:
             self._resume(state)
+            self._resume_escalation(state)
+        if self.escalator:
+            # firing before the policy existed (or before a state that kept none): timed from
+            # when each fired, so one unacknowledged for long reaches its tier at once
+            tracked = self.escalator.tracked
+            for alert in self.engine.active():
+                if alert.alert_id not in tracked:
+                    self.escalator.observe(alert)
         self.dispatcher.start()
         self.core.accepting.set()
         self.writer.start()
@@ -336,6 +359,23 @@ class RulesService:
             len(resumed.unnotified),
         )
 
+    def _resume_escalation(self, state: dict[str, Any]) -> None:
+        """Take the escalations under way and the silences from a saved state."""
+        try:
+            self.silences = SilenceBook(self.known, state.get("silences"))
+            self.escalator = Escalator(self.dispatcher.escalation, state.get("escalation"))
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:  # pydantic's too
+            log.error("the saved escalations and silences are damaged (%s): not resumed", exc)
+            self.silences = SilenceBook(self.known)
+            self.escalator = Escalator(self.dispatcher.escalation)
+        self.writer.silence = self.silences.stamp
+        if self.escalator.tracked or self.silences.silences:
+            log.info(
+                "restored %d escalations under way and %d silences",
+                len(self.escalator.tracked),
+                len(self.silences.silences),
+            )
+
     def _state_bytes(self) -> bytes:
         """The state as JSON; on the worker's side only (it reads the engine)."""
         assert self.engine is not None
@@ -353,6 +393,7 @@ class RulesService:
             unstored,
             notify_pending,
             writer.retained,
+            {"escalation": self.escalator.snapshot(), "silences": self.silences.snapshot()},
         )
 
     # -- paho callbacks (network thread): never raise, never block for long -----------------
@@ -395,9 +436,12 @@ class RulesService:
             while inbox and n < BATCH:
                 msg = inbox.popleft()
                 saver.unsaved.append(msg)
-                events = intake.handle(msg)
-                if events:
-                    writer.emit(events)
+                if msg.topic.startswith(self._silence_prefix):
+                    self._take_silence(msg)
+                else:
+                    events = intake.handle(msg)
+                    if events:
+                        self._emitted(writer.emit(events))
                 n += 1
             mono = time.monotonic()
             if n:
@@ -409,10 +453,13 @@ class RulesService:
                 writer.republish(self.engine.active())
             if self.dispatcher.settled_count != self._notify_settled:
                 saver.mark()  # a notification went out (or was given up): not resent
-            if mono >= intake.next_tick_wall:
+            ticked = mono >= intake.next_tick_wall
+            if ticked:
                 events = intake.tick(self.clock())
                 if events:
-                    writer.emit(events)
+                    self._emitted(writer.emit(events))
+            if n or ticked:
+                self._follow_up()
             if saver.unsaved or saver.dirty:
                 if not saver.dirty:
                     self.core.ack(saver.unsaved)  # nothing changed: nothing to save first
@@ -426,6 +473,98 @@ class RulesService:
                 break
             if not n:
                 time.sleep(POLL_S)
+
+    # -- silences and escalation (worker thread) ----------------------------------------------
+
+    def _take_silence(self, msg: Received) -> None:
+        """A retained silence (or an empty message that removes one)."""
+        sid = topics.parse_silence(msg.topic, self.event)
+        if sid is None or not topics.valid_id(sid):
+            self.counters.bad_silences += 1
+            return
+        before = self.silences.refused
+        if self.silences.take(sid, msg.payload, self.event_clock.now(self.clock())):
+            self.counters.silences += 1
+            self.saver.mark()
+            taken = self.silences.silences.get(sid)
+            if taken is not None:
+                self._log_silence(taken)
+        self.counters.bad_silences += self.silences.refused - before
+
+    def _emitted(self, events: list[AlertEvent]) -> None:
+        """Transitions as sent: start, move or stop their escalation."""
+        if not self.escalator:
+            return
+        for event in events:
+            if self.escalator.observe(event):
+                # acknowledged or resolved after an escalation: clear its retained record
+                self.writer.publish(topics.escalation(self.event, event.alert_id), b"", True)
+                log.info("escalation of %s stopped: %s", event.alert_id, event.state)
+
+    def _follow_up(self) -> None:
+        """On event time: notify what ended silences held back; send escalations due."""
+        if self.engine is None:
+            return
+        now = self.event_clock.now(self.clock())
+        if now is None:
+            return
+        ended = self.silences.ended(now)
+        if ended:
+            self.saver.mark()
+            released = set(self.silences.release(ended))
+            for alert in self.engine.active():
+                if (
+                    alert.alert_id in released
+                    and alert.state == "firing"
+                    and self.silences.match(alert, now) is None
+                ):
+                    log.info("silence over: %s notified now", alert.alert_id)
+                    self.dispatcher.submit(alert)
+            log.info("silences ended: %s", ", ".join(ended))
+        if self.escalator:
+            due = self.escalator.due(now, lambda a: self.silences.match(a, now) is not None)
+            for escalation in due:
+                self._escalate(escalation)
+            if due:
+                self.saver.mark()
+
+    def _escalate(self, escalation: Escalation) -> None:
+        """Send one escalation to its tier's notifiers, publish it and log it."""
+        event = escalation.event()
+        for name in escalation.notify:
+            self.dispatcher.submit(event, only=name)
+        record = escalation.record()
+        self.writer.publish(
+            topics.escalation(self.event, escalation.alert.alert_id), orjson.dumps(record), True
+        )
+        self.counters.escalations += 1
+        self._log_escalation(escalation)
+
+    def _log_escalation(self, escalation: Escalation) -> None:
+        """An escalation in the control log (beside MQTT and the notification log), linked to
+        its alert, and a log line."""
+        a = escalation.alert
+        text = f"{escalation.message} (notified: {', '.join(escalation.notify)})"
+        log.warning("alert %s %s", a.alert_id, text)
+        key = f"{a.alert_id}/escalation/{escalation.tier}/{escalation.repeat}"
+        entry = service_entry(
+            key, escalation.at, category_of(a.kind), "urgent", text, a.alert_id, a.drill
+        )
+        self.writer.log([entry])
+
+    def _log_silence(self, silence: Silence) -> None:
+        """A silence taken (or expired early) in the control log: who, what, until when, why."""
+        if silence.expired_at is not None:
+            text = f"Silence {silence.id} expired early ({silence.describe()}) by {silence.author}"
+            at, key = silence.expired_at, f"silence/{silence.id}/expired"
+        else:
+            text = (
+                f"Silence {silence.id} by {silence.author}: {silence.describe()} from "
+                f"{silence.starts_at.isoformat()} to {silence.ends_at.isoformat()}; "
+                f"reason: {silence.reason}"
+            )
+            at, key = silence.created_at, f"silence/{silence.id}"
+        self.writer.log([service_entry(key, at, "other", "normal", text)])
 
     def _status_extra(self) -> dict[str, Any]:
         """Beside the counters in the status on _sys/rules: notifications and event clock."""

@@ -3,7 +3,8 @@ loses an alert (see rules.service for the guarantees).
 
 Beside the engine's snapshot the file holds the event clock, the alert messages the broker has
 not confirmed yet, the transitions the store has not written yet, the notifications not
-delivered yet and the active alerts' last messages. The worker serialises the state; the
+delivered yet, the active alerts' last messages, the escalations under way (rules.escalation)
+and the silences (rules.silencer). The worker serialises the state; the
 `StateSaver` thread writes it (temp file, fsync, os.replace) and then acknowledges the MQTT
 messages the state reflects, so the disk holds up acknowledgements, never alerts.
 """
@@ -112,8 +113,10 @@ def encode_state(
     unstored: list[bytes],
     unnotified: list[tuple[str, AlertEvent]],
     retained: dict[str, bytes],
+    extra: dict[str, Any] | None = None,
 ) -> bytes:
-    """The state file's JSON (`unstored`: the transitions' JSON, embedded as it is)."""
+    """The state file's JSON (`unstored`: the transitions' JSON, embedded as it is; `extra`:
+    more top-level parts, e.g. escalation and silences)."""
     return orjson.dumps(
         {
             "version": STATE_VERSION,
@@ -125,6 +128,7 @@ def encode_state(
             "unstored": [orjson.Fragment(payload) for payload in unstored],
             "unnotified": [(name, orjson.Fragment(e.model_dump_json())) for name, e in unnotified],
             "retained": {k: v.decode() for k, v in retained.items()},
+            **(extra or {}),
         }
     )
 

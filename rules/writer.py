@@ -108,12 +108,15 @@ class AlertWriter:
         self.counters = counters
         self.clock = clock
         self._changed = changed
+        # sets `silenced_by` on a transition a silence holds (rules.silencer); not notified
+        self.silence: Callable[[AlertEvent], AlertEvent] | None = None
         # worker-owned
         self.unconfirmed: dict[int, tuple[str, bytes, bool]] = {}
         self.retained: dict[str, bytes] = {}  # alert id -> the active alert's last message
         # worker -> store writer
         self.store_lock = threading.Lock()
         self.unstored: list[tuple[AlertEvent, bytes]] = []  # with its JSON
+        self.unlogged: list[LogEntry] = []  # control log entries of escalations and silences
         self._store_wake = threading.Event()
         self._store_stop = threading.Event()
         self._store_thread: threading.Thread | None = None
@@ -137,17 +140,28 @@ class AlertWriter:
         with self.store_lock:
             return len(self.unstored)
 
+    def log(self, entries: list[LogEntry]) -> None:
+        """Control log entries the service writes by itself (escalations, silences): stored by
+        the store writer (with retries) and published on the live feed. Kept in memory only:
+        an escalation lost to a crash is still in the notification log and on MQTT."""
+        with self.store_lock:
+            self.unlogged.extend(entries)
+        self._store_wake.set()
+
     def queue_unstored(self, events: list[AlertEvent]) -> None:
         """Transitions a previous run did not store (from the state file)."""
         with self.store_lock:
             self.unstored.extend((e, e.model_dump_json().encode()) for e in events)
 
-    def emit(self, events: list[AlertEvent]) -> None:
-        """Publish (MQTT first), then queue for the store and the notifiers."""
+    def emit(self, events: list[AlertEvent]) -> list[AlertEvent]:
+        """Publish (MQTT first), then queue for the store and the notifiers (unless a silence
+        holds them); returns the transitions as sent."""
         wall = self.clock()
         stamped = [
             e if e.recorded_at else e.model_copy(update={"recorded_at": wall}) for e in events
         ]
+        if self.silence is not None:
+            stamped = [self.silence(e) for e in stamped]
         done = []
         for event in stamped:
             payload = event.model_dump_json().encode()
@@ -167,9 +181,13 @@ class AlertWriter:
             self.unstored.extend(done)
         self._store_wake.set()
         for event in stamped:
-            self.dispatcher.submit(event)
+            if event.silenced_by is None:
+                self.dispatcher.submit(event)
+            else:
+                self.counters.silenced += 1
         self.counters.transitions += len(stamped)
         self._changed()
+        return stamped
 
     def republish(self, active: list[AlertEvent]) -> None:
         """Publish every active alert retained again, as it was last sent."""
@@ -212,6 +230,19 @@ class AlertWriter:
         while True:
             with self.store_lock:
                 batch = [event for event, _ in self.unstored[:STORE_BATCH]]
+                extra = self.unlogged[:STORE_BATCH]
+            if not batch and extra:
+                try:
+                    self.store.write_log(extra)
+                except StoreError as exc:
+                    log.error("control log entries not stored yet: %s (retry)", exc)
+                    if self._store_stop.wait(delay):
+                        return
+                    continue
+                with self.store_lock:
+                    del self.unlogged[: len(extra)]
+                self._publish_log(extra)
+                continue
             if not batch:
                 if self._store_stop.is_set():
                     return

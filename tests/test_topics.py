@@ -73,7 +73,17 @@ def test_reserved_kinds_are_not_readings(topic: str) -> None:
 
 
 def test_reserved_kinds() -> None:
-    assert {"status", "alerts", "ack", "deadletter", "_sys", "drill", "log"} == topics.RESERVED
+    assert {
+        "status",
+        "alerts",
+        "ack",
+        "deadletter",
+        "_sys",
+        "drill",
+        "log",
+        "silences",
+        "escalations",
+    } == topics.RESERVED
 
 
 @pytest.mark.parametrize(

@@ -1,15 +1,19 @@
 """Alerts: active and history with filters, acknowledge (as the logged-in user) with a note,
-readings around."""
+readings around, escalations and silences."""
 
 from __future__ import annotations
 
 import html
+from datetime import UTC, datetime
 
 import pandas as pd
 import streamlit as st
 
-from dashboard import auth, cache, charts, controllog, notifications, queries, ui
+from dashboard import auth, cache, charts, controllog, notifications, queries, silencing, ui
 from dashboard.ack import AckError, publish_ack
+from opsroom import silences
+from opsroom.configfile import ConfigError
+from opsroom.families import FAMILIES
 
 COLUMNS = [
     "severity",
@@ -21,10 +25,16 @@ COLUMNS = [
     "value",
     "ts",
     "actor",
+    "escalation",
+    "silenced_by",
     "drill",
 ]
-HISTORY = [*COLUMNS, "note", "alert_id"]
-ACTIVE = [*COLUMNS[: COLUMNS.index("actor") + 1], "acknowledged_at", "drill"]
+HISTORY = [*COLUMNS[:-3], "silenced_by", "drill", "note", "alert_id"]
+ACTIVE = [
+    *COLUMNS[: COLUMNS.index("actor") + 1],
+    "acknowledged_at",
+    *COLUMNS[COLUMNS.index("actor") + 1 :],
+]
 ACKED_BY = {"actor": "acknowledged by", "acknowledged_at": "acknowledged at"}
 _IDS = "alerts_active_ids"
 
@@ -65,6 +75,13 @@ def live(ctx: ui.Context, filters: dict[str, tuple[str, ...]], text: str, window
         f"{counts['info']} info"
     )
     if len(active):
+        esc = silencing.escalations(
+            cache.notification_log(str(ctx.settings.notification_log)).attempts
+        )
+        active["escalation"] = [
+            silencing.escalation_label(*esc[a], ctx.tz) if a in esc else ""
+            for a in active["alert_id"]
+        ]
         st.dataframe(
             _local(active[ACTIVE], ctx.tz),
             hide_index=True,
@@ -152,6 +169,69 @@ def around(ctx: ui.Context, alert_id: str, title: str) -> None:
         )
 
 
+def add_silence_form(ctx: ui.Context) -> None:
+    """The form that silences matching alerts for planned work, signed by the login."""
+    with st.form("silence_form", clear_on_submit=False):
+        c1, c2, c3 = st.columns(3)
+        rule = c1.text_input("Rule", key="sil_rule", help="a rule id, e.g. cold-holding")
+        entity = c2.text_input("Entity", key="sil_entity", help="a venue entity, e.g. fridge-3")
+        family = c3.selectbox("Family", ["", *sorted(FAMILIES)], key="sil_family")
+        duration = st.text_input("For", value="2h", key="sil_for", help="30m, 2h, 1d")
+        reason = st.text_area("Reason (the planned work)", key="sil_reason", height=68)
+        st.caption(f"As {ui.current_actor()}")
+        add = st.form_submit_button("Add silence")
+    if not add:
+        return
+    try:
+        silence = silences.build(
+            rule=rule.strip() or None,
+            entity=entity.strip() or None,
+            family=family or None,
+            reason=reason,
+            author=ui.current_actor(),
+            duration=silences.parse_duration(duration),
+            known=silences.known_from(ctx.settings),
+        )
+        silences.publish(ctx.settings, silence)
+    except (silences.SilenceError, ConfigError, ConnectionError, OSError) as exc:
+        st.error(f"Silence NOT added: {exc}")
+    else:
+        silencing.forget()
+        auth.audit("silence_add", f"silence={silence.id} {silence.describe()} for {duration}")
+        st.success(f"Silence {silence.id} added: {silence.describe()} for {duration}.")
+
+
+def silences_panel(ctx: ui.Context) -> None:
+    """Silences in force or to come; operators also add and expire them (planned work)."""
+    allowed = auth.can("silence")
+    if allowed:
+        add_silence_form(ctx)
+    found, bad, error = silencing.fetch(ctx.settings, ui.now_s())
+    if error:
+        st.warning(error)
+    for line in bad:
+        st.caption(f"Not a silence (ignored): {line}")
+    table = silencing.frame(found, datetime.now(UTC), ctx.tz)
+    if not len(table):
+        st.caption("No silences in force.")
+        return
+    st.dataframe(table, hide_index=True, width="stretch")
+    if not allowed:
+        return
+    with st.form("silence_expire_form"):
+        chosen = st.selectbox("Silence", list(table["id"]), key="sil_expire_id")
+        expire = st.form_submit_button("Expire now")
+    if expire and chosen:
+        try:
+            silences.expire(ctx.settings, str(chosen))
+        except (silences.SilenceError, ConnectionError, OSError) as exc:
+            st.error(f"Silence NOT expired: {exc}")
+        else:
+            silencing.forget()
+            auth.audit("silence_expire", f"silence={chosen}")
+            st.success(f"Silence {chosen} expired.")
+
+
 def acknowledge(ctx: ui.Context, active: pd.DataFrame) -> str | None:
     """The alert picker and, for those allowed to, the acknowledge form (signed with the
     logged-in user's name); returns the chosen alert's id."""
@@ -228,3 +308,6 @@ if not auth.kiosk():
         around(context, selected, str(active_now.set_index("alert_id").loc[selected, "subject"]))
         st.subheader("Notifications for this alert")
         alert_notifications(context, selected)
+
+    st.subheader("Silences")
+    silences_panel(context)

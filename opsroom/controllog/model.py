@@ -284,6 +284,32 @@ def _printable(text: str, limit: int) -> str:
     return text.strip()[:limit]
 
 
+def service_entry(
+    key: str,
+    event_ts: datetime,
+    category: str,
+    priority: Priority,
+    text: str,
+    alert_id: str | None = None,
+    drill: bool = False,
+    now: datetime | None = None,
+) -> LogEntry:
+    """An entry the rules service writes by itself (an escalation, a silence taken). Its id is
+    fixed by `key`, so writing it again after a restart adds nothing."""
+    return LogEntry(
+        id=str(uuid.uuid5(_ALERT_NS, key)),
+        event_ts=event_ts,
+        wall_ts=now or datetime.now(UTC),
+        author="rules",
+        category=category,
+        priority=priority,
+        kind="alert" if alert_id else "note",
+        text=_printable(text, MAX_TEXT),
+        alert_id=alert_id,
+        drill=drill,
+    )
+
+
 def alert_entry(event: AlertEvent, now: datetime | None = None) -> LogEntry:
     """The log entry of one alert transition. Its id is fixed by (alert, state, ts), so the
     rules service writing it again (after a restart or a store outage) adds nothing."""

@@ -100,11 +100,14 @@ def test_devices_publish_only_to_their_own_topics(secured: Mosquitto) -> None:
         "opsroom/fest/ack/a1",  # a fake acknowledgement
         "opsroom/fest/deadletter/power/gen-a",
         "opsroom/fest/log/medical/e1",  # a fake control log entry
+        "opsroom/fest/silences/s-1",  # a silence that would mute the call-outs
+        "opsroom/fest/escalations/a1",
     ]
     for topic in allowed + denied:
         device.publish(topic, b'{"ts": 1}', qos=1).wait_for_publish(5)
     dashboard, rc = connect(secured.port, "opsroom-dashboard", USERS["opsroom-dashboard"])
     dashboard.publish("opsroom/fest/log/medical/e2", b"{}", qos=1).wait_for_publish(5)
+    dashboard.publish("opsroom/fest/silences/s-2", b"{}", qos=1).wait_for_publish(5)
     dashboard.publish("opsroom/fest/ack/a1", b'{"actor": "Sam"}', qos=1).wait_for_publish(5)
     # the device's messages all reached the broker before this one: once it is here, nothing
     # the broker let through is still on its way
@@ -113,7 +116,14 @@ def test_devices_publish_only_to_their_own_topics(secured: Mosquitto) -> None:
         time.sleep(0.02)
     for c in (reader, device, dashboard):
         c.loop_stop()
-    assert sorted(got) == sorted([*allowed, "opsroom/fest/log/medical/e2", "opsroom/fest/ack/a1"])
+    assert sorted(got) == sorted(
+        [
+            *allowed,
+            "opsroom/fest/log/medical/e2",
+            "opsroom/fest/silences/s-2",
+            "opsroom/fest/ack/a1",
+        ]
+    )
     assert got.count("opsroom/fest/ack/a1") == 1  # only the dashboard's
 
 

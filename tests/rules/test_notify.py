@@ -387,6 +387,12 @@ def test_the_sample_notifiers_file_loads() -> None:
     webhook_route = loaded.entries[0][1]
     assert webhook_route.states == {"firing", "acknowledged", "resolved"}
     assert loaded.entries[1][1].drill is False
+    [tier1, tier2] = loaded.escalation["critical"].tiers
+    assert (tier1.notify, tier2.notify, loaded.escalation["critical"].repeat_min) == (
+        ["duty-phones"],
+        ["ops-slack"],
+        10,
+    )
 
 
 def test_a_missing_secret_names_the_field_and_the_variable() -> None:
