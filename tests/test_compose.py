@@ -80,7 +80,7 @@ def test_the_simulator_user_exists_only_with_the_drill_file(
 
 def test_each_service_gets_only_its_own_influxdb_token(compose: dict) -> None:
     tokens = {
-        name: {v for v in variables(service.get("environment")) if "TOKEN" in v}
+        name: {v for v in variables(service.get("environment")) if "INFLUXDB" in v and "TOKEN" in v}
         for name, service in compose["services"].items()
     }
     assert tokens == {
@@ -94,6 +94,9 @@ def test_each_service_gets_only_its_own_influxdb_token(compose: dict) -> None:
     }
     for name in ("ingest", "rules", "dashboard"):
         assert "OPSROOM_INFLUXDB_TOKEN" in compose["services"][name]["environment"]
+    # the wall screen's kiosk token is the dashboard's alone
+    holders = [n for n, s in compose["services"].items() if "OPSROOM_KIOSK_TOKEN" in str(s)]
+    assert holders == ["dashboard"]
     mounts = compose["services"]["influxdb"]["volumes"]
     assert any(m.endswith(":/docker-entrypoint-initdb.d/opsroom-tokens.sh:ro") for m in mounts)
 
