@@ -285,6 +285,7 @@ def _oidc(s: Settings, address: str) -> None:
 
 def require_login(s: Settings) -> bool:
     """True when the session may see the dashboard; otherwise draws the login page."""
+    login.GUARD.first_lockout_s = s.login_lockout_s
     if s.dashboard_no_auth:
         if current_user() is None:
             _begin(User("anonymous", "operator"), "local")

@@ -52,6 +52,7 @@ class LoginGuard:
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
+        self.first_lockout_s = FIRST_LOCKOUT_S  # OPSROOM_LOGIN_LOCKOUT_S sets it
         self._lock = threading.Lock()
         self._records: OrderedDict[str, _Record] = OrderedDict()
 
@@ -87,7 +88,8 @@ class LoginGuard:
                 rec.last_at = now
                 if rec.failures >= FREE_FAILURES:
                     n = rec.failures - FREE_FAILURES
-                    rec.locked_until = now + min(FIRST_LOCKOUT_S * 2**n, MAX_LOCKOUT_S)
+                    first = self.first_lockout_s
+                    rec.locked_until = now + min(first * 2**n, max(MAX_LOCKOUT_S, first))
                     lockout = max(lockout, rec.locked_until - now)
                 counts.append(rec.failures)
         log.warning(

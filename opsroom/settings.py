@@ -120,6 +120,8 @@ class Settings(BaseModel):
     oidc_default_role: Literal["none", "viewer", "operator", "admin"] = "viewer"
     oidc_role_map: str | None = None  # "claim-value=role,...", e.g. "ops-duty=operator"
     session_idle_minutes: float = Field(30, gt=0, le=24 * 60)
+    # the first lockout after 5 wrong passwords (seconds); each further failure doubles it
+    login_lockout_s: float = Field(30, ge=1, le=3600)
     kiosk_token: SecretStr | None = None
     kiosk_rotate_s: float = Field(20, ge=3, le=3600)
 

@@ -236,7 +236,8 @@ def test_an_operators_acknowledgement_shows_their_name_in_another_browser(
 
 
 def test_six_wrong_passwords_lock_the_account(start_dashboard, store, chromium) -> None:
-    page = new_page(chromium, start_dashboard(store))
+    # a lockout longer than the test, however slow the machine: it must not lapse mid-test
+    page = new_page(chromium, start_dashboard(store, login_lockout_s="600"))
     for n in range(6):
         log_in(page, "olga", f"wrong guess {n}")
         page.get_by_text(
