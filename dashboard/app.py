@@ -15,24 +15,28 @@ from opsroom.families import FAMILIES
 
 st.set_page_config(page_title="Opsroom", page_icon=":material/monitor_heart:", layout="wide")
 
+PAGES = [
+    ("views/overview.py", "Overview", ":material/traffic:"),
+    # a page per sensor family, from its dashboard part (dashboard/families/<kind>.py)
+    *((f"families/{kind}.py", FAMILIES[kind].title, part.ICON) for kind, part in PARTS.items()),
+    ("views/alerts.py", "Alerts", ":material/notifications_active:"),
+    ("views/controllog.py", "Control log", ":material/menu_book:"),
+]
+
 settings = ui.settings()
 if ui.require_login(settings):
-    pages = [
-        st.Page("views/overview.py", title="Overview", icon=":material/traffic:", default=True),
-        # a page per sensor family, from its dashboard part (dashboard/families/<kind>.py)
-        *(
-            st.Page(f"families/{kind}.py", title=FAMILIES[kind].title, icon=part.ICON)
-            for kind, part in PARTS.items()
-        ),
-        st.Page("views/alerts.py", title="Alerts", icon=":material/notifications_active:"),
-        st.Page("views/controllog.py", title="Control log", icon=":material/menu_book:"),
-    ]
     wall = auth.kiosk()
-    page = st.navigation(pages, position="hidden" if wall else "sidebar")
     if wall:
-        kiosk.switch_if_due(settings, pages, page)
+        # the wall screen: only the page whose turn it is, so nothing switches pages (a
+        # switch left the next page blank, and the wall frozen, now and then)
+        path, title, icon = PAGES[kiosk.turn(len(PAGES))]
+        shown = st.Page(path, title=title, icon=icon, default=True)
+        page = st.navigation([shown], position="hidden")
         kiosk.style()
     else:
+        page = st.navigation(
+            [st.Page(p, title=t, icon=i, default=n == 0) for n, (p, t, i) in enumerate(PAGES)]
+        )
         with st.sidebar:
             auth.session_bar(settings)
     page.run()

@@ -7,7 +7,6 @@ types a password on the wall; each page shows for OPSROOM_KIOSK_ROTATE_S seconds
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
 
 import streamlit as st
 from streamlit.navigation.page import StreamlitPage
@@ -24,13 +23,6 @@ header[data-testid="stHeader"], [data-testid="stToolbar"], [data-testid="stSideb
 [data-testid="stSidebarCollapsedControl"], [data-testid="stElementToolbar"] { display: none; }
 .block-container { padding-top: 1rem; max-width: 100%; }
 </style>"""
-
-
-def next_page(pages: Sequence[StreamlitPage], current: StreamlitPage) -> StreamlitPage:
-    """The page after `current`, round and round."""
-    paths = [p.url_path for p in pages]
-    i = paths.index(current.url_path) if current.url_path in paths else -1
-    return pages[(i + 1) % len(pages)]
 
 
 _NEXT = "opsroom_kiosk_next"
@@ -50,12 +42,19 @@ def style() -> None:
     st.markdown(CSS, unsafe_allow_html=True)
 
 
-def switch_if_due(s: Settings, pages: Sequence[StreamlitPage], current: StreamlitPage) -> None:
-    """Go on to the next page when the ticker says this one has shown long enough."""
+_INDEX = "opsroom_kiosk_index"
+
+
+def turn(count: int) -> int:
+    """Which of `count` pages the wall shows now (0 first), moved on when the ticker says the
+    last one has shown long enough. The URL stays the kiosk URL, so a reload of the wall
+    screen logs in again and starts from the Overview."""
+    index = int(st.session_state.get(_INDEX, 0))
     if st.session_state.pop(_NEXT, False):
-        token = s.kiosk_token.get_secret_value() if s.kiosk_token else None
-        # keep the kiosk URL in the address bar: a reload of the wall screen logs in again
-        st.switch_page(next_page(pages, current), query_params={"kiosk": token} if token else None)
+        index += 1
+    index %= count
+    st.session_state[_INDEX] = index
+    return index
 
 
 def rotate(s: Settings, current: StreamlitPage) -> None:

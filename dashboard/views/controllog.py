@@ -122,10 +122,15 @@ if auth.can("log"):  # viewers and the wall screen read the log; operators write
         quick_entry(context, open_incidents)
     with st.expander("Assign or close an incident", expanded=False):
         thread_actions(context, open_incidents)
-with st.expander("Filters", expanded=False):
-    shown_categories = tuple(
-        st.multiselect("Category", CATEGORIES, format_func=lambda c: LABELS[c], key="log_f_cat")
-    )
-    search = st.text_input("Search text, author, decision", key="log_f_text")
-    log_window = ui.window_picker("log_window", default="24 h")
+if auth.kiosk():  # the wall screen: no controls, the last 24 h of every category
+    shown_categories: tuple[str, ...] = ()
+    search = ""
+    log_window = float(ui.WINDOWS["24 h"])
+else:
+    with st.expander("Filters", expanded=False):
+        shown_categories = tuple(
+            st.multiselect("Category", CATEGORIES, format_func=lambda c: LABELS[c], key="log_f_cat")
+        )
+        search = st.text_input("Search text, author, decision", key="log_f_text")
+        log_window = ui.window_picker("log_window", default="24 h")
 live(context, shown_categories, search, log_window)
