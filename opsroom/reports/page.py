@@ -41,6 +41,11 @@ def md_cell(text: str) -> str:
     return " ".join(text.split())
 
 
+def markdown_rule(columns: int) -> str:
+    """The line under a Markdown table's header."""
+    return "|" + " --- |" * columns
+
+
 @dataclass(frozen=True)
 class Table:
     """One section of a report: a heading, a table (or `empty` when it has no rows)."""
@@ -62,7 +67,7 @@ def table_markdown(t: Table) -> list[str]:
     if not t.rows:
         return [*lines, md_cell(t.empty), ""]
     lines.append("| " + " | ".join(md_cell(c) for c in t.columns) + " |")
-    lines.append("|" + " --- |" * len(t.columns))
+    lines.append(markdown_rule(len(t.columns)))
     lines += ["| " + " | ".join(md_cell(c) for c in row) + " |" for row in t.rows]
     return [*lines, ""]
 
