@@ -79,6 +79,8 @@ class Settings(BaseModel):
     influxdb_org: str = "opsroom"
     influxdb_bucket: str = "opsroom"
     venue: Path | None = None
+    # the roster (people and teams, see opsroom.roster): when set, an owner must be one of them
+    roster: Path | None = None
     # readings of sensors the venue file does not list: stored (and counted), or dead-lettered;
     # either way reported in at most one summary line per unknown_log_interval_s
     unknown_sensors: Literal["store", "deadletter"] = "store"

@@ -8,7 +8,7 @@ import random
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import IO, Any
@@ -18,6 +18,7 @@ import orjson
 from opsroom import topics
 from opsroom.command import Command, add_common, stop_on_signals
 from opsroom.configfile import ConfigError
+from opsroom.controllog import LogEntry
 from opsroom.settings import Settings
 from opsroom.venue import Venue, load_venue
 from simulators.drill import Drill, SensorSilent, load_drill, parse_duration, resolve_venue_path
@@ -150,7 +151,7 @@ def cmd_simulate(args: argparse.Namespace, settings: Settings, stop: threading.E
 def cmd_drill_report(args: argparse.Namespace, settings: Settings) -> int:
     """Score a drill: match its incident log against the stored alerts; write MD and HTML."""
     from opsroom.store import open_store
-    from simulators.matching import match
+    from simulators.matching import match, with_responses
     from simulators.report import read_log, write_report
 
     try:
@@ -162,6 +163,7 @@ def cmd_drill_report(args: argparse.Namespace, settings: Settings) -> int:
     store = open_store(settings)
     try:
         events = store.alert_events(start=log.start - grace, end=log.finish + 2 * grace)
+        entries = store.log_entries(start=log.start - grace, end=log.finish + 2 * grace)
     finally:
         store.close()
     result = match(
@@ -171,6 +173,7 @@ def cmd_drill_report(args: argparse.Namespace, settings: Settings) -> int:
         window=(log.start, log.finish),
         deadletters=log.deadletters,
     )
+    result = with_responses(result, entries, drill_escalations(settings, entries))
     md, page = write_report(log, result, args.out, grace)
     handled = (
         f"{result.handled} of {result.malformed} malformed-payload incidents handled, "
@@ -183,6 +186,15 @@ def cmd_drill_report(args: argparse.Namespace, settings: Settings) -> int:
         f"wrote {md} and {page}"
     )
     return 0
+
+
+def drill_escalations(settings: Settings, entries: Sequence[LogEntry]) -> dict[str, int]:
+    """How many times each alert was escalated: the control log's escalation entries, or the
+    notification log's (a log written before escalations were logged)."""
+    from opsroom.reports.shift import escalations, read_attempts
+
+    attempts, _error = read_attempts(settings.notification_log)
+    return escalations(entries, attempts)
 
 
 def _report_event(args: argparse.Namespace, settings: Settings, logged: object) -> Settings:

@@ -6,11 +6,13 @@ Pure functions over the incident log and the alert events; no I/O, no clock.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from opsroom.alerts import SEVERITIES, AlertEvent
+from opsroom.controllog import LogEntry
+from opsroom.reports.response import Response, response
 
 DEFAULT_GRACE = timedelta(minutes=10)
 
@@ -145,6 +147,20 @@ class Outcome:
     # a malformed_payloads incident: True if every payload sent was dead-lettered; None when
     # the incident is of another type, sent nothing, or the log has no record of it
     handled: bool | None = None
+    # the control log's side: assigned, linked incident closed, escalations (with_responses)
+    response: Response | None = None
+
+    @property
+    def time_to_assign(self) -> timedelta | None:
+        """From injection to the first owner given to its alerts (or their incident)."""
+        r = self.response
+        return None if r is None or r.assigned_at is None else r.assigned_at - self.incident.start
+
+    @property
+    def time_to_close(self) -> timedelta | None:
+        """From injection to the close of the incident opened from its alerts."""
+        r = self.response
+        return None if r is None or r.closed_at is None else r.closed_at - self.incident.start
 
     @property
     def malformed(self) -> bool:
@@ -252,3 +268,16 @@ def match(
         and (window is None or window[0] <= a.first_at < window[1])
     ]
     return Matching(tuple(outcomes), tuple(unmatched))
+
+
+def with_responses(
+    m: Matching, entries: Sequence[LogEntry], escalations: Mapping[str, int]
+) -> Matching:
+    """The matching with each outcome's control-log response: entries linked by alert id to
+    the incident's alerts (assignments, the incident opened from them and its close) and how
+    many times those alerts were escalated."""
+    outcomes = tuple(
+        replace(o, response=response(entries, {a.alert_id for a in o.alerts}, dict(escalations)))
+        for o in m.outcomes
+    )
+    return replace(m, outcomes=outcomes)

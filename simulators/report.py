@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from opsroom.i18n import _, current, ngettext
+from opsroom.reports.page import fmt_delta, markdown_rule
 from simulators.matching import AlertLife, DeadLetterCheck, InjectedIncident, Matching, Outcome
 
 
@@ -71,17 +72,6 @@ def read_log(path: Path) -> DrillLog:
     if not header:
         raise ValueError(f"{path}: no drill record: is this a log of `opsroom simulate --log`?")
     return DrillLog(header, tuple(incidents), end, deadletters)
-
-
-def fmt_delta(d: timedelta | None) -> str:
-    """`12m 30s`, or a dash."""
-    if d is None:
-        return "—"
-    s = int(d.total_seconds())
-    sign, s = ("-", -s) if s < 0 else ("", s)
-    h, rem = divmod(s, 3600)
-    m, sec = divmod(rem, 60)
-    return sign + (f"{h}h {m:02d}m {sec:02d}s" if h else f"{m}m {sec:02d}s")
 
 
 def _offset(log: DrillLog, ts: datetime) -> str:
@@ -159,7 +149,19 @@ def _columns() -> list[str]:
         _("to ack"),
         _("to resolve"),
         _("alerts"),
+        *_response_columns(),
     ]
+
+
+def _response_columns() -> list[str]:
+    return [_("to assign"), _("to close incident"), _("escalations")]
+
+
+def _response_cells(o: Outcome) -> list[str]:
+    """The control log's side of an incident: time to assign, to close the incident opened
+    from its alerts, and how many times they were escalated."""
+    escalated = o.response.escalations if o.response is not None else 0
+    return [fmt_delta(o.time_to_assign), fmt_delta(o.time_to_close), str(escalated)]
 
 
 def _row_class(o: Outcome) -> str:
@@ -205,7 +207,7 @@ def markdown(log: DrillLog, m: Matching, grace: timedelta) -> str:
         "## " + _("Incidents"),
         "",
         "| " + " | ".join(_columns()) + " |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        markdown_rule(len(_columns())),
     ]
     for i, o in enumerate(m.outcomes, 1):
         inc = o.incident
@@ -217,7 +219,9 @@ def markdown(log: DrillLog, m: Matching, grace: timedelta) -> str:
         lines.append(
             f"| {i} | {inc.type} | {inc.target} | {_offset(log, inc.start)} "
             f"| {fmt_delta(inc.end - inc.start)} | {_verdict(o)} | {fmt_delta(o.time_to_alert)} "
-            f"| {fmt_delta(o.time_to_ack)} | {fmt_delta(o.time_to_resolve)} | {alerts} |"
+            f"| {fmt_delta(o.time_to_ack)} | {fmt_delta(o.time_to_resolve)} | {alerts} | "
+            + " | ".join(_response_cells(o))
+            + " |"
         )
     missed = [o for o in m.outcomes if o.detected is False]
     if missed:
@@ -348,6 +352,7 @@ def html_page(log: DrillLog, m: Matching, grace: timedelta) -> str:
             fmt_delta(o.time_to_ack),
             fmt_delta(o.time_to_resolve),
             alerts,
+            *_response_cells(o),
         ]
         rows.append(
             f'<tr class="{cls}">' + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>"

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pandas as pd
 import streamlit as st
 
-from dashboard import auth, cache, charts, controllog, notifications, queries, silencing, ui
+from dashboard import auth, cache, charts, controllog, notifications, owners, queries, silencing, ui
 from dashboard.ack import AckError, publish_ack
 from opsroom import silences
 from opsroom.configfile import ConfigError
@@ -82,8 +82,9 @@ def live(ctx: ui.Context, filters: dict[str, tuple[str, ...]], text: str, window
             silencing.escalation_label(*esc[a], ctx.tz) if a in esc else ""
             for a in active["alert_id"]
         ]
+        active = owners.with_owner(ctx, active, now)
         st.dataframe(
-            _local(active[ACTIVE], ctx.tz),
+            _local(active[owners.columns(ACTIVE)], ctx.tz),
             hide_index=True,
             width="stretch",
             column_config=ACKED_BY,
@@ -304,6 +305,10 @@ if not auth.kiosk():
                 st.success(
                     f"Incident #{opened.id[:8]} opened in the control log, linked to the alert."
                 )
+        if auth.can("log"):
+            owners.assign_form(
+                context, next(r for r in active_now.itertuples() if r.alert_id == selected)
+            )
         st.subheader("Readings around the alert")
         around(context, selected, str(active_now.set_index("alert_id").loc[selected, "subject"]))
         st.subheader("Notifications for this alert")

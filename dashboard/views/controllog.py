@@ -14,9 +14,10 @@ from typing import Any
 
 import streamlit as st
 
-from dashboard import auth, cache, ui
+from dashboard import auth, cache, handover, owners, ui
 from dashboard.controllog import LABELS, SHOWN, entry_list, incident_list, save
 from opsroom.controllog import CATEGORIES, PRIORITIES, Incident
+from opsroom.i18n import _
 
 LOG_REFRESH_S = 1
 KIND_LABELS = {"note": "Note", "incident_open": "Open incident", "decision": "Decision"}
@@ -99,7 +100,7 @@ def thread_actions(ctx: ui.Context, open_now: Sequence[Incident]) -> None:
     if incident is None:
         return
     with st.form("incident_actions", clear_on_submit=True):
-        owner = st.text_input("Owner (person or team)", key="inc_owner")
+        owner = owners.picker(ctx, "inc_owner")
         note = st.text_input("Note", key="inc_note")
         c1, c2 = st.columns(2)
         assign = c1.form_submit_button("Assign")
@@ -107,8 +108,7 @@ def thread_actions(ctx: ui.Context, open_now: Sequence[Incident]) -> None:
     base = {"category": incident.opened.category, "priority": incident.opened.priority,
             "incident_id": incident.id}  # fmt: skip
     if assign:
-        if save(ctx, kind="assigned", owner=owner, text=note or f"assigned to {owner}", **base):
-            st.success(f"#{incident.id[:8]} assigned to {owner.strip()}")
+        owners.assign_incident(ctx, incident.id, owner, note, base)
     elif close and save(ctx, kind="incident_close", text=note or "closed", **base):
         st.success(f"#{incident.id[:8]} closed")
 
@@ -122,6 +122,8 @@ if auth.can("log"):  # viewers and the wall screen read the log; operators write
         quick_entry(context, open_incidents)
     with st.expander("Assign or close an incident", expanded=False):
         thread_actions(context, open_incidents)
+    with st.expander(_("Shift handover"), expanded=False):
+        handover.panel(context)
 if auth.kiosk():  # the wall screen: no controls, the last 24 h of every category
     shown_categories: tuple[str, ...] = ()
     search = ""

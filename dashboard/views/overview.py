@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pandas as pd
 import streamlit as st
 
-from dashboard import cache, charts, controllog, notifications, queries, ui
+from dashboard import cache, charts, controllog, notifications, owners, queries, ui
 from dashboard.families import PARTS
 
 ALERT_COLUMNS = ["severity", "state", "kind", "subject", "rule", "message", "ts", "drill"]
@@ -40,10 +40,14 @@ def alert_list(active: pd.DataFrame, tz: str) -> str:
         at = row.ts.tz_convert(tz).strftime("%H:%M:%S")
         actor = getattr(row, "actor", None)
         by = (f"by {actor}",) if isinstance(actor, str) and actor else ()
+        owner = getattr(row, "owner", None)
+        owned = (f"owner {owner}",) if isinstance(owner, str) and owner else ()
         text = " · ".join(
             html.escape(str(v))
-            for v in (row.severity.upper(), row.subject, row.rule, row.state, *by, at)
+            for v in (row.severity.upper(), row.subject, row.rule, row.state, *by, *owned, at)
         )
+        if owned:
+            attrs += f' data-owner="{html.escape(str(owner), quote=True)}"'
         if by:
             attrs += f' data-actor="{html.escape(str(actor), quote=True)}"'
         items.append(f'<li class="ops-alert" {attrs}>{text}</li>')
@@ -106,7 +110,8 @@ def live(ctx: ui.Context) -> None:
 
     st.subheader("Active alerts")
     if len(active):
-        shown = active[ALERT_COLUMNS].assign(ts=active["ts"].dt.tz_convert(ctx.tz))
+        active = owners.with_owner(ctx, active, now)
+        shown = active[owners.columns(ALERT_COLUMNS)].assign(ts=active["ts"].dt.tz_convert(ctx.tz))
         st.dataframe(shown, hide_index=True, width="stretch")
         st.caption("Newest first")
         st.markdown(alert_list(active, ctx.tz), unsafe_allow_html=True)

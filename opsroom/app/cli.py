@@ -18,7 +18,7 @@ import ingest.cli
 import rules.cli
 import simulators.cli
 from opsroom import __version__, i18n, redact
-from opsroom.app import audit, commands, controllog, init, query, silence, users
+from opsroom.app import audit, commands, controllog, init, query, reports, silence, users
 from opsroom.configfile import ConfigError
 from opsroom.i18n import _
 from opsroom.store import StoreError
@@ -49,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     controllog.register(sub)
     users.register(sub)
     silence.register(sub)
+    reports.register(sub)
     return parser
 
 

@@ -18,7 +18,11 @@ from opsroom.app.query import _emit, _time_arg
 from opsroom.command import add_common, settings_from
 from opsroom.controllog import CATEGORIES, PRIORITIES, LogEntry, LogError, incidents, new_entry
 from opsroom.controllog.export import FORMATS, export
+from opsroom.controllog.model import SEVERITY_PRIORITY, category_of
+from opsroom.controllog.owners import resolve_owner
 from opsroom.controllog.record import record
+from opsroom.i18n import _
+from opsroom.roster import Roster, load_roster
 from opsroom.settings import Settings
 from opsroom.store import Store, open_store
 from opsroom.venue import load_venue
@@ -100,6 +104,11 @@ def cmd_add(args: argparse.Namespace) -> int:
 
 def cmd_open(args: argparse.Namespace) -> int:
     """Open an incident: its id is the new entry's (a unique prefix of it will do later)."""
+    try:
+        owner = _owner(args)
+    except LogError as exc:
+        print(f"opsroom: {exc}", file=sys.stderr)
+        return 2
     return _write(
         args,
         lambda store, entities: new_entry(
@@ -110,7 +119,7 @@ def cmd_open(args: argparse.Namespace) -> int:
             kind="incident_open",
             location=args.location,
             alert_id=args.alert,
-            owner=args.owner,
+            owner=owner,
             entities=entities,
         ),
     )
@@ -133,9 +142,51 @@ def _thread(args: argparse.Namespace, kind: str, text: str, **fields: Any) -> in
     return _write(args, make)
 
 
+def _roster(args: argparse.Namespace) -> Roster | None:
+    """The roster (--roster, else OPSROOM_ROSTER) an owner must be on; None: any owner."""
+    path = settings_from(args, ("roster",)).roster
+    return None if path is None else load_roster(path)
+
+
+def _owner(args: argparse.Namespace) -> str | None:
+    """--owner as a roster id (checked when there is a roster), None when not given."""
+    return None if args.owner is None else resolve_owner(_roster(args), args.owner)
+
+
 def cmd_assign(args: argparse.Namespace) -> int:
-    """Assign an incident to a person or a team."""
-    return _thread(args, "assigned", args.text or f"assigned to {args.owner}", owner=args.owner)
+    """Assign an incident (--incident) or an alert (--alert) to a person or a team."""
+    try:
+        owner = resolve_owner(_roster(args), args.owner)
+    except LogError as exc:
+        print(f"opsroom: {exc}", file=sys.stderr)
+        return 2
+    text = args.text or _("assigned to {owner}", owner=owner)
+    if args.incident:
+        return _thread(args, "assigned", text, owner=owner)
+
+    def make(store: Store, entities: set[str] | None) -> LogEntry:
+        found = store.alert_events(alert_id=args.alert.strip())
+        if not found:
+            raise LogError(
+                _(
+                    "no alert {alert!r} in the store (see `opsroom query alerts --active`)",
+                    alert=args.alert.strip()[:80],
+                )
+            )
+        alert = found[-1]
+        return new_entry(
+            author=_author(args),
+            category=category_of(alert.kind),
+            priority=SEVERITY_PRIORITY.get(alert.severity, "normal"),
+            text=text,
+            kind="assigned",
+            alert_id=alert.alert_id,
+            owner=owner,
+            drill=alert.drill,
+            entities=entities,
+        )
+
+    return _write(args, make)
 
 
 def cmd_close(args: argparse.Namespace) -> int:
@@ -262,6 +313,12 @@ def _writer(p: argparse.ArgumentParser) -> None:
     p.add_argument("--author", help=f"who records it (default ${AUTHOR_ENV} or the login name)")
 
 
+def _roster_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--roster", type=Path, help="roster file: --owner must be on it (OPSROOM_ROSTER)"
+    )
+
+
 def _filters(p: argparse.ArgumentParser) -> None:
     _common(p, mqtt=False)
     p.add_argument("--since", type=_time_arg, help="ISO-8601, 'now' or -DURATION like -2h")
@@ -296,13 +353,17 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--text", required=True)
     p.add_argument("--location", help="a venue entity id or 'lat,lon'")
     p.add_argument("--alert", help="the alert id it was opened from")
-    p.add_argument("--owner", help="who owns it from the start")
+    p.add_argument("--owner", help="who owns it from the start (a roster id or name)")
+    _roster_arg(p)
 
-    p = verb("assign", cmd_assign, "assign an incident to a person or team")
+    p = verb("assign", cmd_assign, "assign an incident or an alert to a person or team")
     _writer(p)
-    p.add_argument("--incident", required=True)
-    p.add_argument("--owner", required=True)
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("--incident", help="the incident (id or unique prefix)")
+    which.add_argument("--alert", help="the alert id (no incident needed)")
+    p.add_argument("--owner", required=True, help="a roster id or name (OPSROOM_ROSTER)")
     p.add_argument("--text", help="default: 'assigned to OWNER'")
+    _roster_arg(p)
 
     p = verb("close", cmd_close, "close an incident")
     _writer(p)

@@ -203,6 +203,8 @@ class Demo:
                 "PYTHONUNBUFFERED": "1",
             }
         )
+        # owners are picked from the example roster unless one is set
+        env.setdefault("OPSROOM_ROSTER", str(example("roster.yaml")))
         # the demo's one account is "admin" with the password above, whatever else is set
         for name in ("OPSROOM_DASHBOARD_NO_AUTH", "OPSROOM_USERS_FILE", "OPSROOM_DASHBOARD_AUTH"):
             env.pop(name, None)

@@ -130,7 +130,7 @@ class LogEntry(BaseModel):
     rationale: str | None = None
     decided_by: str | None = None
     alert_id: str | None = None
-    owner: str | None = Field(None, description="who an incident is assigned to")
+    owner: str | None = Field(None, description="who an incident or an alert is assigned to")
     drill: bool = False
 
     @field_validator("id")
@@ -197,7 +197,8 @@ class LogEntry(BaseModel):
             "assigned": ("owner",),
             "alert": ("alert_id",),
         }.get(self.kind, ())
-        if self.kind in THREAD_KINDS:
+        # an alert is assigned without an incident: its entry names the alert instead
+        if self.kind in THREAD_KINDS and not (self.kind == "assigned" and self.alert_id):
             need = (*need, "incident_id")
         missing = [name for name in need if not getattr(self, name)]
         if missing:
