@@ -45,11 +45,9 @@ def warm_freezer(event: str, start: datetime, minutes: range) -> list[Any]:
     return [temp(event, FREEZER, start + timedelta(minutes=m), -10.0) for m in minutes]
 
 
-def activations(store: SqliteStore) -> list[Any]:
+def activations(db: SqliteStore) -> list[Any]:
     return [
-        e
-        for e in store.log_entries()
-        if e.kind == "plan_activated" and e.plan_id == "freezer-failure"
+        e for e in db.log_entries() if e.kind == "plan_activated" and e.plan_id == "freezer-failure"
     ]
 
 
