@@ -232,8 +232,8 @@ def runs(entries: Iterable[LogEntry], plans: PlanSet | None, now: datetime) -> l
         steps = []
         for step_id, due_at in (e.steps_due or {}).items():
             spec = known.get(step_id)
-            tick = run.ticks.get(step_id)
-            done_at = tick.event_ts if tick else None
+            done = run.ticks.get(step_id)
+            done_at = done.event_ts if done else None
             steps.append(
                 StepRun(
                     step_id=step_id,
@@ -242,7 +242,7 @@ def runs(entries: Iterable[LogEntry], plans: PlanSet | None, now: datetime) -> l
                     due_at=due_at,
                     state=_state(due_at, done_at, now),
                     done_at=done_at,
-                    done_by=tick.author if tick else None,
+                    done_by=done.author if done else None,
                 )
             )
         out.append(

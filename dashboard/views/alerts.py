@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pandas as pd
 import streamlit as st
 
-from dashboard import auth, cache, charts, controllog, notifications, queries, silencing, ui
+from dashboard import auth, cache, charts, controllog, notifications, plans, queries, silencing, ui
 from dashboard.ack import AckError, publish_ack
 from opsroom import silences
 from opsroom.configfile import ConfigError
@@ -304,6 +304,7 @@ if not auth.kiosk():
                 st.success(
                     f"Incident #{opened.id[:8]} opened in the control log, linked to the alert."
                 )
+        plans.alert_section(context, active_now.set_index("alert_id").loc[selected])
         st.subheader("Readings around the alert")
         around(context, selected, str(active_now.set_index("alert_id").loc[selected, "subject"]))
         st.subheader("Notifications for this alert")

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pandas as pd
 import streamlit as st
 
-from dashboard import cache, charts, controllog, notifications, queries, ui
+from dashboard import cache, charts, controllog, notifications, plans, queries, ui
 from dashboard.families import PARTS
 
 ALERT_COLUMNS = ["severity", "state", "kind", "subject", "rule", "message", "ts", "drill"]
@@ -119,6 +119,7 @@ def live(ctx: ui.Context) -> None:
         )
     else:
         st.success("No active alerts.")
+    plans.in_progress(ctx)
     open_incidents(ctx)
 
 
