@@ -107,7 +107,11 @@ def _when(ts: datetime, tz: str) -> str:
     return ts.astimezone(ZoneInfo(tz)).strftime("%H:%M:%S")
 
 
-STATE_TEXT = {"done": "done", "late": "done late", "overdue": "OVERDUE", "open": "due"}
+def state_text(state: str) -> str:
+    """A step's state in words (in the page's language)."""
+    return {"done": _("done"), "late": _("done late"), "overdue": _("OVERDUE")}.get(state) or _(
+        "due"
+    )
 
 
 def steps_html(run: PlanRun, tz: str, people: Roster | None) -> str:
@@ -118,10 +122,10 @@ def steps_html(run: PlanRun, tz: str, people: Roster | None) -> str:
         names = [p.name for p in people.by_role(s.who)] if people is not None and s.who else []
         who = s.who + (f" ({', '.join(names)})" if names else "")
         if s.done_at is not None:
-            state = _("{state} by {who} at {at}", state=_(STATE_TEXT[s.state]),
+            state = _("{state} by {who} at {at}", state=state_text(s.state),
                       who=s.done_by or "?", at=_when(s.done_at, tz))  # fmt: skip
         else:
-            state = _("{state} {at}", state=_(STATE_TEXT[s.state]), at=_when(s.due_at, tz))
+            state = _("{state} {at}", state=state_text(s.state), at=_when(s.due_at, tz))
         style = f' style="color:{OVERDUE_COLOUR};font-weight:bold"' if s.state == "overdue" else ""
         items.append(
             f'<li class="ops-step ops-step-{s.state}" data-step-id="{html.escape(s.step_id)}" '
