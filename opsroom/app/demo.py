@@ -203,6 +203,10 @@ class Demo:
                 "PYTHONUNBUFFERED": "1",
             }
         )
+        if self.options.venue is None and self.options.rules is None:
+            # the shipped venue and rules: their plans activate, and the roster names people
+            for name, file in (("OPSROOM_PLANS", "plans.yaml"), ("OPSROOM_ROSTER", "roster.yaml")):
+                env.setdefault(name, str(example(file)))
         # the demo's one account is "admin" with the password above, whatever else is set
         for name in ("OPSROOM_DASHBOARD_NO_AUTH", "OPSROOM_USERS_FILE", "OPSROOM_DASHBOARD_AUTH"):
             env.pop(name, None)
