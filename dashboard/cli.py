@@ -24,6 +24,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="rules file whose levels colour tiles and bands (OPSROOM_RULES; without one, "
         "the design defaults)",
     )
+    p.add_argument("--plans", type=Path, help="contingency plans file (OPSROOM_PLANS)")
+    p.add_argument("--roster", type=Path, help="roster: who holds each role (OPSROOM_ROSTER)")
     p.add_argument("--port", type=int, default=8501, help="HTTP port (default 8501)")
     p.add_argument(
         "--address", default="127.0.0.1", help="address to listen on (default 127.0.0.1)"
@@ -64,6 +66,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         "store": args.store,
         "venue": str(Path(args.venue).resolve()) if args.venue else None,
         "rules": str(Path(args.rules).resolve()) if args.rules else None,
+        "plans": str(Path(args.plans).resolve()) if args.plans else None,
+        "roster": str(Path(args.roster).resolve()) if args.roster else None,
     }
     env.update({f"OPSROOM_{k.upper()}": str(v) for k, v in given.items() if v is not None})
     command = [

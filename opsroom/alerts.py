@@ -15,6 +15,16 @@ SEVERITIES: tuple[Severity, ...] = ("info", "warning", "critical")
 STATES: tuple[State, ...] = ("pending", "firing", "acknowledged", "resolved")
 
 
+class PlanBrief(BaseModel):
+    """The contingency plan an alert's rule activates, as notifications and webhooks carry it."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    id: str
+    name: str
+    first_steps: list[str] = Field(default_factory=list, description="'action (who, N min)'")
+
+
 class AlertEvent(BaseModel):
     """One transition of an alert; (alert_id, state, ts) identifies it, so a rewrite is a no-op."""
 
@@ -45,6 +55,7 @@ class AlertEvent(BaseModel):
     escalation_tier: int | None = Field(
         None, description="set on the copy sent to an escalation tier's notifiers"
     )
+    plan: PlanBrief | None = Field(None, description="the plan the alert's rule activates")
 
     @property
     def active(self) -> bool:

@@ -102,6 +102,9 @@ class Settings(BaseModel):
     # and how long engine state may stay unsaved (the MQTT messages behind it stay unacked)
     rules: Path | None = None
     notifiers: Path | None = None
+    # contingency plans (a firing alert of a rule with a plan activates it), optional; the
+    # roster above says who holds each role
+    plans: Path | None = None
     rules_tick_s: float = Field(1.0, gt=0, le=60)
     rules_save_interval_s: float = Field(0.05, ge=0, le=10)
     # dashboard: its password (required unless dashboard_no_auth is set explicitly), when data

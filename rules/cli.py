@@ -30,6 +30,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="notifiers file (OPSROOM_NOTIFIERS; see examples/notifiers.yaml); none: MQTT only",
     )
     p.add_argument(
+        "--plans",
+        type=Path,
+        help="contingency plans file (OPSROOM_PLANS; see examples/plans.yaml): a firing alert "
+        "of a rule with a plan activates it in the control log",
+    )
+    p.add_argument(
         "--data-dir",
         type=Path,
         help="where the rules state and the notification log are kept "
@@ -66,6 +72,15 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     for warning in ruleset.warnings:
         log.warning("%s: %s", rules_file, warning)
     notifiers = load_notifiers(settings.notifiers) if settings.notifiers else NotifierSet()
+    plans = None
+    if settings.plans is not None:
+        from opsroom.plans import load_plans
+
+        plans = load_plans(
+            settings.plans,
+            [r.id for r in ruleset.rules],
+            [e.id for _, _, items in venue.sections() for e in items],
+        )
 
     def engine(state: dict[str, Any] | None) -> EngineLike:
         return Engine(ruleset, venue, state)
@@ -75,7 +90,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     known = Known(
         frozenset(r.id for r in ruleset.rules), frozenset(subjects_of(venue)), frozenset(FAMILIES)
     )
-    service = RulesService(settings, store, engine, venue, notifiers=notifiers, known=known)
+    service = RulesService(
+        settings, store, engine, venue, notifiers=notifiers, known=known, plans=plans
+    )
     try:
         service.run(stop)
     finally:
@@ -89,6 +106,6 @@ COMMANDS = (
         "readings -> rules -> alerts on MQTT, in the store and to notifiers",
         add_arguments,
         run,
-        settings_from_args=("rules", "notifiers", "data_dir"),
+        settings_from_args=("rules", "notifiers", "plans", "data_dir"),
     ),
 )

@@ -198,6 +198,10 @@ def describe(event: AlertEvent) -> tuple[str, str]:
     if event.actor:
         lines.append(f"acknowledged by {event.actor}" + (f": {event.note}" if event.note else ""))
     lines.append(f"alert: {event.alert_id}")
+    if event.plan is not None and event.state != "resolved":
+        title += f" — plan: {event.plan.name}"
+        lines.append(f"plan: {event.plan.name}")
+        lines.extend(f"  {step}" for step in event.plan.first_steps)
     return title, "\n".join(lines)
 
 

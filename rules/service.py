@@ -65,6 +65,7 @@ from opsroom.clock import Clock, utcnow
 from opsroom.controllog.model import category_of, service_entry
 from opsroom.mqtt import Protocol as MqttProtocol
 from opsroom.mqtt import Received
+from opsroom.plans import PlanSet
 from opsroom.service import Counters as BaseCounters
 from opsroom.service import ServiceCore
 from opsroom.settings import Settings
@@ -186,6 +187,7 @@ class RulesService:
         clock: Clock = utcnow,
         client_id: str | None = None,
         known: Known | None = None,
+        plans: PlanSet | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -230,6 +232,7 @@ class RulesService:
         self.known = known
         self.silences = SilenceBook(known)
         self.writer.silence = self.silences.stamp
+        self.writer.plans = plans
         self.escalator = Escalator(self.dispatcher.escalation)
         self._silence_prefix = topics.silence(self.event, "")
         self._last_message = 0.0

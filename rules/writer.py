@@ -24,10 +24,13 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from opsroom import topics
-from opsroom.alerts import AlertEvent
+from opsroom.alerts import AlertEvent, PlanBrief
 from opsroom.audit import MAX_TARGET, AuditEntry, recordable_text, untrusted_name
 from opsroom.clock import Clock, utcnow
 from opsroom.controllog import LogEntry, alert_entry
+from opsroom.controllog.model import category_of
+from opsroom.planrun import activation
+from opsroom.plans import PlanSet
 from opsroom.service import ServiceCore
 from opsroom.store import Store, StoreError
 from rules.notify import Dispatcher
@@ -38,6 +41,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("opsroom.rules")
 STORE_BATCH = 500
 STORE_MAX_BACKOFF_S = 30.0
+FIRST_STEPS = 3  # plan steps a notification names
 
 
 def alert_messages(event: str, alert: AlertEvent, payload: bytes) -> list[tuple[str, bytes, bool]]:
@@ -72,13 +76,48 @@ def audit_of(events: list[AlertEvent]) -> list[AuditEntry]:
     ]
 
 
-def _log_entries(batch: list[AlertEvent]) -> list[LogEntry]:
-    """The control log entries of a batch of transitions; one that cannot be an entry is
-    logged and left out (its transition is stored and published all the same)."""
+def plan_brief(plans: PlanSet | None, rule: str) -> PlanBrief | None:
+    """What a notification says of the plan `rule` activates: its name and first steps."""
+    plan = plans.for_rule(rule) if plans is not None else None
+    if plan is None:
+        return None
+    steps = [f"{s.action} ({s.who}, {s.due_min:g} min)" for s in plan.steps[:FIRST_STEPS]]
+    return PlanBrief(id=plan.id, name=plan.name, first_steps=steps)
+
+
+def plan_activations(batch: list[AlertEvent], plans: PlanSet | None) -> list[LogEntry]:
+    """The plan_activated entries of the alerts in `batch` that fire and have a plan: dated
+    when the alert fired (event time), their id fixed by alert and plan, so a transition
+    written again (a retry, a restart, a lost state) activates nothing twice."""
+    out = []
+    for event in batch:
+        plan = plans.for_rule(event.rule) if plans is not None else None
+        if plan is None or event.state != "firing":
+            continue
+        out.append(
+            activation(
+                plan,
+                event.ts,
+                author="rules",
+                category=category_of(event.kind),
+                priority="urgent" if event.severity == "critical" else "high",
+                alert_id=event.alert_id,
+                drill=event.drill,
+                key=f"{event.alert_id}/plan/{plan.id}",
+            )
+        )
+    return out
+
+
+def _log_entries(batch: list[AlertEvent], plans: PlanSet | None = None) -> list[LogEntry]:
+    """The control log entries of a batch of transitions (and the plans they activate); one
+    that cannot be an entry is logged and left out (its transition is stored and published
+    all the same)."""
     entries = []
     for event in batch:
         try:
             entries.append(alert_entry(event))
+            entries.extend(plan_activations([event], plans))
         except ValueError as exc:
             log.error("alert %s %s not logged in the control log: %s", event.alert_id,
                       event.state, exc)  # fmt: skip
@@ -110,6 +149,8 @@ class AlertWriter:
         self._changed = changed
         # sets `silenced_by` on a transition a silence holds (rules.silencer); not notified
         self.silence: Callable[[AlertEvent], AlertEvent] | None = None
+        # contingency plans: a firing alert of a rule with one activates it (control log)
+        self.plans: PlanSet | None = None
         # worker-owned
         self.unconfirmed: dict[int, tuple[str, bytes, bool]] = {}
         self.retained: dict[str, bytes] = {}  # alert id -> the active alert's last message
@@ -162,6 +203,13 @@ class AlertWriter:
         ]
         if self.silence is not None:
             stamped = [self.silence(e) for e in stamped]
+        if self.plans is not None:
+            stamped = [
+                e.model_copy(update={"plan": brief})
+                if e.plan is None and (brief := plan_brief(self.plans, e.rule)) is not None
+                else e
+                for e in stamped
+            ]
         done = []
         for event in stamped:
             payload = event.model_dump_json().encode()
@@ -252,7 +300,7 @@ class AlertWriter:
             try:
                 self.store.write_alert_events(batch)
                 self.store.write_audit(audit_of(batch))  # (both idempotent: a retry is safe)
-                entries = _log_entries(batch)
+                entries = _log_entries(batch, self.plans)
                 self.store.write_log(entries)
             except StoreError as exc:
                 self.counters.store_errors += 1

@@ -9,7 +9,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
@@ -101,6 +101,8 @@ def cmd_simulate(args: argparse.Namespace, settings: Settings, stop: threading.E
     }
     sink: Any
     watch = None
+    operator = None
+    store = None
     with _maybe_open(args.log) as log, _maybe_open(args.dry_run) as dry:
         if dry is not None:
             sink = _FileSink(dry)
@@ -118,6 +120,12 @@ def cmd_simulate(args: argparse.Namespace, settings: Settings, stop: threading.E
             if log is not None:
                 # subscribed before the first message: was every broken payload dead-lettered?
                 watch = watch_for(settings, protocol, drill)
+            if drill.operator:
+                from opsroom.store import open_store
+                from simulators.operator import DrillOperator
+
+                store = open_store(settings)
+                operator = DrillOperator(store, settings)
         print(
             f"opsroom simulate: {drill.name!r} on {venue.event.name}: {len(sim.devices)} devices, "
             f"{len(drill.incidents)} incidents, {drill.duration} at "
@@ -138,6 +146,7 @@ def cmd_simulate(args: argparse.Namespace, settings: Settings, stop: threading.E
             stop=stop,
             header=header,
             watch=watch,
+            operator=operator,
         )
         try:
             state = runner.run()
@@ -145,6 +154,8 @@ def cmd_simulate(args: argparse.Namespace, settings: Settings, stop: threading.E
             sink.close()
             if watch is not None:
                 watch.close()
+            if store is not None:
+                store.close()
     return 0 if state.completed else 130
 
 
@@ -166,6 +177,7 @@ def cmd_drill_report(args: argparse.Namespace, settings: Settings) -> int:
         entries = store.log_entries(start=log.start - grace, end=log.finish + 2 * grace)
     finally:
         store.close()
+    plan_runs = drill_runs(entries, settings, log.finish)
     result = match(
         log.incidents,
         events,
@@ -174,7 +186,7 @@ def cmd_drill_report(args: argparse.Namespace, settings: Settings) -> int:
         deadletters=log.deadletters,
     )
     result = with_responses(result, entries, drill_escalations(settings, entries))
-    md, page = write_report(log, result, args.out, grace)
+    md, page = write_report(log, result, args.out, grace, plan_runs)
     handled = (
         f"{result.handled} of {result.malformed} malformed-payload incidents handled, "
         if result.malformed
@@ -195,6 +207,16 @@ def drill_escalations(settings: Settings, entries: Sequence[LogEntry]) -> dict[s
 
     attempts, _error = read_attempts(settings.notification_log)
     return escalations(entries, attempts)
+
+
+def drill_runs(entries: list[Any], settings: Settings, end: datetime) -> list[Any]:
+    """The drill's plan runs, scored at the drill's end (a step not ticked by then is missed);
+    step actions from the plans file when one is set (OPSROOM_PLANS)."""
+    from opsroom.planrun import runs
+    from opsroom.plans import load_plans
+
+    plans = load_plans(settings.plans) if settings.plans is not None else None
+    return runs([e for e in entries if e.drill], plans, end)
 
 
 def _report_event(args: argparse.Namespace, settings: Settings, logged: object) -> Settings:

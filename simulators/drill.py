@@ -26,6 +26,7 @@ from opsroom.configfile import (
     parse_yaml,
     validation_problems,
 )
+from opsroom.plans import PlanSet
 from opsroom.venue import Id, Venue
 from simulators.families import INCIDENTS
 from simulators.families.base import IncidentBase, Length, Offset, parse_duration
@@ -120,6 +121,21 @@ TARGETS: dict[str, tuple[str, frozenset[str] | None]] = {
 INCIDENT_TYPES: tuple[str, ...] = tuple(TARGETS)
 
 
+class PlanStepAction(Strict):
+    """The step of a plan an operator ticks."""
+
+    plan: Id
+    step: Id
+
+
+class OperatorAction(Strict):
+    """What a scripted operator does at a drill offset (so a drill is scored without a
+    person): today, tick a step of a plan under way (`plan_step`)."""
+
+    at: Offset
+    plan_step: PlanStepAction
+
+
 class Drill(Strict):
     """A drill file: scenario, pacing, seed and the incident timeline."""
 
@@ -134,6 +150,7 @@ class Drill(Strict):
     seed: int = 0
     crowd: Crowd = Field(default_factory=Crowd)
     incidents: list[Incident] = Field(default_factory=list)
+    operator: list[OperatorAction] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _check(self, info: ValidationInfo) -> Drill:
@@ -147,6 +164,9 @@ class Drill(Strict):
                     ("incidents", i, "duration"),
                     f"incident ends at {inc.at + inc.duration}, after the drill ({self.duration})",
                 )
+        for i, action in enumerate(self.operator):
+            if action.at > self.duration:
+                raise FieldError(("operator", i, "at"), "after the end of the drill")
         for i, wave in enumerate(self.crowd.waves):
             if wave.at > self.duration:
                 raise FieldError(("crowd", "waves", i, "at"), "after the end of the drill")
@@ -163,6 +183,21 @@ def _entities(venue: Venue, name: str, types: frozenset[str] | None) -> set[str]
         if section.name == name:
             return {x.id for x in items if types is None or section.type_of(x) in types}
     return set()
+
+
+def check_against_plans(drill: Drill, plans: PlanSet) -> list[str]:
+    """The operator actions that name a plan or a step the plans file does not have."""
+    problems = []
+    for i, action in enumerate(drill.operator):
+        ref = action.plan_step
+        plan = plans.get(ref.plan)
+        if plan is None:
+            problems.append(f"operator[{i}].plan_step.plan: no plan {ref.plan!r} in the plans file")
+        elif all(s.id != ref.step for s in plan.steps):
+            problems.append(
+                f"operator[{i}].plan_step.step: plan {ref.plan!r} has no step {ref.step!r}"
+            )
+    return problems
 
 
 def check_against_venue(drill: Drill, venue: Venue) -> None:
@@ -247,6 +282,7 @@ __all__ = [
     "Incident",
     "Length",
     "Offset",
+    "OperatorAction",
     "Wave",
     "load_drill",
     "load_drill_text",

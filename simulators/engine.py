@@ -26,12 +26,12 @@ import orjson
 from opsroom import topics
 from opsroom.families import FAMILIES
 from opsroom.venue import Venue
-from simulators.drill import Drill, Incident, MalformedPayloads, SensorSilent
+from simulators.drill import Drill, Incident, MalformedPayloads, OperatorAction, SensorSilent
 from simulators.families import build_devices
 from simulators.incidents import incident_id, incident_record
 from simulators.world import Device, World
 
-MessageKind = Literal["reading", "status", "incident", "malformed"]
+MessageKind = Literal["reading", "status", "incident", "malformed", "operator"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +167,8 @@ class Simulation:
             yield self._status(device.sensor_id, 0.0, online=True)
         for i, inc in enumerate(self.drill.incidents):
             push(offset + inc.at.total_seconds(), 0, self._incident_fn(inc, i))
+        for action in self.drill.operator:
+            push(offset + action.at.total_seconds(), 1, self._operator_fn(action))
         for device in self.devices:
             first = round(self._phase.uniform(0.0, device.interval), 3)
             push(first, 2, self._device_fn(device))
@@ -190,6 +192,21 @@ class Simulation:
             )
             for d in self.devices
         ]
+
+    def _operator_fn(
+        self, action: OperatorAction
+    ) -> Callable[[float], tuple[list[Message], float]]:
+        """A scripted operator's action, once: a message of kind `operator` (the runner hands
+        it to its operator, which records a plan_step entry, not to the broker as is)."""
+        offset = self._offset
+
+        def act(at: float) -> tuple[list[Message], float]:
+            t = round(at - offset, 3)
+            body = {"plan_step": action.plan_step.model_dump(), "ts": iso(self.ts(t))}
+            topic = topics.log_entry(self.event, "other", "operator")
+            return [Message(t, topic, orjson.dumps(body), "operator")], -1.0
+
+        return act
 
     def _device_fn(self, device: Device) -> Callable[[float], tuple[list[Message], float]]:
         world, sid = self.world, device.sensor_id

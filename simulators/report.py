@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import html
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from opsroom.i18n import _, current, ngettext
+from opsroom.planrun import PlanRun
 from opsroom.reports.page import fmt_delta, markdown_rule
 from simulators.matching import AlertLife, DeadLetterCheck, InjectedIncident, Matching, Outcome
 
@@ -170,7 +172,124 @@ def _row_class(o: Outcome) -> str:
     return "na" if o.detected is None else ("ok" if o.detected else "missed")
 
 
-def markdown(log: DrillLog, m: Matching, grace: timedelta) -> str:
+@dataclass(frozen=True)
+class PlanScore:
+    """How one incident's plan went: the run its alert activated, scored at the drill's end."""
+
+    number: int  # the incident's row in the report
+    incident: InjectedIncident
+    run: PlanRun
+    alerted_at: datetime | None  # the first of its alerts to fire
+
+    @property
+    def to_last_step(self) -> timedelta | None:
+        """From the alert to the last step ticked."""
+        last = self.run.last_done_at
+        return last - self.alerted_at if last and self.alerted_at else None
+
+
+def plan_scores(m: Matching, plan_runs: Sequence[PlanRun]) -> list[PlanScore]:
+    """The plan runs of each incident's alerts (a run names the alert that activated it)."""
+    out = []
+    for n, o in enumerate(m.outcomes, 1):
+        ids = {a.alert_id for a in o.alerts}
+        fired = [a.firing_at for a in o.alerts if a.firing_at is not None]
+        for run in sorted(plan_runs, key=lambda r: r.activated_at):
+            if run.alert_id in ids:
+                out.append(PlanScore(n, o.incident, run, min(fired) if fired else None))
+    return out
+
+
+def _plan_columns() -> list[str]:
+    return [
+        "#",
+        _("incident"),
+        _("plan"),
+        _("activated"),
+        _("on time"),
+        _("late"),
+        _("missed"),
+        _("alert to last step"),
+        _("steps"),
+    ]
+
+
+def _step_times(log: DrillLog, run: PlanRun) -> str:
+    parts = []
+    for s in run.steps:
+        if s.done_at is not None:
+            parts.append(
+                _(
+                    "{step} {at} by {who} ({state}, due {due})",
+                    step=s.step_id,
+                    at=_offset(log, s.done_at),
+                    who=s.done_by or "?",
+                    state=_("on time") if s.state == "done" else _("late"),
+                    due=_offset(log, s.due_at),
+                )
+            )
+        elif s.state == "overdue":
+            parts.append(_("{step} missed (due {due})", step=s.step_id, due=_offset(log, s.due_at)))
+        else:  # due after the drill's end
+            parts.append(
+                _(
+                    "{step} not due by the end (due {due})",
+                    step=s.step_id,
+                    due=_offset(log, s.due_at),
+                )
+            )
+    return "; ".join(parts)
+
+
+def _plan_cells(log: DrillLog, p: PlanScore) -> list[str]:
+    run = p.run
+    return [
+        str(p.number),
+        f"{p.incident.type} / {p.incident.target}",
+        run.name,
+        _offset(log, run.activated_at),
+        str(run.count("done")),
+        str(run.count("late")),
+        str(run.count("overdue")),
+        fmt_delta(p.to_last_step),
+        _step_times(log, run),
+    ]
+
+
+def plans_markdown(log: DrillLog, scores: Sequence[PlanScore]) -> list[str]:
+    """The Markdown lines of the report's "Contingency plans" section."""
+    lines = ["", "## " + _("Contingency plans"), ""]
+    if not scores:
+        return [*lines, _("No plan was activated for an incident.")]
+    cols = _plan_columns()
+    lines += ["| " + " | ".join(cols) + " |", "|" + " --- |" * len(cols)]
+    for p in scores:
+        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in _plan_cells(log, p)) + " |")
+    return lines
+
+
+def plans_html(log: DrillLog, scores: Sequence[PlanScore]) -> str:
+    """The HTML of the report's "Contingency plans" section."""
+    e = html.escape
+    title = f"<h2>{e(_('Contingency plans'))}</h2>"
+    if not scores:
+        return f"{title}<p>{e(_('No plan was activated for an incident.'))}</p>"
+    head = "".join(f"<th>{e(c)}</th>" for c in _plan_columns())
+    rows = "".join(
+        f'<tr class="{"missed" if p.run.overdue else "ok"}" '
+        f'data-plan-id="{e(p.run.plan_id)}">'
+        + "".join(f"<td>{e(c)}</td>" for c in _plan_cells(log, p))
+        + "</tr>"
+        for p in scores
+    )
+    return (
+        f'{title}<table class="plans"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>'
+    )
+
+
+def markdown(
+    log: DrillLog, m: Matching, grace: timedelta, plan_runs: Sequence[PlanRun] = ()
+) -> str:
     """The report as Markdown."""
     h = log.header
     lines = [
@@ -252,6 +371,7 @@ def markdown(log: DrillLog, m: Matching, grace: timedelta) -> str:
                 resolved=_offset(log, a.resolved_at) if a.resolved_at else _("no"),
             )
         )
+    lines += plans_markdown(log, plan_scores(m, plan_runs))
     lines += ["", _("Times are from the incident's injection, on the drill's clock."), ""]
     return "\n".join(lines)
 
@@ -328,7 +448,9 @@ def timeline_figure(log: DrillLog, m: Matching) -> Any:
     return fig
 
 
-def html_page(log: DrillLog, m: Matching, grace: timedelta) -> str:
+def html_page(
+    log: DrillLog, m: Matching, grace: timedelta, plan_runs: Sequence[PlanRun] = ()
+) -> str:
     """The report as one self-contained HTML page (plotly.js inlined, works offline)."""
     fig = timeline_figure(log, m)
     chart = fig.to_html(full_html=False, include_plotlyjs=True)
@@ -397,16 +519,19 @@ tr.na td {{ color: #666; }}
 {chart}
 <h2>{e(_("Incidents"))}</h2>
 <table><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>
+{plans_html(log, plan_scores(m, plan_runs))}
 <h2>{e(_("Alerts that matched no incident"))}</h2>
 <ul>{unmatched or "<li>" + e(_("None.")) + "</li>"}</ul>
 </body></html>
 """
 
 
-def write_report(log: DrillLog, m: Matching, out: Path, grace: timedelta) -> tuple[Path, Path]:
+def write_report(
+    log: DrillLog, m: Matching, out: Path, grace: timedelta, plan_runs: Sequence[PlanRun] = ()
+) -> tuple[Path, Path]:
     """Write drill-report.md and drill-report.html into `out`; return their paths."""
     out.mkdir(parents=True, exist_ok=True)
     md, page = out / "drill-report.md", out / "drill-report.html"
-    md.write_text(markdown(log, m, grace), encoding="utf-8")
-    page.write_text(html_page(log, m, grace), encoding="utf-8")
+    md.write_text(markdown(log, m, grace, plan_runs), encoding="utf-8")
+    page.write_text(html_page(log, m, grace, plan_runs), encoding="utf-8")
     return md, page

@@ -139,6 +139,7 @@ class Runner:
         header: dict[str, Any] | None = None,
         watch: Watch | None = None,
         watch_wait_s: float = 5.0,
+        operator: Callable[[Message], dict[str, Any]] | None = None,
     ) -> None:
         self.sim = sim
         self.sink = sink
@@ -155,6 +156,8 @@ class Runner:
         self.header = header or {}
         self.watch = watch
         self.watch_wait_s = watch_wait_s
+        # a drill's scripted operator actions go to it, not to the broker (simulators.operator)
+        self.operator = operator
         self._last_report = wall_start
 
     def _write_log(self, record: dict[str, Any]) -> None:
@@ -201,6 +204,10 @@ class Runner:
                     self._wait_until(due)
             if msg.kind == "malformed" and self.watch is not None:
                 self.watch.sent(msg)  # before the publish: its dead letter may come back fast
+            if msg.kind == "operator" and self.operator is not None:
+                self._write_log(self.operator(msg))
+                st.sim_t = msg.t
+                continue
             self.sink.send(msg)
             st.sent += 1
             st.sim_t = msg.t

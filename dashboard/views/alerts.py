@@ -9,7 +9,18 @@ from datetime import UTC, datetime
 import pandas as pd
 import streamlit as st
 
-from dashboard import auth, cache, charts, controllog, notifications, owners, queries, silencing, ui
+from dashboard import (
+    auth,
+    cache,
+    charts,
+    controllog,
+    notifications,
+    owners,
+    plans,
+    queries,
+    silencing,
+    ui,
+)
 from dashboard.ack import AckError, publish_ack
 from opsroom import silences
 from opsroom.configfile import ConfigError
@@ -309,6 +320,7 @@ if not auth.kiosk():
             owners.assign_form(
                 context, next(r for r in active_now.itertuples() if r.alert_id == selected)
             )
+        plans.alert_section(context, active_now.set_index("alert_id").loc[selected])
         st.subheader("Readings around the alert")
         around(context, selected, str(active_now.set_index("alert_id").loc[selected, "subject"]))
         st.subheader("Notifications for this alert")

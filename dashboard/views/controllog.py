@@ -14,7 +14,7 @@ from typing import Any
 
 import streamlit as st
 
-from dashboard import auth, cache, handover, owners, ui
+from dashboard import auth, cache, handover, owners, plans, ui
 from dashboard.controllog import LABELS, SHOWN, entry_list, incident_list, save
 from opsroom.controllog import CATEGORIES, PRIORITIES, Incident
 from opsroom.i18n import _
@@ -111,6 +111,7 @@ def thread_actions(ctx: ui.Context, open_now: Sequence[Incident]) -> None:
         owners.assign_incident(ctx, incident.id, owner, note, base)
     elif close and save(ctx, kind="incident_close", text=note or "closed", **base):
         st.success(f"#{incident.id[:8]} closed")
+    plans.incident_plans(ctx, incident.id, incident.opened.category, incident.opened.drill)
 
 
 context = ui.context()

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pandas as pd
 import streamlit as st
 
-from dashboard import cache, charts, controllog, notifications, owners, queries, ui
+from dashboard import cache, charts, controllog, notifications, owners, plans, queries, ui
 from dashboard.families import PARTS
 
 ALERT_COLUMNS = ["severity", "state", "kind", "subject", "rule", "message", "ts", "drill"]
@@ -124,6 +124,7 @@ def live(ctx: ui.Context) -> None:
         )
     else:
         st.success("No active alerts.")
+    plans.in_progress(ctx)
     open_incidents(ctx)
 
 

@@ -126,6 +126,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
                 teams=len(roster.teams),
             )
         )
+    plans = None
     if args.plans is not None:
         from opsroom.plans import load_plans
 
@@ -171,10 +172,14 @@ def cmd_check_config(args: argparse.Namespace) -> int:
             )
         )
     if drills:
-        from simulators.drill import load_drill
+        from opsroom.configfile import ConfigError
+        from simulators.drill import check_against_plans, load_drill
 
         for path in drills:
             drill = load_drill(path, venue)
+            problems = check_against_plans(drill, plans) if plans is not None else []
+            if problems:
+                raise ConfigError(str(path), problems)
             print(
                 _(
                     "{path}: OK: {name!r}, {n} incidents",

@@ -205,6 +205,9 @@ class Demo:
         )
         # owners are picked from the example roster unless one is set
         env.setdefault("OPSROOM_ROSTER", str(example("roster.yaml")))
+        if self.options.venue is None and self.options.rules is None:
+            # the shipped venue and rules: their plans activate
+            env.setdefault("OPSROOM_PLANS", str(example("plans.yaml")))
         # the demo's one account is "admin" with the password above, whatever else is set
         for name in ("OPSROOM_DASHBOARD_NO_AUTH", "OPSROOM_USERS_FILE", "OPSROOM_DASHBOARD_AUTH"):
             env.pop(name, None)

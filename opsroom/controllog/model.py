@@ -63,6 +63,8 @@ Kind = Literal[
     "decision",
     "correction",
     "alert",
+    "plan_activated",
+    "plan_step",
 ]
 PRIORITIES: tuple[Priority, ...] = get_args(Priority)
 KINDS: tuple[Kind, ...] = get_args(Kind)
@@ -72,6 +74,8 @@ MAX_NAME = 100
 THREAD_KINDS = frozenset({"update", "assigned", "incident_close"})
 SEVERITY_PRIORITY: dict[str, Priority] = {"critical": "urgent", "warning": "high", "info": "normal"}
 _LATLON = re.compile(r"^\s*(-?\d{1,2}(?:\.\d+)?)\s*,\s*(-?\d{1,3}(?:\.\d+)?)\s*$")
+_PLAN_REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")  # as a plans file id
+MAX_STEPS = 100
 # alert entries get a fixed id per transition, so the rules service can write them again
 _ALERT_NS = uuid.UUID("5b0c2f7e-6f0e-4c55-9a53-0c7a1f1f15ab")
 
@@ -131,6 +135,14 @@ class LogEntry(BaseModel):
     decided_by: str | None = None
     alert_id: str | None = None
     owner: str | None = Field(None, description="who an incident or an alert is assigned to")
+    plan_id: str | None = Field(None, description="a contingency plan (plan_* entries)")
+    step_id: str | None = Field(None, description="the plan step a plan_step entry ticks")
+    activation_id: str | None = Field(
+        None, description="the plan_activated entry a plan_step belongs to (or its newest)"
+    )
+    steps_due: dict[str, Timestamp] | None = Field(
+        None, description="a plan_activated entry's step ids and their due (event) times"
+    )
     drill: bool = False
 
     @field_validator("id")
@@ -138,7 +150,7 @@ class LogEntry(BaseModel):
     def _id(cls, v: str) -> str:
         return _uuid(v, "id") or v
 
-    @field_validator("incident_id", "corrects")
+    @field_validator("incident_id", "corrects", "activation_id")
     @classmethod
     def _ref(cls, v: str | None, info: Any) -> str | None:
         return _uuid(v, info.field_name)
@@ -189,6 +201,25 @@ class LogEntry(BaseModel):
             raise ValueError(f"alert_id {v[:60]!r} is not an alert id")
         return v
 
+    @field_validator("plan_id", "step_id")
+    @classmethod
+    def _plan_ref(cls, v: str | None, info: Any) -> str | None:
+        if v is not None and not _PLAN_REF.fullmatch(v):
+            raise ValueError(f"{info.field_name} {v[:60]!r} is not a plan or step id")
+        return v
+
+    @field_validator("steps_due")
+    @classmethod
+    def _steps_due(cls, v: dict[str, datetime] | None) -> dict[str, datetime] | None:
+        if v is None:
+            return None
+        if not v or len(v) > MAX_STEPS:
+            raise ValueError(f"steps_due lists 1 to {MAX_STEPS} steps, not {len(v)}")
+        for step in v:
+            if not _PLAN_REF.fullmatch(step):
+                raise ValueError(f"steps_due: {step[:60]!r} is not a step id")
+        return v
+
     @model_validator(mode="after")
     def _kind_fields(self) -> LogEntry:
         need = {
@@ -196,6 +227,8 @@ class LogEntry(BaseModel):
             "decision": ("decision", "rationale"),
             "assigned": ("owner",),
             "alert": ("alert_id",),
+            "plan_activated": ("plan_id", "steps_due"),
+            "plan_step": ("plan_id", "step_id"),
         }.get(self.kind, ())
         # an alert is assigned without an incident: its entry names the alert instead
         if self.kind in THREAD_KINDS and not (self.kind == "assigned" and self.alert_id):
@@ -294,9 +327,11 @@ def service_entry(
     alert_id: str | None = None,
     drill: bool = False,
     now: datetime | None = None,
+    kind: Kind | None = None,
+    **fields: Any,
 ) -> LogEntry:
-    """An entry the rules service writes by itself (an escalation, a silence taken). Its id is
-    fixed by `key`, so writing it again after a restart adds nothing."""
+    """An entry the rules service writes by itself (an escalation, a silence taken, a plan
+    activated). Its id is fixed by `key`, so writing it again after a restart adds nothing."""
     return LogEntry(
         id=str(uuid.uuid5(_ALERT_NS, key)),
         event_ts=event_ts,
@@ -304,10 +339,11 @@ def service_entry(
         author="rules",
         category=category,
         priority=priority,
-        kind="alert" if alert_id else "note",
+        kind=kind or ("alert" if alert_id else "note"),
         text=_printable(text, MAX_TEXT),
         alert_id=alert_id,
         drill=drill,
+        **fields,
     )
 
 

@@ -84,3 +84,17 @@ def test_empty_log_answers(store: Store) -> None:
     assert store.count() == 0
     store.write_log([entry(0)])
     assert store.count() == 0  # log entries are not readings
+
+
+def test_plan_entries_round_trip_with_their_due_times(store: Store) -> None:
+    """A plan's activation (each step's due time, to the microsecond) and a tick come back as
+    written: plan runs are folded from them after a restart of every service."""
+    due = {"keep-shut": T0 + timedelta(minutes=5, microseconds=7), "move": T0 + timedelta(hours=1)}
+    plan = {"plan_id": "freezer-failure", "drill": True}
+    started = entry(0, "Plan activated", kind="plan_activated", steps_due=due, **plan)
+    tick = entry(120, "done", kind="plan_step", step_id="keep-shut", activation_id=started.id,
+                 **plan)  # fmt: skip
+    store.write_log([started, tick])
+    back = store.log_entries()
+    assert back == [started, tick]
+    assert back[0].steps_due == due and back[1].activation_id == started.id
