@@ -16,6 +16,7 @@ from collections.abc import Hashable, Sequence
 import pandas as pd
 import plotly.graph_objects as go
 
+from dashboard.lang import N_, _
 from opsroom.venue import Venue
 
 COLOURS = {
@@ -104,7 +105,7 @@ class VenueMap:
                     lon=[g.location[1] for g in gates if g.location],
                     mode="markers",
                     marker={"size": 9, "color": "#444", "symbol": "square"},
-                    name="Gates",
+                    name=_("Gates"),
                     text=[g.name or g.id for g in gates],
                     hoverinfo="text",
                 )
@@ -163,7 +164,7 @@ class VenueMap:
                 },
                 text=[f"{n} {f}".strip() for n, f in zip(shown["name"], flag, strict=True)],
                 textposition="top center",
-                name="Shuttles",
+                name=_("Shuttles"),
                 hovertext=[
                     f"{n}: {s:.0f} km/h, {'?' if pd.isna(p) else f'{p:.0f}'} aboard"
                     for n, s, p in zip(
@@ -245,7 +246,9 @@ class VenueMap:
 
 def flags(off_route: bool, stopped: bool) -> str:
     """'OFF ROUTE', 'STOPPED', both, or ''."""
-    return ", ".join(f for f, on in (("OFF ROUTE", off_route), ("STOPPED", stopped)) if on)
+    return ", ".join(
+        _(f) for f, on in ((N_("OFF ROUTE"), off_route), (N_("STOPPED"), stopped)) if on
+    )
 
 
 def _alpha(hex_colour: str, alpha: float) -> str:
