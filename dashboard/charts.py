@@ -16,7 +16,7 @@ from collections.abc import Hashable, Sequence
 import pandas as pd
 import plotly.graph_objects as go
 
-from dashboard.lang import N_, _
+from dashboard.lang import N_, _, display_name
 from opsroom.venue import Venue
 
 COLOURS = {
@@ -74,9 +74,9 @@ class VenueMap:
                     fill="toself",
                     fillcolor=_alpha(colour, 0.35),
                     line={"color": colour, "width": 2},
-                    name=z.name or z.id,
+                    name=display_name(z),
                     hoverinfo="text",
-                    text=f"{z.name or z.id}<br>{label}",
+                    text=f"{display_name(z)}<br>{label}",
                     showlegend=False,
                 )
             )
@@ -87,7 +87,7 @@ class VenueMap:
                     lat=[z.location[0] for z in labelled if z.location],
                     lon=[z.location[1] for z in labelled if z.location],
                     mode="text",
-                    text=[f"{z.name or z.id}<br>{(labels or {}).get(z.id, '')}" for z in labelled],
+                    text=[f"{display_name(z)}<br>{(labels or {}).get(z.id, '')}" for z in labelled],
                     textfont={"size": 11, "color": "#222"},
                     hoverinfo="skip",
                     showlegend=False,
@@ -106,7 +106,7 @@ class VenueMap:
                     mode="markers",
                     marker={"size": 9, "color": "#444", "symbol": "square"},
                     name=_("Gates"),
-                    text=[g.name or g.id for g in gates],
+                    text=[display_name(g) for g in gates],
                     hoverinfo="text",
                 )
             )
@@ -124,7 +124,7 @@ class VenueMap:
                     lon=[p[1] for p in line],
                     mode="lines",
                     line={"color": colour, "width": 3},
-                    name=r.name or r.id,
+                    name=display_name(r),
                     hoverinfo="name",
                 )
             )
@@ -136,8 +136,8 @@ class VenueMap:
                     marker={"size": 10, "color": "white", "line": {"color": colour, "width": 2}}
                     if not self.tiles
                     else {"size": 10, "color": colour},
-                    name=f"Stops: {r.name or r.id}",
-                    text=[s.name or s.id for s in r.stops],
+                    name=_("Stops: {route}", route=display_name(r)),
+                    text=[display_name(s) for s in r.stops],
                     hoverinfo="text",
                 )
             )

@@ -10,16 +10,19 @@ as everywhere).
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import streamlit as st
 
 from opsroom import i18n
+from opsroom.families import FAMILIES
 from opsroom.i18n import LOCALES, N_, LocaleName, Translator
 
 __all__ = ["N_", "_", "display_name", "locale", "ngettext", "selector", "tr"]
 
 KEY = "opsroom_locale"
+_PICKER = "opsroom_locale_picker"
 NAMES = {"en": "English", "zh-CN": "中文"}
 
 
@@ -36,7 +39,10 @@ def _chosen() -> str | None:
     if user is not None and user.locale:
         return user.locale
     asked = st.query_params.get("lang")
-    return asked if asked in LOCALES else None
+    if asked in LOCALES:
+        st.session_state[KEY] = asked  # kept: the wall screen's page switches drop the URL's
+        return asked
+    return None
 
 
 def locale() -> LocaleName:
@@ -72,17 +78,19 @@ def display_name(item: Any) -> str:
 
 def selector() -> None:
     """The language choice in the sidebar; it lasts for the session."""
-    current = locale()
-    picked = st.selectbox(
+    if st.session_state.get(_PICKER) != locale():  # e.g. after login with the user's own
+        st.session_state[_PICKER] = locale()
+    st.selectbox(
         "Language / 语言",
         LOCALES,
-        index=LOCALES.index(current),
         format_func=lambda name: NAMES[name],
-        key="opsroom_locale_picker",
+        key=_PICKER,
+        on_change=_picked,
     )
-    if picked != current:
-        st.session_state[KEY] = picked
-        st.rerun()
+
+
+def _picked() -> None:
+    st.session_state[KEY] = st.session_state[_PICKER]
 
 
 # column headers and the words in cells that tables show; the catalog has them through N_()
@@ -150,6 +158,7 @@ CELL_WORDS = (
     N_("admin"),
 )
 _CELL_COLUMNS = ("severity", "state", "status", "outcome", "type")
+_RETRYING = re.compile(N_("retrying in {seconds} s").replace("{seconds}", r"(\S+)"))
 
 
 def headers(columns: Any) -> dict[str, str]:
@@ -163,11 +172,19 @@ def cells(frame: Any) -> Any:
     if locale() == "en" or not len(frame):
         return frame
     t = tr()
-    changes = {
-        c: frame[c].map(lambda v: t(v) if isinstance(v, str) else v)
-        for c in _CELL_COLUMNS
-        if c in frame.columns
-    }
+
+    def word(v: Any) -> Any:
+        if not isinstance(v, str):
+            return v
+        retrying = _RETRYING.fullmatch(v)  # a notification attempt's outcome
+        if retrying:
+            return t("retrying in {seconds} s", seconds=retrying.group(1))
+        return t(v)
+
+    changes = {c: frame[c].map(word) for c in _CELL_COLUMNS if c in frame.columns}
+    if "kind" in frame.columns:  # a sensor family: its title
+        titles = {kind: t(family.title) for kind, family in FAMILIES.items()}
+        changes["kind"] = frame["kind"].map(lambda k: titles.get(k, k))
     return frame.assign(**changes) if changes else frame
 
 

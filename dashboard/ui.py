@@ -26,7 +26,7 @@ from opsroom.venue import Venue
 REFRESH_S = 2
 WINDOWS = {N_("15 min"): 900, N_("1 h"): 3600, N_("6 h"): 21_600, N_("24 h"): 86_400}
 STATUS_TEXT = {
-    "ok": N_("OK"),
+    "ok": N_("ok"),  # shown upper-cased: OK
     "nodata": N_("NO DATA"),
     "stale": N_("STALE"),
     "warning": N_("WARNING"),
@@ -205,7 +205,7 @@ def tiles(items: Sequence[Tile], columns: int = 4) -> None:
                 f'border-radius:8px;margin-bottom:8px;min-height:110px">'
                 f'<div style="font-size:1.05rem;font-weight:700">{html.escape(tile.label)}</div>'
                 f'<div style="font-size:1.5rem;font-weight:800">'
-                f"{_(STATUS_TEXT.get(tile.status, tile.status.upper()))}{drill}</div>"
+                f"{_(STATUS_TEXT.get(tile.status, tile.status)).upper()}{drill}</div>"
                 f'<div style="font-size:0.85rem">{html.escape(tile.detail)}</div></div>',
                 unsafe_allow_html=True,
             )
