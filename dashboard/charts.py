@@ -16,6 +16,7 @@ from collections.abc import Hashable, Sequence
 import pandas as pd
 import plotly.graph_objects as go
 
+from dashboard import lang
 from dashboard.lang import N_, _, display_name
 from opsroom.venue import Venue
 
@@ -292,6 +293,7 @@ def series_chart(
         tuple(lines),
         timezone,
         height,
+        lang.locale(),  # the time axis's format
     )
     with _FIGURES_LOCK:
         fig = _FIGURES.get(key)
@@ -378,6 +380,7 @@ def _series_figure(
         "height": height,
         "margin": {"l": 10, "r": 10, "t": 40, "b": 10},
         "yaxis": {"title": unit, "range": [lo - pad, hi + pad]},
+        "xaxis": lang.time_axis(),
         "uirevision": UIREVISION,
         "legend": {"orientation": "h", "y": -0.2},
         "shapes": shapes,

@@ -76,6 +76,14 @@ def display_name(item: Any) -> str:
     return i18n.display_name(item, locale())
 
 
+def time_axis() -> dict[str, str]:
+    """A chart's time axis for this session: Plotly names months in English, so in Chinese
+    the dates are numbers."""
+    if locale() == "en":
+        return {}
+    return {"tickformat": "%H:%M<br>%Y-%m-%d", "hoverformat": "%Y-%m-%d %H:%M:%S"}
+
+
 def selector() -> None:
     """The language choice in the sidebar; it lasts for the session."""
     if st.session_state.get(_PICKER) != locale():  # e.g. after login with the user's own
@@ -139,6 +147,17 @@ HEADERS = {
         N_("rated_kva"),
         N_("unit type"),
         N_("zone"),
+        N_("vendor"),
+        N_("door_open"),
+        N_("station"),
+        N_("air_temp_c"),
+        N_("heat_index_c"),
+        N_("wind_ms"),
+        N_("gust_ms"),
+        N_("strike_km"),
+        N_("operating_gust_ms"),
+        N_("evacuate_gust_ms"),
+        N_("seats"),
     )
 }
 # cell words translated where shown (severity, state, status, outcome...): the alert words are
@@ -156,6 +175,7 @@ CELL_WORDS = (
     N_("viewer"),
     N_("operator"),
     N_("admin"),
+    N_("hot_holding"),
 )
 _CELL_COLUMNS = ("severity", "state", "status", "outcome", "type")
 _RETRYING = re.compile(N_("retrying in {seconds} s").replace("{seconds}", r"(\S+)"))

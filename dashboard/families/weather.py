@@ -167,7 +167,7 @@ def _chart(history: pd.DataFrame, title: str, unit: str, bands: pd.DataFrame | N
                 line_width=0,
                 annotation_text=_("{name}: operate / evacuate", name=row.name),
             )
-    fig.update_layout(title=title, yaxis_title=unit, height=320)
+    fig.update_layout(title=title, yaxis_title=unit, height=320, xaxis=lang.time_axis())
     return fig
 
 

@@ -34,6 +34,7 @@ from tests.dashboard import data
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
 KIOSK_TOKEN = "zh-wall-screen-token-0042"
+MONTH_DAY = r"(?<![A-Za-z])(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{1,2}, \d{4}"
 # the visible text of the page, code blocks (verbatim errors from elsewhere) taken out, and the
 # text Plotly draws in SVG (chart titles, axis titles, legends, map labels)
 SCAN_JS = """() => {
@@ -87,7 +88,10 @@ def english_left(page, phrases: list[str], skip: list[str]) -> list[str]:
     text = page.evaluate(SCAN_JS)
     for value in skip:
         text = text.replace(value, " ")
-    return [p for p in phrases if re.search(rf"(?<![A-Za-z]){re.escape(p)}(?![A-Za-z])", text)]
+    found = [p for p in phrases if re.search(rf"(?<![A-Za-z]){re.escape(p)}(?![A-Za-z])", text)]
+    # Plotly's own date ticks ("Nov 29, 2026") are interface too
+    found += re.findall(MONTH_DAY, text)
+    return found
 
 
 @pytest.fixture
