@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from opsroom.alerts import AlertEvent
 from opsroom.i18n import using
+from rules.escalation import Escalation
 from rules.notify import Route, describe
 from tests.rules.engine_helpers import at, engine, feed, reading
 
@@ -65,3 +66,12 @@ def test_cleared_before_firing_is_recognised_in_either_language() -> None:
     # a notifier told only of pending alerts still hears that this one cleared
     route = Route(frozenset({"warning"}), frozenset({"pending"}))
     assert route.accepts(resolved)
+
+
+def test_an_escalation_reads_in_chinese() -> None:
+    with using("zh-CN"):
+        firing = feed(engine(COLD), warm_fridge(16))[1]
+        call = Escalation(firing, 2, 1, firing.ts, 20.0, ("duty-manager",))
+        assert call.message == (
+            "已升级到第 2 级（第 1 次重复），20 分钟未确认：冷藏温度：6.5 °C，高于 5，持续 15 分钟"
+        )
