@@ -9,18 +9,19 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import auth, kiosk, ui
+from dashboard import auth, kiosk, lang, ui
 from dashboard.families import PARTS
+from dashboard.lang import N_, _
 from opsroom.families import FAMILIES
 
 st.set_page_config(page_title="Opsroom", page_icon=":material/monitor_heart:", layout="wide")
 
-PAGES = [
-    ("views/overview.py", "Overview", ":material/traffic:"),
+PAGES = [  # (script, title: a catalog message, translated per session, icon)
+    ("views/overview.py", N_("Overview"), ":material/traffic:"),
     # a page per sensor family, from its dashboard part (dashboard/families/<kind>.py)
     *((f"families/{kind}.py", FAMILIES[kind].title, part.ICON) for kind, part in PARTS.items()),
-    ("views/alerts.py", "Alerts", ":material/notifications_active:"),
-    ("views/controllog.py", "Control log", ":material/menu_book:"),
+    ("views/alerts.py", N_("Alerts"), ":material/notifications_active:"),
+    ("views/controllog.py", N_("Control log"), ":material/menu_book:"),
 ]
 
 settings = ui.settings()
@@ -30,15 +31,19 @@ if ui.require_login(settings):
         # the wall screen: only the page whose turn it is, so nothing switches pages (a
         # switch left the next page blank, and the wall frozen, now and then)
         path, title, icon = PAGES[kiosk.turn(len(PAGES))]
-        shown = st.Page(path, title=title, icon=icon, default=True)
+        shown = st.Page(path, title=_(title), icon=icon, default=True)
         page = st.navigation([shown], position="hidden")
         kiosk.style()
     else:
         page = st.navigation(
-            [st.Page(p, title=t, icon=i, default=n == 0) for n, (p, t, i) in enumerate(PAGES)]
+            [st.Page(p, title=_(t), icon=i, default=n == 0) for n, (p, t, i) in enumerate(PAGES)]
         )
         with st.sidebar:
+            lang.selector()
             auth.session_bar(settings)
     page.run()
     if wall:
         kiosk.rotate(settings, page)
+elif not auth.kiosk():
+    with st.sidebar:  # the login page speaks the chosen language too
+        lang.selector()

@@ -24,6 +24,7 @@ from pathlib import Path
 import streamlit as st
 
 from dashboard import login
+from dashboard.lang import N_, _
 from opsroom.audit import MAX_ADDRESS, AuditEntry, recordable_text, untrusted_name
 from opsroom.clock import utcnow
 from opsroom.configfile import ConfigError
@@ -39,12 +40,12 @@ _NOTICE = "opsroom_login_notice"
 _KIOSK_CHECKED = "opsroom_kiosk_checked"
 
 WATCH_S = 2.0  # how often an open page checks its session's idle time
-MISSING_PASSWORD_HELP = (
-    "The dashboard has no accounts: set OPSROOM_USERS_FILE (see `opsroom users add`) or "  # noqa: S105
+MISSING_PASSWORD_HELP = N_(
+    "The dashboard has no accounts: set OPSROOM_USERS_FILE (see `opsroom users add`) or "
     "OPSROOM_DASHBOARD_PASSWORD, or set OPSROOM_DASHBOARD_NO_AUTH=1 to run it open on "
     "purpose (trusted network only)."
 )
-DISABLED_TEXT = "This account is disabled. Ask an Opsroom admin to enable it."
+DISABLED_TEXT = N_("This account is disabled. Ask an Opsroom admin to enable it.")
 
 audit_log = logging.getLogger("opsroom.dashboard.audit")
 clock: Callable[[], float] = time.monotonic  # idle time is measured on this (tests pin it)
@@ -152,7 +153,7 @@ def logout() -> None:
     user = current_user()
     if user is not None:
         _audit("logout", user.name, user.role, st.session_state.get(_ADDRESS, "local"))
-    _end("You are logged out.")
+    _end(_("You are logged out."))
 
 
 def _still_valid(s: Settings, user: User) -> str | None:
@@ -161,16 +162,19 @@ def _still_valid(s: Settings, user: User) -> str | None:
         return None  # the wall screen stays up; its token is checked on every new session
     last = st.session_state.get(_ACTIVE, 0.0)
     if idle_expired(last, clock(), s.session_idle_minutes):
-        return f"Your session expired after {s.session_idle_minutes:g} min without activity."
+        return _(
+            "Your session expired after {minutes} min without activity.",
+            minutes=f"{s.session_idle_minutes:g}",
+        )
     if s.dashboard_auth == "password":
         try:
             users = accounts(s).users
         except ConfigError:
-            return "The users file cannot be loaded: log in again once it is fixed."
+            return _("The users file cannot be loaded: log in again once it is fixed.")
         if users is not None:
             entry = users.get(user.name)
             if entry is None or entry.disabled or entry.role != user.role:
-                return "Your account was changed or disabled: log in again."
+                return _("Your account was changed or disabled: log in again.")
     return None
 
 
@@ -221,9 +225,9 @@ def _kiosk_login(s: Settings, address: str) -> None:
 def _password_form(s: Settings, address: str) -> None:
     """The name-and-password form, and what happens when it is sent."""
     with st.form("login"):
-        name = st.text_input("User", key="login_user", max_chars=MAX_NAME)
-        entered = st.text_input("Password", type="password", key="login_password")
-        submitted = st.form_submit_button("Log in")
+        name = st.text_input(_("User"), key="login_user", max_chars=MAX_NAME)
+        entered = st.text_input(_("Password"), type="password", key="login_password")
+        submitted = st.form_submit_button(_("Log in"))
     name = name.strip()
     if not submitted:
         left = login.GUARD.locked_for(address)
@@ -244,11 +248,11 @@ def _password_form(s: Settings, address: str) -> None:
         st.rerun()
     if outcome == "disabled":
         _audit("login_disabled", name, None, address)
-        st.error(DISABLED_TEXT)
+        st.error(_(DISABLED_TEXT))
         return
     lockout = login.GUARD.failed(address, name)
     _audit("login_failed", name, None, address)
-    st.error("Wrong user name or password.")
+    st.error(_("Wrong user name or password."))
     if lockout:
         _audit("lockout", name, None, address, f"{lockout:.0f} s")
         st.error(login.lockout_text(lockout))
@@ -262,7 +266,7 @@ def _oidc(s: Settings, address: str) -> None:
     try:
         providers = oidc.parse_auth(st.secrets.to_dict().get("auth"))
     except (ConfigError, FileNotFoundError) as exc:
-        st.error(f"OIDC login is not configured: {exc}")
+        st.error(_("OIDC login is not configured: {error}", error=exc))
         return
     if st.user.is_logged_in:
         claims = st.user.to_dict()
@@ -270,15 +274,15 @@ def _oidc(s: Settings, address: str) -> None:
         role = oidc.role_for(claims, s.oidc_role_claim, s.oidc_roles, s.oidc_default_role)
         if role is None:
             _audit("login_failed", name, None, address, "no Opsroom role in the OIDC claims")
-            st.error(f"{name} has no Opsroom role. Ask an admin to grant one.")
-            if st.button("Log out"):
+            st.error(_("{name} has no Opsroom role. Ask an admin to grant one.", name=name))
+            if st.button(_("Log out")):
                 st.logout()
             return
         _begin(User(name, role), address)
         _audit("login", name, role, address, "oidc")
         st.rerun()
     for provider in providers:
-        label = "Log in" if provider is None else f"Log in with {provider}"
+        label = _("Log in") if provider is None else _("Log in with {provider}", provider=provider)
         if st.button(label, key=f"oidc_{provider or 'default'}"):
             st.login(provider) if provider else st.login()
 
@@ -299,12 +303,12 @@ def require_login(s: Settings) -> bool:
         if current_user() is not None:
             return True
     if s.dashboard_auth == "password" and s.users_file is None and s.dashboard_password is None:
-        st.error(MISSING_PASSWORD_HELP)
+        st.error(_(MISSING_PASSWORD_HELP))
         return False
     try:
         accounts(s)
     except ConfigError as exc:
-        st.error(f"Cannot load the users file: {exc}")
+        st.error(_("Cannot load the users file: {error}", error=exc))
         return False
     st.title("Opsroom")
     notice = st.session_state.pop(_NOTICE, None)
@@ -327,8 +331,8 @@ def session_bar(s: Settings) -> None:
     if _still_valid(s, user) is not None:
         mark_automatic_rerun()
         st.rerun()
-    st.caption(f"Logged in as **{user.name}** ({user.role})")
-    if st.button("Log out", key="logout"):
+    st.caption(_("Logged in as **{user}** ({role})", user=user.name, role=_(user.role)))
+    if st.button(_("Log out"), key="logout"):
         oidc = s.dashboard_auth == "oidc" and st.user.is_logged_in
         logout()
         if oidc:

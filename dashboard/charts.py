@@ -16,6 +16,8 @@ from collections.abc import Hashable, Sequence
 import pandas as pd
 import plotly.graph_objects as go
 
+from dashboard import lang
+from dashboard.lang import N_, _, display_name
 from opsroom.venue import Venue
 
 COLOURS = {
@@ -73,9 +75,9 @@ class VenueMap:
                     fill="toself",
                     fillcolor=_alpha(colour, 0.35),
                     line={"color": colour, "width": 2},
-                    name=z.name or z.id,
+                    name=display_name(z),
                     hoverinfo="text",
-                    text=f"{z.name or z.id}<br>{label}",
+                    text=f"{display_name(z)}<br>{label}",
                     showlegend=False,
                 )
             )
@@ -86,7 +88,7 @@ class VenueMap:
                     lat=[z.location[0] for z in labelled if z.location],
                     lon=[z.location[1] for z in labelled if z.location],
                     mode="text",
-                    text=[f"{z.name or z.id}<br>{(labels or {}).get(z.id, '')}" for z in labelled],
+                    text=[f"{display_name(z)}<br>{(labels or {}).get(z.id, '')}" for z in labelled],
                     textfont={"size": 11, "color": "#222"},
                     hoverinfo="skip",
                     showlegend=False,
@@ -104,8 +106,8 @@ class VenueMap:
                     lon=[g.location[1] for g in gates if g.location],
                     mode="markers",
                     marker={"size": 9, "color": "#444", "symbol": "square"},
-                    name="Gates",
-                    text=[g.name or g.id for g in gates],
+                    name=_("Gates"),
+                    text=[display_name(g) for g in gates],
                     hoverinfo="text",
                 )
             )
@@ -123,7 +125,7 @@ class VenueMap:
                     lon=[p[1] for p in line],
                     mode="lines",
                     line={"color": colour, "width": 3},
-                    name=r.name or r.id,
+                    name=display_name(r),
                     hoverinfo="name",
                 )
             )
@@ -135,8 +137,8 @@ class VenueMap:
                     marker={"size": 10, "color": "white", "line": {"color": colour, "width": 2}}
                     if not self.tiles
                     else {"size": 10, "color": colour},
-                    name=f"Stops: {r.name or r.id}",
-                    text=[s.name or s.id for s in r.stops],
+                    name=_("Stops: {route}", route=display_name(r)),
+                    text=[display_name(s) for s in r.stops],
                     hoverinfo="text",
                 )
             )
@@ -163,7 +165,7 @@ class VenueMap:
                 },
                 text=[f"{n} {f}".strip() for n, f in zip(shown["name"], flag, strict=True)],
                 textposition="top center",
-                name="Shuttles",
+                name=_("Shuttles"),
                 hovertext=[
                     f"{n}: {s:.0f} km/h, {'?' if pd.isna(p) else f'{p:.0f}'} aboard"
                     for n, s, p in zip(
@@ -245,7 +247,9 @@ class VenueMap:
 
 def flags(off_route: bool, stopped: bool) -> str:
     """'OFF ROUTE', 'STOPPED', both, or ''."""
-    return ", ".join(f for f, on in (("OFF ROUTE", off_route), ("STOPPED", stopped)) if on)
+    return ", ".join(
+        _(f) for f, on in ((N_("OFF ROUTE"), off_route), (N_("STOPPED"), stopped)) if on
+    )
 
 
 def _alpha(hex_colour: str, alpha: float) -> str:
@@ -289,6 +293,7 @@ def series_chart(
         tuple(lines),
         timezone,
         height,
+        lang.locale(),  # the time axis's format
     )
     with _FIGURES_LOCK:
         fig = _FIGURES.get(key)
@@ -375,6 +380,7 @@ def _series_figure(
         "height": height,
         "margin": {"l": 10, "r": 10, "t": 40, "b": 10},
         "yaxis": {"title": unit, "range": [lo - pad, hi + pad]},
+        "xaxis": lang.time_axis(),
         "uirevision": UIREVISION,
         "legend": {"orientation": "h", "y": -0.2},
         "shapes": shapes,

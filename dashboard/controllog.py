@@ -7,25 +7,59 @@ import html
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import streamlit as st
 
-from dashboard import auth, cache, ui
+from dashboard import auth, cache, lang, ui
+from dashboard.lang import N_, _, ngettext
 from opsroom.controllog import CATEGORIES, Incident, LogEntry, LogError, new_entry
 from opsroom.controllog.model import SEVERITY_PRIORITY, category_of
 from opsroom.controllog.record import record
 from opsroom.store import StoreError
 
 SHOWN = 200  # entries in the page's list
+# the words people read for categories, entry kinds and priorities (shown through `_()`)
+CATEGORY_WORDS = (
+    N_("medical"),
+    N_("lost person"),
+    N_("found person"),
+    N_("security"),
+    N_("crowd"),
+    N_("weather"),
+    N_("power"),
+    N_("food safety"),
+    N_("transport"),
+    N_("facilities"),
+    N_("communications"),
+    N_("other"),
+)
 LABELS = {c: c.replace("_", " ") for c in CATEGORIES}
+WORDS = (
+    N_("note"),
+    N_("incident_open"),
+    N_("update"),
+    N_("assigned"),
+    N_("incident_close"),
+    N_("decision"),
+    N_("correction"),
+    N_("alert"),
+    N_("low"),
+    N_("normal"),
+    N_("high"),
+    N_("urgent"),
+)
+
+
+def label(category: str) -> str:
+    """A category in this session's language."""
+    return _(LABELS.get(category, category))
 
 
 def save(ctx: ui.Context, **fields: Any) -> LogEntry | None:
     """Record an entry by the current actor; shows why not, or that the live feed missed it."""
     actor = ui.current_actor()
     if not actor or not auth.can("log"):
-        st.error("Only a logged-in operator can write the control log: every entry is signed.")
+        st.error(_("Only a logged-in operator can write the control log: every entry is signed."))
         return None
     entities = {item.id for _, _, items in ctx.venue.sections() for item in items}
     try:
@@ -36,7 +70,7 @@ def save(ctx: ui.Context, **fields: Any) -> LogEntry | None:
         st.error(str(exc))
         return None
     except StoreError as exc:
-        st.error(f"Entry NOT recorded: {exc}")
+        st.error(_("Entry NOT recorded: {error}", error=exc))
         return None
     if done.problem:
         st.warning(done.problem)
@@ -58,12 +92,14 @@ def open_from_alert(ctx: ui.Context, alert: Any) -> LogEntry | None:
 
 
 def _when(ts: datetime, tz: str) -> str:
-    return ts.astimezone(ZoneInfo(tz)).strftime("%H:%M:%S")
+    return lang.tr().time(ts, tz)
 
 
 def _span(delta: timedelta) -> str:
     minutes = int(delta.total_seconds() // 60)
-    return f"{minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"{minutes} min"
+    if minutes >= 60:
+        return _("{hours} h {minutes} min", hours=minutes // 60, minutes=f"{minutes % 60:02d}")
+    return _("{minutes} min", minutes=minutes)
 
 
 def entry_list(entries: Sequence[LogEntry], tz: str, corrected_ids: set[str]) -> str:
@@ -72,12 +108,19 @@ def entry_list(entries: Sequence[LogEntry], tz: str, corrected_ids: set[str]) ->
     for e in list(reversed(entries))[:SHOWN]:
         text = e.text
         if e.kind == "decision":
-            text += f" — DECISION: {e.decision}; rationale: {e.rationale}; by {e.decided_by}"
+            text += _(
+                " — DECISION: {decision}; rationale: {rationale}; by {by}",
+                decision=e.decision,
+                rationale=e.rationale,
+                by=e.decided_by,
+            )
         if e.owner:
-            text += f" → owner {e.owner}"
+            text += _(" → owner {owner}", owner=e.owner)
         if e.corrects:
-            text += f" (corrects {e.corrects[:8]})"
-        flags = (" · CORRECTED" if e.id in corrected_ids else "") + (" · DRILL" if e.drill else "")
+            text += _(" (corrects {id})", id=e.corrects[:8])
+        flags = (_(" · CORRECTED") if e.id in corrected_ids else "") + (
+            _(" · DRILL") if e.drill else ""
+        )
         where = f" @ {e.location}" if e.location else ""
         thread = f" #{e.incident_id[:8]}" if e.incident_id else ""
         attrs = " ".join(
@@ -86,15 +129,12 @@ def entry_list(entries: Sequence[LogEntry], tz: str, corrected_ids: set[str]) ->
         )
         items.append(
             f'<li class="ops-log ops-log-{e.priority}" {attrs}>'
-            f"<b>{_when(e.event_ts, tz)}</b> · {html.escape(e.priority.upper())} · "
-            f"{html.escape(LABELS[e.category])} · {html.escape(e.kind)} · "
+            f"<b>{_when(e.event_ts, tz)}</b> · {html.escape(_(e.priority).upper())} · "
+            f"{html.escape(label(e.category))} · {html.escape(_(e.kind))} · "
             f"<i>{html.escape(e.author)}</i>: {html.escape(text + where + thread + flags)}</li>"
         )
-    return (
-        '<ul class="ops-log-list" aria-label="Control log, newest first">'
-        + "".join(items)
-        + "</ul>"
-    )
+    aria = html.escape(_("Control log, newest first"), quote=True)
+    return f'<ul class="ops-log-list" aria-label="{aria}">' + "".join(items) + "</ul>"
 
 
 def incident_list(found: Sequence[Incident], tz: str, now: datetime) -> str:
@@ -102,16 +142,20 @@ def incident_list(found: Sequence[Incident], tz: str, now: datetime) -> str:
     items = []
     for i in found:
         state = (
-            f"OPEN for {_span(i.age(now))}"
+            _("OPEN for {span}", span=_span(i.age(now)))
             if i.is_open
-            else f"closed after {_span(i.time_to_close or timedelta(0))}"
+            else _("closed after {span}", span=_span(i.time_to_close or timedelta(0)))
         )
-        owner = f" · owner {i.owner}" if i.owner else ""
+        owner = _(" · owner {owner}", owner=i.owner) if i.owner else ""
+        updates = ngettext("{n} update", "{n} updates", i.updates)
         items.append(
             f'<li class="ops-incident" data-incident-id="{i.id}" data-open="{i.is_open}">'
-            f"<b>{html.escape(i.opened.priority.upper())}</b> · "
-            f"{html.escape(LABELS[i.opened.category])} · {html.escape(i.opened.text)} · "
-            f"{state} · {i.updates} updates{html.escape(owner)} · #{i.id[:8]}"
-            f" (opened {_when(i.opened.event_ts, tz)})</li>"
+            f"<b>{html.escape(_(i.opened.priority).upper())}</b> · "
+            f"{html.escape(label(i.opened.category))} · {html.escape(i.opened.text)} · "
+            f"{state} · {html.escape(updates)}"
+            f"{html.escape(owner)} · #{i.id[:8]}"
+            + html.escape(_(" (opened {time})", time=_when(i.opened.event_ts, tz)))
+            + "</li>"
         )
-    return '<ul class="ops-incident-list" aria-label="Incidents">' + "".join(items) + "</ul>"
+    aria = html.escape(_("Incidents"), quote=True)
+    return f'<ul class="ops-incident-list" aria-label="{aria}">' + "".join(items) + "</ul>"

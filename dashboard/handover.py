@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import streamlit as st
 
 from dashboard import cache, ui
-from opsroom.i18n import _
+from dashboard.lang import _
 from opsroom.reports.handover import handover
 from opsroom.reports.shift import gather
 

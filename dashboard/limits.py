@@ -17,11 +17,14 @@ from dataclasses import dataclass
 from functools import cache
 from typing import TypeVar
 
+from dashboard import lang
+from dashboard.lang import N_, _
 from opsroom.configfile import ConfigError
 from opsroom.families.coldchain import CateringUnit
 from opsroom.families.crowd import Gate, Zone
 from opsroom.families.power import Generator
 from opsroom.families.shuttle import Route
+from opsroom.i18n import using
 from opsroom.rulesfile.bands import Levels, TimeInRange, base_levels, base_time_in_range
 from opsroom.rulesfile.kinds import CumulativeRule, StoppedRule
 from opsroom.rulesfile.model import RuleSet, shipped_rules
@@ -106,16 +109,16 @@ class Band:
     def text(self, fmt: Callable[[float], str] = "{:g}".format) -> str:
         """The limits in words: 'warning 66, critical 82', 'critical below 63', 'no limits'."""
         parts = [
-            f"{severity} {side}{fmt(v)}"
-            for severity, side, v in (
-                ("warning", "below ", self.warn_low),
-                ("warning", "", self.warn_high),
-                ("critical", "below ", self.crit_low),
-                ("critical", "", self.crit_high),
+            _(text, level=fmt(v))
+            for text, v in (
+                (N_("warning below {level}"), self.warn_low),
+                (N_("warning {level}"), self.warn_high),
+                (N_("critical below {level}"), self.crit_low),
+                (N_("critical {level}"), self.crit_high),
             )
             if v is not None
         ]
-        return ", ".join(parts) or "no limits"
+        return ", ".join(parts) or _("no limits")
 
 
 def grouped(by_entity: Mapping[str, L]) -> list[tuple[L, list[str]]]:
@@ -244,13 +247,17 @@ class DangerZone:
 
     def text(self) -> str:
         """E.g. 'between 5 and 60 °C (2 h: use now, 4 h: discard)'."""
-        what = [
-            f"{format_seconds(m * 60)}: {action}"
-            for m, action in ((self.warn_min, "use now"), (self.crit_min, "discard"))
-            if m is not None
-        ]
+        with using(lang.locale()):  # durations in this session's language
+            what = [
+                _(action, duration=format_seconds(m * 60))
+                for m, action in (
+                    (self.warn_min, N_("{duration}: use now")),
+                    (self.crit_min, N_("{duration}: discard")),
+                )
+                if m is not None
+            ]
         levels = f" ({', '.join(what)})" if what else ""
-        return f"between {self.low:g} and {self.high:g} °C{levels}"
+        return _("between {low} and {high} °C", low=f"{self.low:g}", high=f"{self.high:g}") + levels
 
 
 def _zone_of(rules: tuple[CumulativeRule, ...]) -> DangerZone | None:

@@ -24,6 +24,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from dashboard.lang import _
 from opsroom import redact
 
 FREE_FAILURES = 5
@@ -132,9 +133,10 @@ def client_address(ip: object) -> str:
 
 def lockout_text(left: float) -> str:
     """What a locked-out person reads."""
-    return (
-        f"Too many failed logins for this account or from this address: try again in "
-        f"{math.ceil(left)} s. Passwords are not checked until then."
+    return _(
+        "Too many failed logins for this account or from this address: try again in "
+        "{seconds} s. Passwords are not checked until then.",
+        seconds=math.ceil(left),
     )
 
 

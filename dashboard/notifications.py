@@ -83,7 +83,7 @@ def outcome(a: NotificationAttempt) -> str:
     if a.ok:
         return "delivered"
     if a.next_attempt_in_s is not None:
-        return f"retrying in {a.next_attempt_in_s:g} s"
+        return f"retrying in {a.next_attempt_in_s:g} s"  # translated where shown (lang.cells)
     if a.deferred:
         return "kept for restart"
     return "gave up"

@@ -10,11 +10,11 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import cache, controllog, ui
+from dashboard.lang import _
 from opsroom.configfile import ConfigError
 from opsroom.controllog import LogEntry, LogError
 from opsroom.controllog.model import SEVERITY_PRIORITY, category_of
 from opsroom.controllog.owners import alert_owners, choices, owner_label, resolve_owner
-from opsroom.i18n import _
 from opsroom.roster import Roster, load_roster
 
 

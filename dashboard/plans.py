@@ -18,11 +18,11 @@ from zoneinfo import ZoneInfo
 import streamlit as st
 
 from dashboard import auth, cache, queries, ui
+from dashboard.lang import _
 from opsroom.configfile import ConfigError
 from opsroom.controllog import LogEntry, LogError
 from opsroom.controllog.model import category_of
 from opsroom.controllog.record import record
-from opsroom.i18n import _
 from opsroom.planrun import PlanRun, activation, runs, step_entry
 from opsroom.plans import Plan, PlanSet, load_plans
 from opsroom.roster import Roster, load_roster

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 import pandas as pd
 
 from dashboard import limits
+from dashboard.lang import _, ngettext
 from opsroom.alerts import AlertEvent
 from opsroom.families import FAMILIES
 from opsroom.rulesfile.bands import Levels
@@ -72,19 +73,19 @@ class DataAge:
     @property
     def text(self) -> str:
         """'12 s', '4 min', '3.2 h' or 'no data'."""
-        return "no data" if self.age_s is None else human_age(self.age_s)
+        return _("no data") if self.age_s is None else human_age(self.age_s)
 
 
 def human_age(seconds: float) -> str:
     """A short age: '12 s', '4 min', '3.2 h', '2.0 d'."""
     seconds = max(seconds, 0.0)
     if seconds < 90:
-        return f"{seconds:.0f} s"
+        return _("{seconds} s", seconds=f"{seconds:.0f}")
     if seconds < 5400:
-        return f"{seconds / 60:.0f} min"
+        return _("{minutes} min", minutes=f"{seconds / 60:.0f}")
     if seconds < 172_800:
-        return f"{seconds / 3600:.1f} h"
-    return f"{seconds / 86400:.1f} d"
+        return _("{hours} h", hours=f"{seconds / 3600:.1f}")
+    return _("{days} d", days=f"{seconds / 86400:.1f}")
 
 
 def venue_sensor_ids(venue: Venue, kind: str) -> list[str]:
@@ -440,11 +441,11 @@ def family_tiles(
         elif age.stale:
             status = limits.worst(status, "stale")
         bad = sum(1 for s in statuses if s in ("warning", "critical"))
-        parts = [f"{len(mine)} active alert{'s' if len(mine) != 1 else ''}"]
+        parts = [ngettext("{n} active alert", "{n} active alerts", len(mine))]
         if statuses and age.newest is not None:  # "0/12 out of limits" of nothing reads as fine
-            parts.append(f"{bad}/{len(statuses)} out of limits")
-        parts.append(f"newest {age.text}" if age.newest else "no data yet")
-        tiles.append(Tile(kind, label, status, " · ".join(parts), age.drill))
+            parts.append(_("{bad}/{total} out of limits", bad=bad, total=len(statuses)))
+        parts.append(_("newest {age}", age=age.text) if age.newest else _("no data yet"))
+        tiles.append(Tile(kind, _(label), status, " · ".join(parts), age.drill))
     return tiles
 
 
@@ -453,7 +454,7 @@ def zone_tiles(zones: pd.DataFrame) -> list[Tile]:
     tiles = []
     for row in zones.itertuples():
         if row.occupancy is None or pd.isna(row.occupancy):
-            detail = "no data"
+            detail = _("no data")
         else:
             detail = (
                 f"{row.occupancy:,.0f} / {row.capacity:,} ({row.occupancy_pct:.0f} %)"

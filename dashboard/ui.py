@@ -7,13 +7,14 @@ import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo
+from typing import Any
 
 import pandas as pd
 import streamlit as st
 
-from dashboard import auth, cache, charts
+from dashboard import auth, cache, charts, lang
 from dashboard.charts import COLOURS
+from dashboard.lang import N_, _
 from dashboard.limits import Band, grouped
 from dashboard.notifications import NotifierHealth
 from dashboard.queries import DataAge, Tile, levels_of
@@ -23,13 +24,13 @@ from opsroom.settings import Settings
 from opsroom.venue import Venue
 
 REFRESH_S = 2
-WINDOWS = {"15 min": 900, "1 h": 3600, "6 h": 21_600, "24 h": 86_400}
+WINDOWS = {N_("15 min"): 900, N_("1 h"): 3600, N_("6 h"): 21_600, N_("24 h"): 86_400}
 STATUS_TEXT = {
-    "ok": "OK",
-    "nodata": "NO DATA",
-    "stale": "STALE",
-    "warning": "WARNING",
-    "critical": "CRITICAL",
+    "ok": N_("ok"),  # shown upper-cased: OK
+    "nodata": N_("NO DATA"),
+    "stale": N_("STALE"),
+    "warning": N_("WARNING"),
+    "critical": N_("CRITICAL"),
 }
 
 
@@ -74,7 +75,7 @@ def settings() -> Settings:
     try:
         return Settings.load()
     except ConfigError as exc:
-        st.error(f"Configuration error: {exc}")
+        st.error(_("Configuration error: {error}", error=exc))
         st.stop()
         raise  # st.stop() raises; this keeps type checkers sure
 
@@ -83,14 +84,14 @@ def context() -> Context:
     """The page context; stops the page with a clear message when the venue is missing."""
     s = settings()
     if s.venue is None:
-        st.error("No venue file: set OPSROOM_VENUE (or `opsroom dashboard --venue FILE`).")
+        st.error(_("No venue file: set OPSROOM_VENUE (or `opsroom dashboard --venue FILE`)."))
         st.stop()
     path = str(s.venue)
     try:
         mtime = os.stat(path).st_mtime
         venue = cache.venue(path, mtime)
     except (OSError, ConfigError) as exc:
-        st.error(f"Cannot load the venue file: {exc}")
+        st.error(_("Cannot load the venue file: {error}", error=exc))
         st.stop()
         raise
     return Context(s, path, mtime, venue, rules_file(s, path, mtime))
@@ -112,7 +113,11 @@ def rules_file(s: Settings, venue_path: str, venue_mtime: float) -> tuple[str, f
     else:
         return path, mtime
     st.error(
-        f"Cannot load the rules file, so limits are the design defaults, not the venue's: {problem}"
+        _(
+            "Cannot load the rules file, so limits are the design defaults, not the venue's: "
+            "{problem}",
+            problem=problem,
+        )
     )
     return None
 
@@ -133,7 +138,9 @@ def drill_banner(drill: bool) -> None:
         st.markdown(
             '<div class="ops-drill" style="background:#6a1b9a;color:white;padding:10px 16px;'
             "border-radius:6px;font-size:1.4rem;font-weight:800;text-align:center;"
-            'letter-spacing:0.08em">DRILL · rehearsal data, not live</div>',
+            'letter-spacing:0.08em">'
+            + html.escape(_("DRILL · rehearsal data, not live"))
+            + "</div>",
             unsafe_allow_html=True,
         )
 
@@ -141,16 +148,28 @@ def drill_banner(drill: bool) -> None:
 def freshness(age: DataAge, tz: str) -> None:
     """The newest data's age, and a STALE warning when it is late."""
     if age.newest is None:
-        st.warning("No data yet for this page.")
+        st.warning(_("No data yet for this page."))
         return
-    shown = age.newest.astimezone(ZoneInfo(tz)).strftime("%H:%M:%S")
+    shown = lang.tr().time(age.newest, tz)
     if age.stale:
         st.error(
-            f"STALE: the newest data is {age.text} old (at {shown}); readings are expected "
-            f"every {age.expected_every_s:.0f} s. Check the sensors, ingest and the store."
+            _(
+                "STALE: the newest data is {age} old (at {time}); readings are expected "
+                "every {every} s. Check the sensors, ingest and the store.",
+                age=age.text,
+                time=shown,
+                every=f"{age.expected_every_s:.0f}",
+            )
         )
     else:
-        st.caption(f"Newest data {age.text} ago ({shown}) · {age.sensors} sensors reporting")
+        st.caption(
+            _(
+                "Newest data {age} ago ({time}) · {sensors} sensors reporting",
+                age=age.text,
+                time=shown,
+                sensors=age.sensors,
+            )
+        )
 
 
 def notifier_alarms(notifiers: Sequence[NotifierHealth], tz: str) -> None:
@@ -158,11 +177,17 @@ def notifier_alarms(notifiers: Sequence[NotifierHealth], tz: str) -> None:
     for h in notifiers:
         if not h.failing:
             continue
-        since = (h.failing_since or h.last_at).astimezone(ZoneInfo(tz)).strftime("%H:%M:%S")
+        since = lang.tr().time(h.failing_since or h.last_at, tz)
         st.error(
-            f"NOTIFICATIONS FAILING: {h.notifier} ({h.type}) since {since}. "
-            f"Alerts are not reaching people through it; {h.gave_up} transition(s) never "
-            "delivered. Pass them on another way. Its last error:"
+            _(
+                "NOTIFICATIONS FAILING: {notifier} ({type}) since {since}. Alerts are not "
+                "reaching people through it; {gave_up} transition(s) never delivered. Pass "
+                "them on another way. Its last error:",
+                notifier=h.notifier,
+                type=h.type,
+                since=since,
+                gave_up=h.gave_up,
+            )
         )
         # the error comes from a remote server or a library: plain text, never Markdown
         st.code(h.last_error or "", language=None, wrap_lines=True)
@@ -174,13 +199,13 @@ def tiles(items: Sequence[Tile], columns: int = 4) -> None:
         cols = st.columns(columns)
         for col, tile in zip(cols, items[start : start + columns], strict=False):
             colour = COLOURS.get(tile.status, "#444")
-            drill = " · DRILL" if tile.drill else ""
+            drill = _(" · DRILL") if tile.drill else ""
             col.markdown(
                 f'<div class="ops-tile" style="background:{colour};color:white;padding:10px 12px;'
                 f'border-radius:8px;margin-bottom:8px;min-height:110px">'
                 f'<div style="font-size:1.05rem;font-weight:700">{html.escape(tile.label)}</div>'
                 f'<div style="font-size:1.5rem;font-weight:800">'
-                f"{STATUS_TEXT.get(tile.status, tile.status.upper())}{drill}</div>"
+                f"{_(STATUS_TEXT.get(tile.status, tile.status)).upper()}{drill}</div>"
                 f'<div style="font-size:0.85rem">{html.escape(tile.detail)}</div></div>',
                 unsafe_allow_html=True,
             )
@@ -192,40 +217,47 @@ def window_picker(key: str, default: str = "1 h") -> float:
     if auth.kiosk():
         return float(WINDOWS[default])
     label = st.segmented_control(
-        "Window", list(WINDOWS), default=default, key=key, label_visibility="collapsed"
+        _("Window"),
+        list(WINDOWS),
+        default=default,
+        key=key,
+        label_visibility="collapsed",
+        format_func=_,
     )
     return float(WINDOWS[label or default])
 
 
 # units and rounding of the entity tables' columns
 _COLUMNS = {
-    "age_s": ("age (s)", "%.0f"),
-    "occupancy": ("occupancy", "%.0f"),
-    "occupancy_pct": ("occupancy (%)", "%.0f"),
-    "density": ("density (p/m²)", "%.2f"),
-    "in_per_min": ("in / min", "%.0f"),
-    "out_per_min": ("out / min", "%.0f"),
-    "flow_per_m_min": ("flow (p/m/min)", "%.1f"),
-    "voltage_v": ("voltage (V)", "%.1f"),
-    "frequency_hz": ("frequency (Hz)", "%.2f"),
-    "power_kw": ("power (kW)", "%.0f"),
-    "load_pct": ("load (%)", "%.0f"),
-    "fuel_pct": ("fuel (%)", "%.0f"),
-    "temp_c": ("temp (°C)", "%.1f"),
-    "danger_zone_min": ("danger zone (min, 24 h)", "%.0f"),
-    "speed_kmh": ("speed (km/h)", "%.0f"),
-    "off_route_m": ("off route (m)", "%.0f"),
+    "age_s": (N_("age (s)"), "%.0f"),
+    "occupancy": (N_("occupancy"), "%.0f"),
+    "occupancy_pct": (N_("occupancy (%)"), "%.0f"),
+    "density": (N_("density (p/m²)"), "%.2f"),
+    "in_per_min": (N_("in / min"), "%.0f"),
+    "out_per_min": (N_("out / min"), "%.0f"),
+    "flow_per_m_min": (N_("flow (p/m/min)"), "%.1f"),
+    "voltage_v": (N_("voltage (V)"), "%.1f"),
+    "frequency_hz": (N_("frequency (Hz)"), "%.2f"),
+    "power_kw": (N_("power (kW)"), "%.0f"),
+    "load_pct": (N_("load (%)"), "%.0f"),
+    "fuel_pct": (N_("fuel (%)"), "%.0f"),
+    "temp_c": (N_("temp (°C)"), "%.1f"),
+    "danger_zone_min": (N_("danger zone (min, 24 h)"), "%.0f"),
+    "speed_kmh": (N_("speed (km/h)"), "%.0f"),
+    "off_route_m": (N_("off route (m)"), "%.0f"),
 }
 
 
 def table(frame: pd.DataFrame, columns: Sequence[str]) -> None:
     """An entity table with units in the headers and sensible rounding."""
-    config = {
-        c: st.column_config.NumberColumn(label, format=fmt)
+    config: dict[str, Any] = dict(lang.headers(columns))
+    config |= {
+        c: st.column_config.NumberColumn(_(label), format=fmt)
         for c, (label, fmt) in _COLUMNS.items()
         if c in columns
     }
-    st.dataframe(frame[list(columns)], hide_index=True, width="stretch", column_config=config)
+    shown = lang.cells(frame[list(columns)])
+    st.dataframe(shown, hide_index=True, width="stretch", column_config=config)
 
 
 def band_marks(

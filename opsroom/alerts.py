@@ -7,12 +7,23 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from opsroom.i18n import N_
 from opsroom.telemetry.base import Timestamp
 
 Severity = Literal["info", "warning", "critical"]
 State = Literal["pending", "firing", "acknowledged", "resolved"]
 SEVERITIES: tuple[Severity, ...] = ("info", "warning", "critical")
 STATES: tuple[State, ...] = ("pending", "firing", "acknowledged", "resolved")
+# the words people read for them, in the catalog: shown through `_(word)` where displayed
+WORDS = (
+    N_("info"),
+    N_("warning"),
+    N_("critical"),
+    N_("pending"),
+    N_("firing"),
+    N_("acknowledged"),
+    N_("resolved"),
+)
 
 
 class PlanBrief(BaseModel):

@@ -170,3 +170,13 @@ def N_(message: str) -> str:  # the gettext convention
 def placeholders(text: str) -> set[str]:
     """The {names} a message uses (the catalog test compares them across languages)."""
     return {name for _, name, _, _ in string.Formatter().parse(text) if name}
+
+
+def display_name(item: Any, locale: str | None = None) -> str:
+    """The name people read of a venue entity, rule or plan: its `name_zh` in Chinese when it
+    gives one, else its `name`, else its id."""
+    if (locale or current()) == "zh-CN":
+        zh = getattr(item, "name_zh", None)
+        if zh:
+            return str(zh)
+    return str(getattr(item, "name", "") or getattr(item, "id", ""))

@@ -31,7 +31,7 @@ from opsroom.configfile import (
     validation_problems,
 )
 from opsroom.controllog.model import Category
-from opsroom.families.base import Id, LatLon
+from opsroom.families.base import Id, LatLon, NameZh
 
 # incident categories: the control log's
 
@@ -85,6 +85,7 @@ class Plan(Strict):
 
     id: Id
     name: Text
+    name_zh: NameZh = None  # the name in Chinese, shown in zh-CN when given
     risk: Text  # what goes wrong, in a sentence
     source: Text  # where the plan's numbers come from
     owner_role: Role

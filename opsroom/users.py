@@ -7,6 +7,7 @@ The file (OPSROOM_USERS_FILE) lists accounts:
         role: operator           # viewer | operator | admin
         password_hash: $argon2id$v=19$m=65536,t=3,p=4$...
         disabled: false          # optional; a disabled account cannot log in
+        locale: zh-CN            # optional; the dashboard's language for them (en | zh-CN)
 
 It is loaded through configfile, so a mistake (an unknown role, a missing hash, a name given
 twice) stops start-up naming the file, the line and the field. Passwords are never stored:
@@ -31,6 +32,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from pydantic import Field, field_validator, model_validator
 
 from opsroom.configfile import ConfigError, FieldError, Strict, load_model
+from opsroom.i18n import check_locale
 
 Role = Literal["viewer", "operator", "admin"]
 ROLES: tuple[Role, ...] = ("viewer", "operator", "admin")
@@ -57,6 +59,7 @@ class User:
     name: str
     role: Role
     kiosk: bool = False
+    locale: str | None = None  # the language the dashboard speaks to them (users file)
 
     def can(self, action: str) -> bool:
         """May this user do `action` ("ack", "manage_users", ...)?"""
@@ -70,6 +73,12 @@ class UserEntry(Strict):
     role: Role
     password_hash: str
     disabled: bool = False
+    locale: str | None = None  # en | zh-CN: the dashboard's language for this user
+
+    @field_validator("locale")
+    @classmethod
+    def _locale(cls, v: str | None) -> str | None:
+        return None if v is None else check_locale(v)
 
     @field_validator("password_hash")
     @classmethod
@@ -129,6 +138,8 @@ def dump_users(users: UsersFile) -> str:
             f"    password_hash: '{u.password_hash}'",
             f"    disabled: {'true' if u.disabled else 'false'}",
         ]
+        if u.locale is not None:
+            lines.append(f"    locale: {u.locale}")
     return "\n".join(lines) + "\n"
 
 
@@ -210,7 +221,7 @@ class Directory:
             return "wrong", None
         if entry.disabled:
             return "disabled", None
-        return "ok", User(entry.name, entry.role)
+        return "ok", User(entry.name, entry.role, locale=entry.locale)
 
     def names(self) -> Sequence[str]:
         """Every account's name."""

@@ -16,7 +16,7 @@ from pydantic import Field, create_model, model_validator
 
 from opsroom.configfile import FieldError, Strict, load_model
 from opsroom.families import FAMILIES, Family, Section
-from opsroom.families.base import Id, Lat, LatLon, Lon
+from opsroom.families.base import Id, Lat, LatLon, Lon, NameZh
 
 __all__ = ["EventInfo", "Id", "Lat", "LatLon", "Lon", "Venue", "load_venue"]
 
@@ -25,6 +25,7 @@ class EventInfo(Strict):
     """The event itself."""
 
     name: str = Field(min_length=1)
+    name_zh: NameZh = None  # the event's name in Chinese, shown in zh-CN when given
     timezone: str = "UTC"
 
 

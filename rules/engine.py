@@ -56,6 +56,7 @@ from typing import Any
 
 import rules.kinds  # noqa: F401  (registers the evaluator of every rule kind)
 from opsroom.alerts import AlertEvent
+from opsroom.i18n import N_, _
 from opsroom.rulesfile.model import RuleSet
 from opsroom.rulesfile.subjects import Subject, subjects_of
 from opsroom.telemetry import Reading
@@ -66,7 +67,7 @@ from rules.lifecycle import Alert, acknowledge, epoch_to_dt, settle
 log = logging.getLogger(__name__)
 
 SNAPSHOT_VERSION = 1
-GONE = "resolved: its rule or subject is no longer in the rules or venue file"
+GONE = N_("resolved: its rule or subject is no longer in the rules or venue file")
 
 
 class _Track:
@@ -307,8 +308,8 @@ class Engine:
     def _resolve_orphans(self, now: datetime, out: list[AlertEvent]) -> None:
         """Resolve alerts restored from a snapshot whose rule or subject no longer exists."""
         while self._orphans:
-            alert, _ = self._alerts.pop(self._orphans.pop(0))
-            alert.message = GONE
+            alert, _was = self._alerts.pop(self._orphans.pop(0))
+            alert.message = _(GONE)
             out.append(alert.event("resolved", now))
             self.transitions += 1
 

@@ -29,6 +29,7 @@ from pydantic import Field, model_validator
 
 from opsroom.alerts import AlertEvent, Severity
 from opsroom.configfile import FieldError, Strict
+from opsroom.i18n import _
 
 
 class Tier(Strict):
@@ -75,10 +76,13 @@ class Escalation:
     @property
     def message(self) -> str:
         """What the people of the tier read."""
-        again = f" (repeat {self.repeat})" if self.repeat else ""
-        return (
-            f"escalated to tier {self.tier}{again}, unacknowledged for "
-            f"{self.unacked_min:.0f} min: {self.alert.message or self.alert.rule}"
+        again = _(" (repeat {n})", n=self.repeat) if self.repeat else ""
+        return _(
+            "escalated to tier {tier}{again}, unacknowledged for {minutes} min: {message}",
+            tier=self.tier,
+            again=again,
+            minutes=f"{self.unacked_min:.0f}",
+            message=self.alert.message or self.alert.rule,
         )
 
     def event(self) -> AlertEvent:

@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from opsroom.families.base import Memory
+from opsroom.i18n import _
 from opsroom.rulesfile.spec import RuleBase, format_seconds
 from opsroom.rulesfile.subjects import Subject
 from opsroom.telemetry import Value
@@ -244,9 +245,9 @@ def held(text: str, latch: Latch) -> str:
     """A fired alert's message: `text` for the hold, and how much of it nobody saw."""
     if not latch.hold:
         return text
-    out = f"{text} for {format_seconds(latch.hold)}"
+    out = _("{text} for {hold}", text=text, hold=format_seconds(latch.hold))
     if latch.unseen >= latch.interval > 0:
-        out += f", {format_seconds(latch.unseen)} of it without data"
+        out += _(", {unseen} of it without data", unseen=format_seconds(latch.unseen))
     return out
 
 

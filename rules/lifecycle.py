@@ -35,9 +35,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 from opsroom.alerts import SEVERITIES, AlertEvent, State
+from opsroom.i18n import LOCALES, N_, _, translator
 from rules.evaluator import FIRING, NONE, Evaluator
 
-CLEARED_BEFORE_FIRING = "cleared before firing"
+CLEARED_BEFORE_FIRING = N_("cleared before firing")
+
+
+def cleared_before_firing(message: str) -> bool:
+    """True for the message of a pending alert that resolved without firing (any language)."""
+    return any(message.startswith(translator(name)(CLEARED_BEFORE_FIRING)) for name in LOCALES)
 
 
 def epoch_to_dt(ts: float) -> datetime:
@@ -156,7 +162,7 @@ def settle(
             return None, None
         alert.drill, alert.value, alert.message = drill, ev.value, ev.message()
         if alert.fired_at is None:
-            alert.message = f"{CLEARED_BEFORE_FIRING}: {alert.message}"
+            alert.message = f"{_(CLEARED_BEFORE_FIRING)}: {alert.message}"
         return None, alert.event("resolved", at)
     if alert is None:
         alert = Alert(

@@ -56,8 +56,9 @@ from opsroom import __version__, redact
 from opsroom.alerts import AlertEvent, NotificationAttempt, Severity, State
 from opsroom.clock import Clock, utcnow
 from opsroom.configfile import ConfigError, FieldError, Strict, load_model
+from opsroom.i18n import _
 from rules.escalation import EscalationPolicy, Policies
-from rules.lifecycle import CLEARED_BEFORE_FIRING
+from rules.lifecycle import cleared_before_firing
 
 log = logging.getLogger("opsroom.rules.notify")
 RECENT_ATTEMPTS = 1000  # attempts kept in memory
@@ -187,20 +188,27 @@ class Notifier(Protocol):
 
 def describe(event: AlertEvent) -> tuple[str, str]:
     """A title and a plain-text body for a person reading the transition on a phone."""
-    drill = "[DRILL] " if event.drill else ""
-    title = f"{drill}{event.severity.upper()} {event.state}: {event.rule} at {event.subject}"
+    drill = _("[DRILL] ") if event.drill else ""
+    title = drill + _(
+        "{severity} {state}: {rule} at {subject}",
+        severity=_(event.severity).upper(),
+        state=_(event.state),
+        rule=event.rule,
+        subject=event.subject,
+    )
     lines = [event.message or event.rule]
     if event.value is not None:
-        lines.append(f"value: {event.value:g}")
-    lines.append(f"at: {event.ts.isoformat(timespec='seconds')}")
+        lines.append(_("value: {value}", value=f"{event.value:g}"))
+    lines.append(_("at: {ts}", ts=event.ts.isoformat(timespec="seconds")))
     if event.started_at is not None and event.started_at != event.ts:
-        lines.append(f"since: {event.started_at.isoformat(timespec='seconds')}")
+        lines.append(_("since: {ts}", ts=event.started_at.isoformat(timespec="seconds")))
     if event.actor:
-        lines.append(f"acknowledged by {event.actor}" + (f": {event.note}" if event.note else ""))
-    lines.append(f"alert: {event.alert_id}")
+        by = _("acknowledged by {actor}", actor=event.actor)
+        lines.append(by + (f": {event.note}" if event.note else ""))
+    lines.append(_("alert: {alert_id}", alert_id=event.alert_id))
     if event.plan is not None and event.state != "resolved":
-        title += f" — plan: {event.plan.name}"
-        lines.append(f"plan: {event.plan.name}")
+        title += " — " + _("plan: {name}", name=event.plan.name)
+        lines.append(_("plan: {name}", name=event.plan.name))
         lines.extend(f"  {step}" for step in event.plan.first_steps)
     return title, "\n".join(lines)
 
@@ -311,7 +319,7 @@ class Route:
         notifiers that were told about `pending`, since nobody else heard of the alert.
         """
         state = event.state
-        if state == "resolved" and event.message.startswith(CLEARED_BEFORE_FIRING):
+        if state == "resolved" and cleared_before_firing(event.message):
             state = "pending"
         return (
             event.severity in self.severities

@@ -15,7 +15,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 GENERATOR = "tests/browser/test_docs_pictures.py"
 # every picture the README shows, and the test that takes it
-PICTURES = {"docs/overview.png": f"{GENERATOR}::test_readme_overview_picture"}
+PICTURES = {
+    "docs/overview.png": f"{GENERATOR}::test_readme_overview_picture",
+    "docs/zh-CN-overview.png": f"{GENERATOR}::test_readme_overview_picture[zh-CN]",
+}
 _SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 

@@ -12,7 +12,8 @@ from datetime import datetime, timedelta
 import pandas as pd
 import streamlit as st
 
-from dashboard import auth, cache, charts, limits, ui
+from dashboard import auth, cache, charts, lang, limits, ui
+from dashboard.lang import N_, _
 from dashboard.queries import (
     HourSlice,
     Thresholds,
@@ -31,7 +32,7 @@ from opsroom.store import Store
 from opsroom.venue import Venue
 
 TABLE = ["name", "vendor", "type", "temp_c", "danger_zone_min", "door_open", "status", "age_s"]
-TYPES = {"fridge": "Fridges", "freezer": "Freezers", "hot_holding": "Hot holding"}
+TYPES = {"fridge": N_("Fridges"), "freezer": N_("Freezers"), "hot_holding": N_("Hot holding")}
 
 ICON = ":material/kitchen:"
 
@@ -148,12 +149,12 @@ def _danger_caption(ctx: ui.Context) -> str:
         for u in ctx.venue.catering
         if u.type != "freezer"
     }
-    names = {u.id: u.name or u.id for u in ctx.venue.catering}
+    names = lang.names(ctx.venue.catering)
     parts = []
     for i, (zone, ids) in enumerate(limits.grouped(zones)):
-        text = "not counted" if zone is None else zone.text()
+        text = _("not counted") if zone is None else zone.text()
         parts.append(text if i == 0 else f"{', '.join(names[u] for u in ids)}: {text}")
-    return f"Danger-zone time: minutes in the last 24 h {'; '.join(parts)}."
+    return _("Danger-zone time: minutes in the last 24 h {ranges}.", ranges="; ".join(parts))
 
 
 @st.fragment(run_every=ui.REFRESH_S)
@@ -162,7 +163,7 @@ def live(ctx: ui.Context, types: tuple[str, ...], window_s: float) -> None:
     now = ui.now_s()
     key = (ctx.store_url, ctx.venue_path, ctx.venue_mtime)
     age = cache.data_age(*key, ("coldchain",), now, ctx.settings.dashboard_stale_s)
-    table = cache.frame(*key, "units", now, ctx.rules_file)
+    table = lang.named(cache.frame(*key, "units", now, ctx.rules_file), ctx.venue)
     ui.drill_banner(age.drill)
     ui.freshness(age, ctx.tz)
     ui.table(table, TABLE)
@@ -173,7 +174,7 @@ def live(ctx: ui.Context, types: tuple[str, ...], window_s: float) -> None:
             continue
         ids = tuple(u.id for u in units)
         series = cache.series(ctx.store_url, "coldchain", "temp_c", ids, now, window_s)
-        names = {u.id: u.name or u.id for u in units}
+        names = lang.names(units)
         bands, lines = ui.band_marks(
             {u.id: limits.temperature_band(u, ctx.levels(u.id)) for u in units},
             names,
@@ -183,7 +184,7 @@ def live(ctx: ui.Context, types: tuple[str, ...], window_s: float) -> None:
             charts.series_chart(
                 series,
                 names,
-                f"{TYPES[unit_type]}: temperature",
+                _("{unit_type}: temperature", unit_type=_(TYPES[unit_type])),
                 "°C",
                 bands,
                 lines,
@@ -196,14 +197,14 @@ def live(ctx: ui.Context, types: tuple[str, ...], window_s: float) -> None:
 def page() -> None:
     """The family's page (Streamlit runs this file as a script)."""
     context = ui.context()
-    st.title("Cold chain")
+    st.title(_(FAMILY.title))
     picked = list(TYPES)
     if not auth.kiosk():  # the wall screen has no controls: every unit type
         picked = st.multiselect(
-            "Unit types",
+            _("Unit types"),
             list(TYPES),
             default=list(TYPES),
-            format_func=lambda t: TYPES[t],
+            format_func=lambda t: _(TYPES[t]),
             key="cold_types",
         )
     window = ui.window_picker("cold_window")

@@ -11,7 +11,8 @@ from datetime import datetime, timedelta
 import pandas as pd
 import streamlit as st
 
-from dashboard import cache, charts, limits, queries, ui
+from dashboard import cache, charts, lang, limits, queries, ui
+from dashboard.lang import _
 from dashboard.queries import (
     FUTURE_SLACK,
     GATE_FLOW_WINDOW,
@@ -150,7 +151,7 @@ TABLES: dict[str, Table] = {"zones": _zones, "gates": _gates}
 
 def overview_panel(table: Callable[[str], pd.DataFrame]) -> None:
     """The Overview's zone tiles: occupancy, percentage of capacity and density."""
-    st.subheader("Zones")
+    st.subheader(_("Zones"))
     ui.tiles(queries.zone_tiles(table("zones")), columns=3)
 
 
@@ -163,7 +164,7 @@ def map_layer(venue_map: charts.VenueMap, table: Callable[[str], pd.DataFrame]) 
 
 def _density_labels(zones: pd.DataFrame) -> dict[str, str]:
     return {
-        r.id: "no data" if r.density is None or pd.isna(r.density) else f"{r.density:.2f} p/m²"
+        r.id: _("no data") if r.density is None or pd.isna(r.density) else f"{r.density:.2f} p/m²"
         for r in zones.itertuples()
     }
 
@@ -174,7 +175,7 @@ def _density_labels(zones: pd.DataFrame) -> dict[str, str]:
 def _gate_limits(ctx: ui.Context) -> str:
     """The gates' flow limits in words; gates held to other limits than most are named."""
     bands = {g.id: limits.gate_flow_band(g, ctx.levels(g.id)) for g in ctx.venue.gates}
-    names = {g.id: g.name or g.id for g in ctx.venue.gates}
+    names = lang.names(ctx.venue.gates)
     parts = []
     for i, (band, ids) in enumerate(limits.grouped(bands)):
         text = band.text("{:.0f}".format)
@@ -188,8 +189,8 @@ def live(ctx: ui.Context, window_s: float) -> None:
     now = ui.now_s()
     key = (ctx.store_url, ctx.venue_path, ctx.venue_mtime)
     age = cache.data_age(*key, ("crowd",), now, ctx.settings.dashboard_stale_s)
-    zones = cache.frame(*key, "zones", now, ctx.rules_file)
-    gates = cache.frame(*key, "gates", now, ctx.rules_file)
+    zones = lang.named(cache.frame(*key, "zones", now, ctx.rules_file), ctx.venue)
+    gates = lang.named(cache.frame(*key, "gates", now, ctx.rules_file), ctx.venue)
     ui.drill_banner(age.drill)
     ui.freshness(age, ctx.tz)
 
@@ -205,7 +206,7 @@ def live(ctx: ui.Context, window_s: float) -> None:
                 list(zones["name"]),
                 list(zones["occupancy_pct"].fillna(0)),
                 [charts.COLOURS[s] for s in zones["status"]],
-                "Occupancy, % of licensed capacity",
+                _("Occupancy, % of licensed capacity"),
                 "%",
             ),
             key="crowd_bars",
@@ -216,7 +217,7 @@ def live(ctx: ui.Context, window_s: float) -> None:
     capacity = {z.id: z.capacity for z in ctx.venue.zones}
     if len(series):
         series = series.assign(value=series["value"] / series["sensor_id"].map(capacity) * 100)
-    names = {z.id: z.name or z.id for z in ctx.venue.zones}
+    names = lang.names(ctx.venue.zones)
     bands, lines = ui.band_marks(
         {z.id: limits.occupancy_band(z, ctx.levels(z.id)).scaled(100) for z in ctx.venue.zones},
         names,
@@ -227,7 +228,7 @@ def live(ctx: ui.Context, window_s: float) -> None:
         charts.series_chart(
             series,
             names,
-            "Occupancy over time, % of capacity",
+            _("Occupancy over time, % of capacity"),
             "%",
             bands=bands,
             lines=lines,
@@ -235,17 +236,17 @@ def live(ctx: ui.Context, window_s: float) -> None:
         ),
         key="crowd_series",
     )
-    st.subheader("Zones")
+    st.subheader(_("Zones"))
     ui.table(zones, ZONE_COLUMNS)
-    st.subheader("Gate flow (persons per metre of width per minute)")
+    st.subheader(_("Gate flow (persons per metre of width per minute)"))
     if len(gates):
         st.plotly_chart(
             charts.bar_chart(
                 list(gates["name"]),
                 list(gates["flow_per_m_min"].fillna(0)),
                 [charts.COLOURS[s] for s in gates["status"]],
-                f"Gate flow ({_gate_limits(ctx)})",
-                "persons / m / min",
+                _("Gate flow ({limits})", limits=_gate_limits(ctx)),
+                _("persons / m / min"),
             ),
             key="gate_bars",
         )
@@ -255,7 +256,7 @@ def live(ctx: ui.Context, window_s: float) -> None:
 def page() -> None:
     """The family's page (Streamlit runs this file as a script)."""
     context = ui.context()
-    st.title("Crowd")
+    st.title(_(FAMILY.title))
     window = ui.window_picker("crowd_window")
     live(context, window)
 

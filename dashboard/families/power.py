@@ -11,7 +11,8 @@ from datetime import datetime
 import pandas as pd
 import streamlit as st
 
-from dashboard import auth, cache, charts, limits, ui
+from dashboard import auth, cache, charts, lang, limits, ui
+from dashboard.lang import _
 from dashboard.queries import (
     Thresholds,
     _age,
@@ -24,7 +25,7 @@ from dashboard.queries import (
 )
 from dashboard.tables import Table, TableInputs
 from opsroom.alerts import AlertEvent
-from opsroom.families.power import Generator
+from opsroom.families.power import FAMILY, Generator
 from opsroom.store import Store
 from opsroom.venue import Venue
 
@@ -109,7 +110,7 @@ def _bands(
     Volts and hertz lines are labelled in % from the generator's nominal; load is charted
     (and banded) in % of rated kW.
     """
-    names = {g.id: g.name or g.id for g in gens}
+    names = lang.names(gens)
     if field == "power_kw":
         load = {
             g.id: limits.load_band(g, ctx.levels(g.id)).scaled(100 / limits.rated_kw(g))
@@ -141,7 +142,9 @@ def _title(ctx: ui.Context, gens: list[Generator], field: str, what: str) -> str
         v for v in (band.warn_high, band.crit_high, band.warn_low, band.crit_low) if v is not None
     }
     pcts = [f"{(v / nominal[ids[0]] - 1) * 100:+.0f}" for v in sorted(levels, reverse=True)]
-    return f"{what} (limits {' / '.join(pcts)} % of nominal)" if pcts else f"{what} (no limits)"
+    if not pcts:
+        return _("{what} (no limits)", what=what)
+    return _("{what} (limits {levels} % of nominal)", what=what, levels=" / ".join(pcts))
 
 
 @st.fragment(run_every=ui.REFRESH_S)
@@ -150,22 +153,22 @@ def live(ctx: ui.Context, chosen: tuple[str, ...], window_s: float) -> None:
     now = ui.now_s()
     key = (ctx.store_url, ctx.venue_path, ctx.venue_mtime)
     age = cache.data_age(*key, ("power",), now, ctx.settings.dashboard_stale_s)
-    table = cache.frame(*key, "generators", now, ctx.rules_file)
+    table = lang.named(cache.frame(*key, "generators", now, ctx.rules_file), ctx.venue)
     ui.drill_banner(age.drill)
     ui.freshness(age, ctx.tz)
     ui.table(table, TABLE)
 
     gens = [g for g in ctx.venue.generators if g.id in chosen]
     if not gens:
-        st.info("Choose at least one generator.")
+        st.info(_("Choose at least one generator."))
         return
-    names = {g.id: g.name or g.id for g in gens}
+    names = lang.names(gens)
     ids = tuple(g.id for g in gens)
     charted = cache.series_many(ctx.store_url, "power", FIELDS, ids, now, window_s)
     for field, title, unit in (
-        ("voltage_v", _title(ctx, gens, "voltage_v", "Voltage"), "V"),
-        ("frequency_hz", _title(ctx, gens, "frequency_hz", "Frequency"), "Hz"),
-        ("power_kw", "Load, % of rated kW (kVA x power factor)", "%"),
+        ("voltage_v", _title(ctx, gens, "voltage_v", _("Voltage")), "V"),
+        ("frequency_hz", _title(ctx, gens, "frequency_hz", _("Frequency")), "Hz"),
+        ("power_kw", _("Load, % of rated kW (kVA x power factor)"), "%"),
     ):
         series = charted[field]
         if field == "power_kw" and len(series):
@@ -181,13 +184,13 @@ def live(ctx: ui.Context, chosen: tuple[str, ...], window_s: float) -> None:
 def page() -> None:
     """The family's page (Streamlit runs this file as a script)."""
     context = ui.context()
-    st.title("Power")
+    st.title(_(FAMILY.title))
     all_ids = [g.id for g in context.venue.generators]
-    labels = {g.id: g.name or g.id for g in context.venue.generators}
+    labels = lang.names(context.venue.generators)
     picked = all_ids
     if not auth.kiosk():  # the wall screen has no controls: every generator
         picked = st.multiselect(
-            "Generators",
+            _("Generators"),
             all_ids,
             default=all_ids,
             format_func=lambda i: labels[i],

@@ -12,7 +12,8 @@ from datetime import datetime, timedelta
 import pandas as pd
 import streamlit as st
 
-from dashboard import cache, charts, limits, ui
+from dashboard import cache, charts, lang, limits, ui
+from dashboard.lang import _
 from dashboard.queries import (
     FUTURE_SLACK,
     Thresholds,
@@ -25,6 +26,7 @@ from dashboard.queries import (
 )
 from dashboard.tables import Table, TableInputs
 from opsroom.alerts import AlertEvent
+from opsroom.families.shuttle import FAMILY
 from opsroom.geo import Points, Polyline
 from opsroom.store import Store
 from opsroom.venue import Venue
@@ -143,7 +145,7 @@ def live(ctx: ui.Context) -> None:
     now = ui.now_s()
     key = (ctx.store_url, ctx.venue_path, ctx.venue_mtime)
     age = cache.data_age(*key, ("shuttle",), now, ctx.settings.dashboard_stale_s)
-    buses = cache.frame(*key, "shuttles", now, ctx.rules_file)
+    buses = lang.named(cache.frame(*key, "shuttles", now, ctx.rules_file), ctx.venue)
     ui.drill_banner(age.drill)
     ui.freshness(age, ctx.tz)
     flagged = buses[buses["off_route"] | buses["stopped"]] if len(buses) else buses
@@ -157,7 +159,7 @@ def live(ctx: ui.Context) -> None:
 def page() -> None:
     """The family's page (Streamlit runs this file as a script)."""
     context = ui.context()
-    st.title("Shuttles")
+    st.title(_(FAMILY.title))
     live(context)
 
 

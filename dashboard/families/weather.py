@@ -12,11 +12,12 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from dashboard import cache, charts, limits, ui
+from dashboard import cache, charts, lang, limits, ui
+from dashboard.lang import _
 from dashboard.queries import _age, _alerts_by_subject, _frame, _latest, _num
 from dashboard.tables import Table, TableInputs
 from opsroom.alerts import AlertEvent
-from opsroom.families.weather import heat_index_c, nearest_station
+from opsroom.families.weather import FAMILY, heat_index_c, nearest_station
 from opsroom.store import Store
 from opsroom.venue import Venue
 
@@ -117,7 +118,12 @@ def map_layer(venue_map: charts.VenueMap, table: Callable[[str], pd.DataFrame]) 
     if len(stations):
         stations = stations.assign(
             hover=[
-                f"{r.name}: gust {_fmt(r.gust_ms, 'm/s')}, lightning {_fmt(r.strike_km, 'km')}"
+                _(
+                    "{name}: gust {gust}, lightning {strike}",
+                    name=r.name,
+                    gust=_fmt(r.gust_ms, "m/s"),
+                    strike=_fmt(r.strike_km, "km"),
+                )
                 for r in stations.itertuples()
             ]
         )
@@ -125,17 +131,23 @@ def map_layer(venue_map: charts.VenueMap, table: Callable[[str], pd.DataFrame]) 
     if len(structures):
         structures = structures.assign(
             hover=[
-                f"{r.name} ({r.type}): limits {r.operating_gust_ms:g} / {r.evacuate_gust_ms:g}"
-                f" m/s, wind from {r.station}"
+                _(
+                    "{name} ({type}): limits {operate} / {evacuate} m/s, wind from {station}",
+                    name=r.name,
+                    type=r.type,
+                    operate=f"{r.operating_gust_ms:g}",
+                    evacuate=f"{r.evacuate_gust_ms:g}",
+                    station=r.station,
+                )
                 for r in structures.itertuples()
             ]
         )
-    venue_map.points(stations, "Weather stations", "triangle-up")
-    venue_map.points(structures, "Structures (wind limits)", "diamond")
+    venue_map.points(stations, _("Weather stations"), "triangle-up")
+    venue_map.points(structures, _("Structures (wind limits)"), "diamond")
 
 
 def _fmt(value: float | None, unit: str) -> str:
-    return "no data" if value is None or pd.isna(value) else f"{value:.1f} {unit}"
+    return _("no data") if value is None or pd.isna(value) else f"{value:.1f} {unit}"
 
 
 # ---------------------------------------------------------------- page
@@ -153,9 +165,9 @@ def _chart(history: pd.DataFrame, title: str, unit: str, bands: pd.DataFrame | N
                 fillcolor="orange",
                 opacity=0.15,
                 line_width=0,
-                annotation_text=f"{row.name}: operate / evacuate",
+                annotation_text=_("{name}: operate / evacuate", name=row.name),
             )
-    fig.update_layout(title=title, yaxis_title=unit, height=320)
+    fig.update_layout(title=title, yaxis_title=unit, height=320, xaxis=lang.time_axis())
     return fig
 
 
@@ -165,8 +177,8 @@ def live(ctx: ui.Context) -> None:
     now = ui.now_s()
     key = (ctx.store_url, ctx.venue_path, ctx.venue_mtime)
     age = cache.data_age(*key, ("weather",), now, ctx.settings.dashboard_stale_s)
-    stations = cache.frame(*key, "stations", now, ctx.rules_file)
-    structures = cache.frame(*key, "structures", now, ctx.rules_file)
+    stations = lang.named(cache.frame(*key, "stations", now, ctx.rules_file), ctx.venue)
+    structures = lang.named(cache.frame(*key, "structures", now, ctx.rules_file), ctx.venue)
     ui.drill_banner(age.drill)
     ui.freshness(age, ctx.tz)
     ids = tuple(s.id for s in ctx.venue.stations)
@@ -174,9 +186,9 @@ def live(ctx: ui.Context) -> None:
         ctx.store_url, "weather", ("gust_ms", "strike_km"), ids, now, HISTORY.total_seconds()
     )
     gusts, strikes = charted["gust_ms"], charted["strike_km"]
-    st.plotly_chart(_chart(gusts, "Wind gust", "m/s", structures), key="weather_gust")
+    st.plotly_chart(_chart(gusts, _("Wind gust"), "m/s", structures), key="weather_gust")
     st.plotly_chart(
-        _chart(strikes, "Nearest lightning strike", "km", None), key="weather_lightning"
+        _chart(strikes, _("Nearest lightning strike"), "km", None), key="weather_lightning"
     )
     tables = {"stations": stations, "structures": structures}
     venue_map = charts.VenueMap(ctx.venue, ctx.settings.dashboard_tiles).zones(names=False)
@@ -189,7 +201,7 @@ def live(ctx: ui.Context) -> None:
 def page() -> None:
     """The family's page (Streamlit runs this file as a script)."""
     context = ui.context()
-    st.title("Weather")
+    st.title(_(FAMILY.title))
     live(context)
 
 

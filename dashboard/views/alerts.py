@@ -14,6 +14,7 @@ from dashboard import (
     cache,
     charts,
     controllog,
+    lang,
     notifications,
     owners,
     plans,
@@ -22,6 +23,7 @@ from dashboard import (
     ui,
 )
 from dashboard.ack import AckError, publish_ack
+from dashboard.lang import _
 from opsroom import silences
 from opsroom.configfile import ConfigError
 from opsroom.families import FAMILIES
@@ -57,8 +59,9 @@ def acknowledged_by(active: pd.DataFrame) -> str:
     items = [
         f'<li class="ops-ack" data-alert-id="{html.escape(str(row.alert_id), quote=True)}" '
         f'data-actor="{html.escape(str(row.actor), quote=True)}">'
-        f"{html.escape(str(row.subject))} · {html.escape(str(row.rule))}: acknowledged by "
-        f"<b>{html.escape(str(row.actor))}</b></li>"
+        f"{html.escape(str(row.subject))} · {html.escape(str(row.rule))}: "
+        + _("acknowledged by {actor}", actor=f"<b>{html.escape(str(row.actor))}</b>")
+        + "</li>"
         for row in acked.itertuples()
     ]
     return f'<ul class="ops-acks">{"".join(items)}</ul>' if items else ""
@@ -82,8 +85,12 @@ def live(ctx: ui.Context, filters: dict[str, tuple[str, ...]], text: str, window
     ui.drill_banner(bool(len(active) and active["drill"].any()))
     counts = queries.alert_counts(active)
     st.markdown(
-        f"**Active:** {counts['critical']} critical · {counts['warning']} warning · "
-        f"{counts['info']} info"
+        _(
+            "**Active:** {critical} critical · {warning} warning · {info} info",
+            critical=counts["critical"],
+            warning=counts["warning"],
+            info=counts["info"],
+        )
     )
     if len(active):
         esc = silencing.escalations(
@@ -94,7 +101,7 @@ def live(ctx: ui.Context, filters: dict[str, tuple[str, ...]], text: str, window
             for a in active["alert_id"]
         ]
         active = owners.with_owner(ctx, active, now)
-        st.dataframe(
+        lang.dataframe(
             _local(active[owners.columns(ACTIVE)], ctx.tz),
             hide_index=True,
             width="stretch",
@@ -104,8 +111,8 @@ def live(ctx: ui.Context, filters: dict[str, tuple[str, ...]], text: str, window
         if acks:
             st.markdown(acks, unsafe_allow_html=True)
     else:
-        st.success("No active alerts.")
-    st.subheader("History")
+        st.success(_("No active alerts."))
+    st.subheader(_("History"))
     history = cache.history(
         ctx.store_url,
         now,
@@ -115,8 +122,8 @@ def live(ctx: ui.Context, filters: dict[str, tuple[str, ...]], text: str, window
         filters["kind"],
         text,
     )
-    st.caption(f"{len(history)} transitions")
-    st.dataframe(_local(history[HISTORY], ctx.tz), hide_index=True, width="stretch")
+    st.caption(_("{n} transitions", n=len(history)))
+    lang.dataframe(_local(history[HISTORY], ctx.tz), hide_index=True, width="stretch")
     notification_log(ctx)
 
 
@@ -125,23 +132,32 @@ NOTIFICATIONS_SHOWN = 200
 
 def notification_log(ctx: ui.Context) -> None:
     """Each notifier's state and its latest delivery attempts, from the rules service's log."""
-    st.subheader("Notifications")
+    st.subheader(_("Notifications"))
     path = ctx.settings.notification_log
     read = cache.notification_log(str(path))
     if read.error:
         st.warning(read.error)
     notifiers = notifications.health(read.attempts)
     if not notifiers:
-        st.caption(f"No delivery attempts logged yet (the rules service writes them to {path}).")
+        st.caption(
+            _(
+                "No delivery attempts logged yet (the rules service writes them to {path}).",
+                path=path,
+            )
+        )
         return
     ui.notifier_alarms(notifiers, ctx.tz)
-    st.dataframe(notifications.health_frame(notifiers, ctx.tz), hide_index=True, width="stretch")
+    lang.dataframe(notifications.health_frame(notifiers, ctx.tz), hide_index=True, width="stretch")
     attempts = notifications.attempts_frame(read.attempts)
     st.caption(
-        f"Latest {min(len(attempts), NOTIFICATIONS_SHOWN)} of {len(attempts)} attempts"
-        + (f" ({read.bad_lines} unreadable lines skipped)" if read.bad_lines else "")
+        _(
+            "Latest {shown} of {total} attempts",
+            shown=min(len(attempts), NOTIFICATIONS_SHOWN),
+            total=len(attempts),
+        )
+        + (_(" ({n} unreadable lines skipped)", n=read.bad_lines) if read.bad_lines else "")
     )
-    st.dataframe(
+    lang.dataframe(
         _at_local(attempts.head(NOTIFICATIONS_SHOWN), ctx.tz), hide_index=True, width="stretch"
     )
 
@@ -156,9 +172,9 @@ def alert_notifications(ctx: ui.Context, alert_id: str) -> None:
     read = cache.notification_log(str(ctx.settings.notification_log))
     attempts = notifications.attempts_frame(read.attempts, alert_id)
     if not len(attempts):
-        st.caption("No notifications were sent for this alert.")
+        st.caption(_("No notifications were sent for this alert."))
         return
-    st.dataframe(_at_local(attempts, ctx.tz), hide_index=True, width="stretch")
+    lang.dataframe(_at_local(attempts, ctx.tz), hide_index=True, width="stretch")
 
 
 @st.fragment(run_every=ui.REFRESH_S)
@@ -166,7 +182,7 @@ def around(ctx: ui.Context, alert_id: str, title: str) -> None:
     """The subject's readings around the chosen alert."""
     frame = cache.around(ctx.store_url, alert_id, ui.now_s())
     if not len(frame):
-        st.info("No readings stored around this alert.")
+        st.info(_("No readings stored around this alert."))
         return
     for field, part in frame.groupby("field", sort=False):
         st.plotly_chart(
@@ -185,13 +201,15 @@ def add_silence_form(ctx: ui.Context) -> None:
     """The form that silences matching alerts for planned work, signed by the login."""
     with st.form("silence_form", clear_on_submit=False):
         c1, c2, c3 = st.columns(3)
-        rule = c1.text_input("Rule", key="sil_rule", help="a rule id, e.g. cold-holding")
-        entity = c2.text_input("Entity", key="sil_entity", help="a venue entity, e.g. fridge-3")
-        family = c3.selectbox("Family", ["", *sorted(FAMILIES)], key="sil_family")
-        duration = st.text_input("For", value="2h", key="sil_for", help="30m, 2h, 1d")
-        reason = st.text_area("Reason (the planned work)", key="sil_reason", height=68)
-        st.caption(f"As {ui.current_actor()}")
-        add = st.form_submit_button("Add silence")
+        rule = c1.text_input(_("Rule"), key="sil_rule", help=_("a rule id, e.g. cold-holding"))
+        entity = c2.text_input(
+            _("Entity"), key="sil_entity", help=_("a venue entity, e.g. fridge-3")
+        )
+        family = c3.selectbox(_("Family"), ["", *sorted(FAMILIES)], key="sil_family")
+        duration = st.text_input(_("For"), value="2h", key="sil_for", help="30m, 2h, 1d")
+        reason = st.text_area(_("Reason (the planned work)"), key="sil_reason", height=68)
+        st.caption(_("As {actor}", actor=ui.current_actor()))
+        add = st.form_submit_button(_("Add silence"))
     if not add:
         return
     try:
@@ -206,11 +224,18 @@ def add_silence_form(ctx: ui.Context) -> None:
         )
         silences.publish(ctx.settings, silence)
     except (silences.SilenceError, ConfigError, ConnectionError, OSError) as exc:
-        st.error(f"Silence NOT added: {exc}")
+        st.error(_("Silence NOT added: {error}", error=exc))
     else:
         silencing.forget()
         auth.audit("silence_add", f"silence={silence.id} {silence.describe()} for {duration}")
-        st.success(f"Silence {silence.id} added: {silence.describe()} for {duration}.")
+        st.success(
+            _(
+                "Silence {id} added: {matches} for {duration}.",
+                id=silence.id,
+                matches=silence.describe(),
+                duration=duration,
+            )
+        )
 
 
 def silences_panel(ctx: ui.Context) -> None:
@@ -222,26 +247,26 @@ def silences_panel(ctx: ui.Context) -> None:
     if error:
         st.warning(error)
     for line in bad:
-        st.caption(f"Not a silence (ignored): {line}")
+        st.caption(_("Not a silence (ignored): {line}", line=line))
     table = silencing.frame(found, datetime.now(UTC), ctx.tz)
     if not len(table):
-        st.caption("No silences in force.")
+        st.caption(_("No silences in force."))
         return
-    st.dataframe(table, hide_index=True, width="stretch")
+    lang.dataframe(table, hide_index=True, width="stretch")
     if not allowed:
         return
     with st.form("silence_expire_form"):
-        chosen = st.selectbox("Silence", list(table["id"]), key="sil_expire_id")
-        expire = st.form_submit_button("Expire now")
+        chosen = st.selectbox(_("Silence"), list(table["id"]), key="sil_expire_id")
+        expire = st.form_submit_button(_("Expire now"))
     if expire and chosen:
         try:
             silences.expire(ctx.settings, str(chosen))
         except (silences.SilenceError, ConnectionError, OSError) as exc:
-            st.error(f"Silence NOT expired: {exc}")
+            st.error(_("Silence NOT expired: {error}", error=exc))
         else:
             silencing.forget()
             auth.audit("silence_expire", f"silence={chosen}")
-            st.success(f"Silence {chosen} expired.")
+            st.success(_("Silence {id} expired.", id=chosen))
 
 
 def acknowledge(ctx: ui.Context, active: pd.DataFrame) -> str | None:
@@ -250,35 +275,42 @@ def acknowledge(ctx: ui.Context, active: pd.DataFrame) -> str | None:
     if not len(active):
         return None
     options = {
-        row.alert_id: f"{row.severity.upper()} · {row.subject} · {row.rule} ({row.state})"
+        row.alert_id: f"{_(row.severity).upper()} · {row.subject} · {row.rule} ({_(row.state)})"
         for row in active.itertuples()
     }
     chosen: str | None = st.selectbox(
-        "Alert", list(options), format_func=lambda i: options[i], key="ack_alert"
+        _("Alert"), list(options), format_func=lambda i: options[i], key="ack_alert"
     )
     user = auth.current_user()
     if user is None or not user.can("ack"):
-        st.caption("Viewing only: your role cannot acknowledge alerts.")
+        st.caption(_("Viewing only: your role cannot acknowledge alerts."))
         return chosen
     with st.form("ack_form", clear_on_submit=False):
-        st.caption(f"Acknowledging as **{user.name}**")
-        note = st.text_area("Note", key="ack_note", height=80)
-        sent = st.form_submit_button("Acknowledge", type="primary")
+        st.caption(_("Acknowledging as **{user}**", user=user.name))
+        note = st.text_area(_("Note"), key="ack_note", height=80)
+        sent = st.form_submit_button(_("Acknowledge"), type="primary")
     if sent and chosen:
         try:
             topic = publish_ack(ctx.settings, chosen, user.name, note)
         except AckError as exc:
             st.error(str(exc))
         except (ConnectionError, OSError) as exc:
-            st.error(f"Acknowledgement NOT sent: {exc}")
+            st.error(_("Acknowledgement NOT sent: {error}", error=exc))
         else:
             auth.audit("ack_sent", f"alert={chosen}")  # the rules service records "ack" applied
-            st.success(f"Acknowledgement sent for {options[chosen]} by {user.name} ({topic}).")
+            st.success(
+                _(
+                    "Acknowledgement sent for {alert} by {user} ({topic}).",
+                    alert=options[chosen],
+                    user=user.name,
+                    topic=topic,
+                )
+            )
     return chosen
 
 
 context = ui.context()
-st.title("Alerts")
+st.title(_("Alerts"))
 now_s = ui.now_s()
 active_now = cache.active_table(context.store_url, now_s)
 st.session_state[_IDS] = tuple(active_now["alert_id"])
@@ -286,45 +318,62 @@ st.session_state[_IDS] = tuple(active_now["alert_id"])
 chosen_filters: dict[str, tuple[str, ...]] = {"severity": (), "state": (), "kind": ()}
 search, history_window = "", float(ui.WINDOWS["24 h"])
 if not auth.kiosk():  # the wall screen has no controls: everything, over 24 h
-    with st.expander("Filters", expanded=False):
+    with st.expander(_("Filters"), expanded=False):
         c1, c2, c3 = st.columns(3)
         chosen_filters = {
             "severity": tuple(
-                c1.multiselect("Severity", ["critical", "warning", "info"], key="f_sev")
+                c1.multiselect(
+                    _("Severity"), ["critical", "warning", "info"], format_func=_, key="f_sev"
+                )
             ),
             "state": tuple(
                 c2.multiselect(
-                    "State", ["pending", "firing", "acknowledged", "resolved"], key="f_state"
+                    _("State"),
+                    ["pending", "firing", "acknowledged", "resolved"],
+                    format_func=_,
+                    key="f_state",
                 )
             ),
-            "kind": tuple(c3.multiselect("Family", list(queries.FAMILY_LABELS), key="f_kind")),
+            "kind": tuple(
+                c3.multiselect(
+                    _("Family"),
+                    list(queries.FAMILY_LABELS),
+                    format_func=lambda k: _(queries.FAMILY_LABELS[k]),
+                    key="f_kind",
+                )
+            ),
         }
-        search = st.text_input("Search subject, rule or message", key="f_text")
+        search = st.text_input(_("Search subject, rule or message"), key="f_text")
         history_window = ui.window_picker("alerts_window", default="24 h")
 
 live(context, chosen_filters, search, history_window)
 
 if not auth.kiosk():
-    st.subheader("Acknowledge" if auth.can("ack") else "Alert details")
+    st.subheader(_("Acknowledge") if auth.can("ack") else _("Alert details"))
     selected = acknowledge(context, active_now)
     if selected:
-        if auth.can("log") and st.button("Open an incident from this alert", key="alert_incident"):
+        if auth.can("log") and st.button(
+            _("Open an incident from this alert"), key="alert_incident"
+        ):
             opened = controllog.open_from_alert(
                 context, next(r for r in active_now.itertuples() if r.alert_id == selected)
             )
             if opened is not None:
                 st.success(
-                    f"Incident #{opened.id[:8]} opened in the control log, linked to the alert."
+                    _(
+                        "Incident #{id} opened in the control log, linked to the alert.",
+                        id=opened.id[:8],
+                    )
                 )
         if auth.can("log"):
             owners.assign_form(
                 context, next(r for r in active_now.itertuples() if r.alert_id == selected)
             )
         plans.alert_section(context, active_now.set_index("alert_id").loc[selected])
-        st.subheader("Readings around the alert")
+        st.subheader(_("Readings around the alert"))
         around(context, selected, str(active_now.set_index("alert_id").loc[selected, "subject"]))
-        st.subheader("Notifications for this alert")
+        st.subheader(_("Notifications for this alert"))
         alert_notifications(context, selected)
 
-    st.subheader("Silences")
+    st.subheader(_("Silences"))
     silences_panel(context)

@@ -9,12 +9,13 @@ from datetime import UTC, datetime
 import pandas as pd
 import streamlit as st
 
-from dashboard import cache, charts, controllog, notifications, owners, plans, queries, ui
+from dashboard import cache, charts, controllog, lang, notifications, owners, plans, queries, ui
 from dashboard.families import PARTS
+from dashboard.lang import N_, _
 
 ALERT_COLUMNS = ["severity", "state", "kind", "subject", "rule", "message", "ts", "drill"]
 LIST_MAX = 15  # items in the text list of active alerts
-NO_DATA = "no data yet"
+NO_DATA = N_("no data yet")
 
 
 def alert_list(active: pd.DataFrame, tz: str) -> str:
@@ -37,14 +38,14 @@ def alert_list(active: pd.DataFrame, tz: str) -> str:
                 ("rule", "rule"),
             )
         )
-        at = row.ts.tz_convert(tz).strftime("%H:%M:%S")
+        at = lang.tr().time(row.ts, tz)
         actor = getattr(row, "actor", None)
-        by = (f"by {actor}",) if isinstance(actor, str) and actor else ()
+        by = (_("by {actor}", actor=actor),) if isinstance(actor, str) and actor else ()
         owner = getattr(row, "owner", None)
-        owned = (f"owner {owner}",) if isinstance(owner, str) and owner else ()
+        owned = (_("owner {owner}", owner=owner),) if isinstance(owner, str) and owner else ()
+        severity, state = _(row.severity).upper(), _(row.state)
         text = " · ".join(
-            html.escape(str(v))
-            for v in (row.severity.upper(), row.subject, row.rule, row.state, *by, *owned, at)
+            html.escape(str(v)) for v in (severity, row.subject, row.rule, state, *by, *owned, at)
         )
         if owned:
             attrs += f' data-owner="{html.escape(str(owner), quote=True)}"'
@@ -52,13 +53,9 @@ def alert_list(active: pd.DataFrame, tz: str) -> str:
             attrs += f' data-actor="{html.escape(str(actor), quote=True)}"'
         items.append(f'<li class="ops-alert" {attrs}>{text}</li>')
     more = len(active) - len(newest)
-    tail = f"<p>and {more} more in the table above</p>" if more > 0 else ""
-    return (
-        '<ul class="ops-alert-list" aria-label="Active alerts, newest first">'
-        + "".join(items)
-        + "</ul>"
-        + tail
-    )
+    tail = f"<p>{html.escape(_('and {n} more in the table above', n=more))}</p>" if more else ""
+    label = html.escape(_("Active alerts, newest first"), quote=True)
+    return f'<ul class="ops-alert-list" aria-label="{label}">' + "".join(items) + "</ul>" + tail
 
 
 @st.fragment(run_every=ui.REFRESH_S)
@@ -70,7 +67,7 @@ def live(ctx: ui.Context) -> None:
     active = cache.active_table(ctx.store_url, now)
 
     def table(name: str) -> pd.DataFrame:
-        return cache.frame(*key, name, now, ctx.rules_file)
+        return lang.named(cache.frame(*key, name, now, ctx.rules_file), ctx.venue)
 
     # a family's traffic light joins the statuses of every table it brings (a venue without
     # that family's entities gives an empty table, with no columns at all)
@@ -88,19 +85,19 @@ def live(ctx: ui.Context) -> None:
 
     counts = queries.alert_counts(active)
     c1, c2, c3, c4 = st.columns(4)
-    c1.metric("Critical alerts", counts["critical"])
-    c2.metric("Warning alerts", counts["warning"])
-    c3.metric("Info alerts", counts["info"])
-    c4.metric("Data age", overall.text if overall.newest is not None else NO_DATA)
+    c1.metric(_("Critical alerts"), counts["critical"])
+    c2.metric(_("Warning alerts"), counts["warning"])
+    c3.metric(_("Info alerts"), counts["info"])
+    c4.metric(_("Data age"), overall.text if overall.newest is not None else _(NO_DATA))
 
-    st.subheader("Families")
+    st.subheader(_("Families"))
     ui.tiles(queries.family_tiles(frames, active, ages), columns=4)
     for part in PARTS.values():
         panel = getattr(part, "overview_panel", None)
         if panel is not None:
             panel(table)
 
-    st.subheader("Venue map")
+    st.subheader(_("Venue map"))
     venue_map = charts.VenueMap(ctx.venue, ctx.settings.dashboard_tiles)
     for part in PARTS.values():
         layer = getattr(part, "map_layer", None)
@@ -108,22 +105,24 @@ def live(ctx: ui.Context) -> None:
             layer(venue_map, table)
     st.plotly_chart(venue_map.figure(height=480), key="overview_map")
 
-    st.subheader("Active alerts")
+    st.subheader(_("Active alerts"))
     if len(active):
         active = owners.with_owner(ctx, active, now)
         shown = active[owners.columns(ALERT_COLUMNS)].assign(ts=active["ts"].dt.tz_convert(ctx.tz))
-        st.dataframe(shown, hide_index=True, width="stretch")
-        st.caption("Newest first")
+        lang.dataframe(shown, hide_index=True, width="stretch")
+        st.caption(_("Newest first"))
         st.markdown(alert_list(active, ctx.tz), unsafe_allow_html=True)
     elif overall.newest is None:
         # nothing has reported: no alert is no news, not good news
         st.warning(
-            "No data yet: no device of the venue has reported, so no alert says nothing about "
-            "the venue. Devices that stay silent raise silent-device alerts after their grace "
-            "period."
+            _(
+                "No data yet: no device of the venue has reported, so no alert says nothing "
+                "about the venue. Devices that stay silent raise silent-device alerts after "
+                "their grace period."
+            )
         )
     else:
-        st.success("No active alerts.")
+        st.success(_("No active alerts."))
     plans.in_progress(ctx)
     open_incidents(ctx)
 
@@ -132,14 +131,14 @@ def open_incidents(ctx: ui.Context) -> None:
     """The control log's open incidents, with their age and owner."""
     now_s = time.time()
     found = cache.open_incidents(ctx.store_url, now_s)
-    st.subheader(f"Open incidents ({len(found)})")
+    st.subheader(_("Open incidents ({n})", n=len(found)))
     if found:
         now = datetime.fromtimestamp(now_s, UTC)
         st.markdown(controllog.incident_list(found, ctx.tz, now), unsafe_allow_html=True)
     else:
-        st.caption("No open incidents in the control log.")
+        st.caption(_("No open incidents in the control log."))
 
 
 context = ui.context()
-st.title(f"{context.venue.event.name} · Overview")
+st.title(_("{event} · Overview", event=lang.display_name(context.venue.event)))
 live(context)

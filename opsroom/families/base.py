@@ -21,6 +21,10 @@ Id = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,12
 Lat = Annotated[float, Field(ge=-90, le=90)]
 Lon = Annotated[float, Field(ge=-180, le=180)]
 LatLon = tuple[Lat, Lon]
+# a display name in Chinese (`name_zh`), shown when the reader's language is zh-CN
+NameZh = Annotated[
+    str | None, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)
+]
 
 ValueFn = Callable[[Mapping[str, Value], float | None], float | None]
 """(reading values, seconds since the subject's previous reading) -> the value, or None."""

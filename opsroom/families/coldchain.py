@@ -8,7 +8,8 @@ from typing import Any, Literal
 from pydantic import Field, StrictBool
 
 from opsroom.configfile import Strict
-from opsroom.families.base import Family, Id, LatLon, Section, reading_field
+from opsroom.families.base import Family, Id, LatLon, NameZh, Section, reading_field
+from opsroom.i18n import N_
 from opsroom.telemetry.base import Number, Payload
 
 
@@ -27,6 +28,7 @@ class CateringUnit(Strict):
 
     id: Id
     name: str = ""
+    name_zh: NameZh = None  # the name in Chinese, shown in zh-CN when given
     type: Literal["fridge", "freezer", "hot_holding"]
     vendor: str = ""
     location: LatLon | None = None
@@ -56,7 +58,7 @@ FAMILY = Family(
     },
     description="temperature probes in fridges, freezers and hot-holding units",
     report_interval=timedelta(seconds=60),
-    title="Cold chain",
+    title=N_("Cold chain"),  # translated where shown
     order=30,
     sections=(
         Section("catering", CateringUnit, "catering unit", _unit_type, UNIT_TYPES, label=_label),

@@ -22,11 +22,13 @@ from opsroom.families.base import (
     Family,
     Id,
     LatLon,
+    NameZh,
     Section,
     Subject,
     ValueFn,
     reading_field,
 )
+from opsroom.i18n import N_
 from opsroom.telemetry.base import Count, Payload, Value
 
 
@@ -56,6 +58,7 @@ class Zone(Strict):
 
     id: Id
     name: str = ""
+    name_zh: NameZh = None  # the name in Chinese, shown in zh-CN when given
     area_m2: float = Field(gt=0, description="usable standing area in m²")
     capacity: int = Field(gt=0, description="licensed capacity, persons")
     location: LatLon | None = None
@@ -67,6 +70,7 @@ class Gate(Strict):
 
     id: Id
     name: str = ""
+    name_zh: NameZh = None  # the name in Chinese, shown in zh-CN when given
     width_m: float = Field(gt=0, le=200)
     zone: Id | None = Field(None, description="the zone this gate leads into")
     location: LatLon | None = None
@@ -123,7 +127,7 @@ FAMILY = Family(
     sample={"ts": "2026-07-04T18:30:00Z", "occupancy": 4210, "in": 120, "out": 35},
     description="people counters at zones and gates",
     report_interval=timedelta(seconds=30),
-    title="Crowd",
+    title=N_("Crowd"),  # translated where shown
     order=10,
     sections=(Section("zones", Zone, "zone"), Section("gates", Gate, "gate")),
     values=(

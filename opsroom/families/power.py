@@ -24,11 +24,13 @@ from opsroom.families.base import (
     Family,
     Id,
     LatLon,
+    NameZh,
     Section,
     Subject,
     ValueFn,
     reading_field,
 )
+from opsroom.i18n import N_
 from opsroom.telemetry.base import Number, Payload, Value
 
 INTERRUPTION_PU = 0.1  # IEEE 1159: an interruption is below 0.1 pu
@@ -61,6 +63,7 @@ class Generator(Strict):
 
     id: Id
     name: str = ""
+    name_zh: NameZh = None  # the name in Chinese, shown in zh-CN when given
     rated_kva: float = Field(gt=0)
     nominal_v: float = Field(230.0, gt=0)
     nominal_hz: Literal[50, 60] = 50
@@ -142,7 +145,7 @@ FAMILY = Family(
     },
     description="power meters on generators",
     report_interval=timedelta(seconds=10),
-    title="Power",
+    title=N_("Power"),  # translated where shown
     order=20,
     sections=(Section("generators", Generator, "generator"),),
     values=(

@@ -19,11 +19,13 @@ from opsroom.families.base import (
     Lat,
     LatLon,
     Lon,
+    NameZh,
     Section,
     Subject,
     ValueFn,
     reading_field,
 )
+from opsroom.i18n import N_
 from opsroom.telemetry.base import Count, Number, Payload, Value
 
 
@@ -42,6 +44,7 @@ class Stop(Strict):
 
     id: Id
     name: str = ""
+    name_zh: NameZh = None  # the name in Chinese, shown in zh-CN when given
     lat: Lat
     lon: Lon
 
@@ -51,6 +54,7 @@ class Route(Strict):
 
     id: Id
     name: str = ""
+    name_zh: NameZh = None  # the name in Chinese, shown in zh-CN when given
     stops: list[Stop] = Field(min_length=2)
     path: list[LatLon] | None = Field(
         None, min_length=2, description="the road's shape; straight lines between stops if absent"
@@ -72,6 +76,7 @@ class Shuttle(Strict):
 
     id: Id
     name: str = ""
+    name_zh: NameZh = None  # the name in Chinese, shown in zh-CN when given
     route: Id
     seats: int = Field(50, gt=0, le=500)
 
@@ -122,7 +127,7 @@ FAMILY = Family(
     },
     description="GPS on the shuttle buses",
     report_interval=timedelta(seconds=10),
-    title="Shuttles",
+    title=N_("Shuttles"),  # translated where shown
     order=40,
     sections=(Section("routes", Route), Section("shuttles", Shuttle, "shuttle", link=_route)),
     values=(

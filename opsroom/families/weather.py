@@ -33,12 +33,14 @@ from opsroom.families.base import (
     Id,
     LatLon,
     Memory,
+    NameZh,
     Section,
     Subject,
     ValueFn,
     reading_field,
 )
 from opsroom.geo import haversine_m
+from opsroom.i18n import N_
 from opsroom.telemetry.base import Count, Number, Payload, Value
 
 ALL_CLEAR_S = 30 * 60.0  # the 30-minute rule
@@ -65,6 +67,7 @@ class Station(Strict):
 
     id: Id
     name: str = ""
+    name_zh: NameZh = None  # the name in Chinese, shown in zh-CN when given
     location: LatLon
 
 
@@ -73,6 +76,7 @@ class Structure(Strict):
 
     id: Id
     name: str = ""
+    name_zh: NameZh = None  # the name in Chinese, shown in zh-CN when given
     type: Literal["stage", "tent", "marquee", "screen", "tower", "other"] = "other"
     location: LatLon
     operating_gust_ms: float = Field(gt=0, le=60)
@@ -204,7 +208,7 @@ FAMILY = Family(
     },
     description="weather stations and lightning detectors",
     report_interval=timedelta(seconds=60),
-    title="Weather",
+    title=N_("Weather"),  # translated where shown
     order=50,
     sections=(
         Section("stations", Station, "station"),

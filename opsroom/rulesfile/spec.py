@@ -24,6 +24,8 @@ from pydantic import (
 
 from opsroom.alerts import SEVERITIES, Severity
 from opsroom.configfile import FieldError, Strict
+from opsroom.families.base import NameZh
+from opsroom.i18n import _, display_name
 from opsroom.rulesfile.subjects import ENTITY_WORDS, Group, Subject, subjects_of
 from opsroom.venue import Id, Venue
 
@@ -52,12 +54,14 @@ Seconds = Annotated[float, BeforeValidator(parse_seconds), Field(ge=0)]
 def format_seconds(seconds: float) -> str:
     """A duration for people: '45 s', '15 min', '2 h', '1 h 30 min'."""
     if seconds < 120 and seconds != 60:
-        return f"{seconds:g} s"
+        return _("{seconds} s", seconds=f"{seconds:g}")
     minutes = round(seconds / 60)
     hours, minutes = divmod(minutes, 60)
     if not hours:
-        return f"{minutes} min"
-    return f"{hours} h" if not minutes else f"{hours} h {minutes} min"
+        return _("{minutes} min", minutes=minutes)
+    if not minutes:
+        return _("{hours} h", hours=hours)
+    return _("{hours} h {minutes} min", hours=hours, minutes=minutes)
 
 
 def _as_tuple(value: object) -> object:
@@ -75,6 +79,7 @@ class RuleBase(Strict):
 
     id: RuleId
     name: str = Field("", description="label in alert messages; the id when empty")
+    name_zh: NameZh = Field(None, description="the label in Chinese (OPSROOM_LOCALE zh-CN)")
     applies_to: Annotated[tuple[Group, ...], BeforeValidator(_as_tuple), Field(min_length=1)]
     enabled: bool = True
     inhibited_by: Annotated[tuple[RuleId, ...], BeforeValidator(_as_tuple)] = Field(
@@ -90,8 +95,8 @@ class RuleBase(Strict):
 
     @property
     def label(self) -> str:
-        """The rule's name for messages."""
-        return self.name or self.id
+        """The rule's name for messages, in the current language (`name_zh` in zh-CN)."""
+        return display_name(self)
 
     def check(self) -> None:
         """Cross-field checks, run before overrides are merged; raise FieldError naming the field.

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from opsroom.i18n import _
 from opsroom.rulesfile.kinds import CumulativeRule
 from opsroom.rulesfile.spec import SEV_INDEX, format_seconds
 from opsroom.rulesfile.subjects import Subject
@@ -69,11 +70,26 @@ class CumulativeEvaluator(Evaluator):
 
     def describe(self) -> str:
         """E.g. 'Danger zone: 2 h 5 min between 5 and 60 °C (cumulative)'."""
-        rng = f"between {self.rule.above:g} and {self.rule.below:g} {self.unit}"
+        rng = _(
+            "between {low} and {high} {unit}",
+            low=f"{self.rule.above:g}",
+            high=f"{self.rule.below:g}",
+            unit=self.unit,
+        )
         if self.status == NONE:
             away = format_seconds(self.rule.reset_after)
-            return f"{self.label}: out of the range {rng} for {away}"
-        return f"{self.label}: {format_seconds(self.total)} {rng} (cumulative)"
+            return _(
+                "{label}: out of the range {range} for {away}",
+                label=self.label,
+                range=rng,
+                away=away,
+            )
+        return _(
+            "{label}: {total} {range} (cumulative)",
+            label=self.label,
+            total=format_seconds(self.total),
+            range=rng,
+        )
 
     def dump(self) -> dict[str, Any]:
         """Base state plus the running total."""

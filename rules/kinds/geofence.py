@@ -14,6 +14,7 @@ from functools import lru_cache
 from typing import Any
 
 from opsroom.geo import LatLon, Polyline
+from opsroom.i18n import _
 from opsroom.rulesfile.kinds import GeofenceRule
 from opsroom.rulesfile.spec import SEV_INDEX, format_seconds
 from opsroom.rulesfile.subjects import Subject
@@ -62,13 +63,17 @@ class GeofenceEvaluator(Evaluator):
     def describe(self) -> str:
         """E.g. 'Off route: 180 m from route town-shuttle (corridor 50 m)'."""
         if self.status == NONE or self.value is None:
-            return f"{self.label}: back on route {self.route_id}"
-        text = (
-            f"{self.label}: {self.value:.0f} m from route {self.route_id} "
-            f"(corridor {self.band:g} m)"
+            return _("{label}: back on route {route}", label=self.label, route=self.route_id)
+        text = _(
+            "{label}: {distance} m from route {route} (corridor {band} m)",
+            label=self.label,
+            distance=f"{self.value:.0f}",
+            route=self.route_id,
+            band=f"{self.band:g}",
         )
         if self.status == PENDING:
-            return f"{text} (fires if it holds for {format_seconds(self.latch.hold)})"
+            hold = format_seconds(self.latch.hold)
+            return _("{text} (fires if it holds for {hold})", text=text, hold=hold)
         return held(text, self.latch)
 
     def dump(self) -> dict[str, Any]:

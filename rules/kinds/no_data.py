@@ -12,10 +12,26 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from opsroom.i18n import N_, _
 from opsroom.rulesfile.kinds import NoDataRule
 from opsroom.rulesfile.spec import SEV_INDEX, format_seconds
 from opsroom.rulesfile.subjects import Subject
 from rules.evaluator import NONE, Evaluator, Watchdog, evaluates
+
+# the entities' words (their sections' `singular`, or subtype), for the catalog: a word
+# missing here reads in English
+ENTITY_WORDS = (
+    N_("zone"),
+    N_("gate"),
+    N_("generator"),
+    N_("shuttle"),
+    N_("catering unit"),
+    N_("fridge"),
+    N_("freezer"),
+    N_("hot-holding unit"),
+    N_("station"),
+    N_("structure"),
+)
 
 
 @evaluates(NoDataRule)
@@ -49,19 +65,33 @@ class SilenceEvaluator(Watchdog):
 
     def describe(self) -> str:
         """E.g. 'Silent device: no reading from this fridge for 3 min' (or 'yet', if never)."""
+        what = _(self.what)  # the entity word, in the catalog through ENTITY_WORDS below
         if self.status == NONE:
             if not self.value:
-                return f"{self.label}: data from this {self.what} again"
+                return _("{label}: data from this {what} again", label=self.label, what=what)
             gap = format_seconds(self.value)
-            return f"{self.label}: data from this {self.what} again, after {gap}"
-        if self.reason == "offline":
-            return f"{self.label}: this {self.what}'s device reported offline"
-        if self.reason == "never":
-            return (
-                f"{self.label}: no reading from this {self.what} yet, "
-                f"{format_seconds(self.timeout)} after monitoring began"
+            return _(
+                "{label}: data from this {what} again, after {gap}",
+                label=self.label,
+                what=what,
+                gap=gap,
             )
-        return f"{self.label}: no reading from this {self.what} for {format_seconds(self.timeout)}"
+        if self.reason == "offline":
+            return _("{label}: this {what}'s device reported offline", label=self.label, what=what)
+        timeout = format_seconds(self.timeout)
+        if self.reason == "never":
+            return _(
+                "{label}: no reading from this {what} yet, {timeout} after monitoring began",
+                label=self.label,
+                what=what,
+                timeout=timeout,
+            )
+        return _(
+            "{label}: no reading from this {what} for {timeout}",
+            label=self.label,
+            what=what,
+            timeout=timeout,
+        )
 
     def dump(self) -> dict[str, Any]:
         """Base state plus why it fired."""

@@ -17,6 +17,7 @@ from collections import deque
 from collections.abc import Mapping
 from typing import Any
 
+from opsroom.i18n import _
 from opsroom.rulesfile.kinds import RateRule
 from opsroom.rulesfile.spec import SEV_INDEX, format_seconds
 from opsroom.rulesfile.subjects import Subject
@@ -88,13 +89,29 @@ class RateEvaluator(Evaluator):
         if self.status == NONE:
             if self.accepted:
                 held = format_seconds(self.rule.accept_after)
-                return f"{self.label}: {self.value:.4g} {self.unit} for {held}, taken as normal"
-            return f"{self.label}: recovered to {self.value:.4g} {self.unit}"
-        verb = "fell" if self.fall else "rose"
-        return (
-            f"{self.label}: {verb} from {self.base:.4g} to {self.value:.4g} {self.unit} "
-            f"within {format_seconds(self.rule.within)}"
-        )
+                return _(
+                    "{label}: {value} {unit} for {held}, taken as normal",
+                    label=self.label,
+                    value=f"{self.value:.4g}",
+                    unit=self.unit,
+                    held=held,
+                )
+            return _(
+                "{label}: recovered to {value} {unit}",
+                label=self.label,
+                value=f"{self.value:.4g}",
+                unit=self.unit,
+            )
+        values = {
+            "label": self.label,
+            "base": f"{self.base:.4g}",
+            "value": f"{self.value:.4g}",
+            "unit": self.unit,
+            "within": format_seconds(self.rule.within),
+        }
+        if self.fall:
+            return _("{label}: fell from {base} to {value} {unit} within {within}", **values)
+        return _("{label}: rose from {base} to {value} {unit} within {within}", **values)
 
     def dump(self) -> dict[str, Any]:
         """Base state plus the window and the change that fired."""

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from opsroom.geo import Points
+from opsroom.i18n import _
 from opsroom.rulesfile.kinds import StoppedRule
 from opsroom.rulesfile.spec import SEV_INDEX, format_seconds
 from opsroom.rulesfile.subjects import Subject
@@ -60,10 +61,15 @@ class StoppedEvaluator(Evaluator):
     def describe(self) -> str:
         """E.g. 'Stopped: stopped for 5 min, 420 m from the nearest stop'."""
         if self.status == NONE:
-            return f"{self.label}: moving again, or at a stop"
-        text = f"{self.label}: stopped {self.distance:.0f} m from the nearest stop"
+            return _("{label}: moving again, or at a stop", label=self.label)
+        text = _(
+            "{label}: stopped {distance} m from the nearest stop",
+            label=self.label,
+            distance=f"{self.distance:.0f}",
+        )
         if self.status == PENDING:
-            return f"{text} (fires if it holds for {format_seconds(self.latch.hold)})"
+            hold = format_seconds(self.latch.hold)
+            return _("{text} (fires if it holds for {hold})", text=text, hold=hold)
         return held(text, self.latch)
 
     def dump(self) -> dict[str, Any]:

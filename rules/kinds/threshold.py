@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from math import inf
 from typing import Any
 
+from opsroom.i18n import _
 from opsroom.rulesfile.kinds import ThresholdRule
 from opsroom.rulesfile.spec import SEV_INDEX, format_seconds
 from opsroom.rulesfile.subjects import Subject
@@ -91,15 +92,24 @@ class ThresholdEvaluator(Evaluator):
     def describe(self) -> str:
         """E.g. 'Cold holding: 5.6 °C, above 5 for 15 min' (', 2 min of it without data')."""
         if self.status == NONE or self.value is None:
-            return f"{self.label}: back within limits"
-        for (sev, up, threshold, _), latch in zip(self.levels, self.latches, strict=True):
+            return _("{label}: back within limits", label=self.label)
+        for (sev, up, threshold, _clear), latch in zip(self.levels, self.latches, strict=True):
             if sev == self.sev and latch.since is not None:
-                side = "above" if up else "below"
-                text = f"{self.label}: {self.value:.4g} {self.unit}, {side} {threshold:g}"
+                values = {
+                    "label": self.label,
+                    "value": f"{self.value:.4g}",
+                    "unit": self.unit,
+                    "level": f"{threshold:g}",
+                }
+                if up:
+                    text = _("{label}: {value} {unit}, above {level}", **values)
+                else:
+                    text = _("{label}: {value} {unit}, below {level}", **values)
                 if self.status == PENDING:
-                    return f"{text} (fires if it holds for {format_seconds(latch.hold)})"
+                    hold = format_seconds(latch.hold)
+                    return _("{text} (fires if it holds for {hold})", text=text, hold=hold)
                 return held(text, latch)
-        return f"{self.label}: {self.value:.4g} {self.unit}"
+        return f"{self.label}: {self.value:.4g} {self.unit}"  # a value and its unit: no words
 
     def dump(self) -> dict[str, Any]:
         """Base state plus each level's latch."""

@@ -42,9 +42,21 @@ pytestmark = [
 ]
 playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
 RULES = pictures.ROOT / "examples" / "rules.yaml"
+# what the test reads on the page, per language; and the README picture it takes
+WORDS = {
+    "en": ("User", "Password", "Log in", "Active alerts", "Cold chain", "CRITICAL", "Newest data"),
+    "zh-CN": ("用户", "密码", "登录", "活动告警", "冷链", "严重", "最新数据于"),
+}
+PICTURE = {"en": "docs/overview.png", "zh-CN": "docs/zh-CN-overview.png"}
 
 
-def test_readme_overview_picture(broker: Mosquitto, event: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("locale", ["en", "zh-CN"])
+def test_readme_overview_picture(
+    broker: Mosquitto, event: str, tmp_path: Path, locale: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the rules service (threads here) and the dashboard (a subprocess) speak `locale`
+    monkeypatch.setenv("OPSROOM_LOCALE", locale)
+    user, password, log_in, active, cold_chain, critical, newest = WORDS[locale]
     venue = data.venue()
     ruleset = load_rules(RULES, venue)
     settings = Settings.load(
@@ -106,16 +118,14 @@ def test_readme_overview_picture(broker: Mosquitto, event: str, tmp_path: Path) 
                 page = browser.new_page(viewport={"width": 1600, "height": 1500})
                 page.set_default_timeout(30_000)
                 page.goto(url)
-                page.get_by_label("User", exact=True).fill("admin")
-                page.get_by_label("Password", exact=True).fill(PASSWORD)
-                page.get_by_role("button", name="Log in").click()
-                page.get_by_text("Active alerts", exact=True).wait_for()
+                page.get_by_label(user, exact=True).fill("admin")
+                page.get_by_label(password, exact=True).fill(PASSWORD)
+                page.get_by_role("button", name=log_in).click()
+                page.get_by_text(active, exact=True).wait_for()
                 item = page.locator('li.ops-alert[data-rule="cold-holding"]')
                 playwright_api.expect(item).to_have_attribute("data-state", "firing")
-                page.locator("div.ops-tile", has_text="Cold chain").get_by_text(
-                    "CRITICAL"
-                ).wait_for()
-                page.get_by_text("Newest data").wait_for()
+                page.locator("div.ops-tile", has_text=cold_chain).get_by_text(critical).wait_for()
+                page.get_by_text(newest).wait_for()
                 page.locator("[data-testid='stDataFrame']").first.wait_for()
                 page.wait_for_timeout(1000)  # the table's canvas draws after it is attached
                 shown = page.locator("li.ops-alert").evaluate_all(
@@ -137,11 +147,13 @@ def test_readme_overview_picture(broker: Mosquitto, event: str, tmp_path: Path) 
 
     # what the picture shows comes from the current rules file
     assert set(shown) <= {r.id for r in ruleset.rules}, shown
-    (SHOTS / "20-docs-overview.png").write_bytes(png)
+    (SHOTS / ("20-docs-overview.png" if locale == "en" else "zh-CN-docs-overview.png")).write_bytes(
+        png
+    )
     if os.environ.get("OPSROOM_UPDATE_DOCS") == "1":
-        target = pictures.ROOT / "docs" / "overview.png"
+        target = pictures.ROOT / PICTURE[locale]
         meta = {
-            "opsroom-generator": pictures.PICTURES["docs/overview.png"],
+            "opsroom-generator": pictures.PICTURES[PICTURE[locale]],
             "opsroom-rules": ",".join(sorted(set(shown))),
             "opsroom-timezone": venue.event.timezone,
             "opsroom-venue": "examples/venue.yaml",
