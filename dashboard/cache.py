@@ -1,5 +1,8 @@
 """The pages' data, keyed by plain parameters only and shared by every session.
 
+Over 400 lines on purpose: every cached read of every page is here, next to the one
+snapshot mechanism they share, so that no page can read the store around it.
+
 Every function takes the store URL with the event (`store_key`), the venue file (path and
 mtime, so an edited file is reloaded) and `now_s`, the caller's clock (epoch seconds); the
 entity tables also take the rules file's (path, mtime), or None without one. The live

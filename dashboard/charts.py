@@ -1,5 +1,8 @@
 """Plotly figures: the venue map drawn from the venue file, and time series with limit bands.
 
+A little over 400 lines: the venue map (every family draws its layer on it) and the time
+series share their colours, bands and axes here.
+
 The map is plain SVG scatter on longitude/latitude with the aspect fixed for the latitude,
 so it needs no tile server, no WebGL and no internet. With a tile URL it becomes a
 MapLibre map with those tiles under the same layers.

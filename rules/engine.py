@@ -1,5 +1,8 @@
 """The rules engine: readings in, alert transitions out, on event time only.
 
+A little over 400 lines, a third of it this contract: the engine is one state machine over
+every subject, and its parts (evaluators, lifecycle, kinds) are modules of their own.
+
     engine = Engine(load_rules(path, venue), venue, state=previous_snapshot_or_None)
     engine.process(reading)          -> transitions that reading caused
     engine.device_status(id, online, ts, drill)

@@ -1,6 +1,6 @@
 """The rules service: readings, device status and acknowledgements in over MQTT; alerts out.
 
-A little over 400 lines, a tenth of it this overview: this module is only the loop and the
+Under 600 lines, a tenth of it this overview: this module is only the loop and the
 wiring; its parts are rules.messages (what a message does to the engine), rules.writer (where
 transitions go), rules.state (the state file) and the kernel's opsroom.service (session,
 inbox, counters and status shared with ingest).

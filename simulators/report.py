@@ -1,5 +1,9 @@
 """The after-action report of a drill: Markdown and a self-contained HTML page with a timeline.
 
+Over 400 lines because one report is written twice, as Markdown and as HTML, section by
+section side by side (incidents, response times, plans, unmatched alerts), so that the two
+cannot drift; the shared page machinery is in opsroom/reports.
+
 The HTML embeds plotly.js itself (no CDN), so it opens on an ops-room laptop with no internet.
 """
 

@@ -1,5 +1,8 @@
 """The shift handover and the event-day report, as Markdown and one self-contained HTML page.
 
+Over 400 lines: two reports of seven sections each, every section written as Markdown and
+as escaped HTML side by side so that the two say the same.
+
 The handover says what the next shift takes over: open incidents with their owners, active
 alerts (unacknowledged first), silences in force, and what happened in the shift (decisions,
 incidents closed, notifications that failed, sensors that went silent). The event-day report

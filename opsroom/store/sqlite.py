@@ -1,4 +1,8 @@
-"""SQLite store: the embedded default. WAL, batched inserts, a 'latest' table kept on write."""
+"""SQLite store: the embedded default. WAL, batched inserts, a 'latest' table kept on write.
+
+A little over 400 lines: one adapter of the whole store protocol (readings, alerts, audit
+trail, control log) with its schema and migration, as the InfluxDB adapter is.
+"""
 
 from __future__ import annotations
 
