@@ -112,6 +112,9 @@ def attempts_frame(
     frame = pd.DataFrame(rows, columns=COLUMNS)
     if len(frame):
         frame["at"] = pd.to_datetime(frame["at"], utc=True)
+        # by time, not by line: each notifier's thread appends its own attempts, so two
+        # notifiers' lines can land a millisecond out of order in the file
+        frame = frame.sort_values("at", ascending=False, kind="stable").reset_index(drop=True)
     return frame
 
 

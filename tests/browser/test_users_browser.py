@@ -235,11 +235,21 @@ def test_an_operators_acknowledgement_shows_their_name_in_another_browser(
     store.close()
 
 
-def test_six_wrong_passwords_lock_the_account(start_dashboard, store, chromium) -> None:
+def test_six_wrong_passwords_lock_the_account(start_dashboard, store, chromium, event) -> None:
     # a lockout longer than the test, however slow the machine: it must not lapse mid-test
     page = new_page(chromium, start_dashboard(store, login_lockout_s="600"))
+    trail = SqliteStore(str(store), event=event)
+
+    def refusals() -> int:
+        return sum(
+            e.action in ("login_failed", "login_refused_locked") for e in trail.audit_entries()
+        )
+
     for n in range(6):
         log_in(page, "olga", f"wrong guess {n}")
+        # each attempt is taken before the next is typed (the message of the one before is
+        # still on the page): the dashboard records it in the audit trail
+        assert wait_until(lambda n=n: refusals() == n + 1, timeout=30), refusals()
         page.get_by_text(
             "Too many failed logins" if n >= 4 else "Wrong user name or password."
         ).first.wait_for()
