@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import threading
-import uuid
 from datetime import datetime
-from typing import Any
 
 import orjson
 
 from opsroom import topics
 from opsroom.clock import utcnow
-from opsroom.mqtt import make_client, negotiate_protocol
+from opsroom.mqtt import publish_confirmed
 from opsroom.settings import Settings
 
 MAX_ACTOR = 100
@@ -46,30 +43,7 @@ def publish_ack(
         raise AckError(f"invalid alert id {alert_id!r}")
     payload = ack_payload(actor, note, now or utcnow())
     topic = topics.ack(settings.event, alert_id)
-    protocol = negotiate_protocol(settings, timeout)
-    client = make_client(settings, f"opsroom-dashboard-ack-{uuid.uuid4().hex[:8]}", protocol)
-    connected = threading.Event()
-    result: dict[str, Any] = {}
-
-    def on_connect(c: object, u: object, f: object, rc: Any, p: object) -> None:
-        result["rc"] = rc
-        connected.set()
-
-    client.on_connect = on_connect
-    url = settings.mqtt
-    try:
-        client.connect(url.host, url.port, keepalive=30)
-    except OSError as exc:
-        raise ConnectionError(f"cannot reach MQTT broker at {url}: {exc}") from exc
-    client.loop_start()
-    try:
-        if not connected.wait(timeout) or result["rc"].is_failure:
-            raise ConnectionError(f"MQTT broker at {url} did not accept the connection")
-        info = client.publish(topic, payload, qos=1)
-        info.wait_for_publish(timeout)
-        if not info.is_published():
-            raise ConnectionError(f"MQTT broker at {url} did not confirm the acknowledgement")
-    finally:
-        client.disconnect()
-        client.loop_stop()
+    publish_confirmed(
+        settings, "dashboard-ack", [(topic, payload, False)], "the acknowledgement", timeout
+    )
     return topic

@@ -5,7 +5,9 @@ from __future__ import annotations
 import logging
 import ssl
 import threading
-from collections.abc import Callable, Iterable
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, Literal, NamedTuple
 from typing import Protocol as TypingProtocol
 
@@ -122,6 +124,53 @@ def connect_async(
     else:
         client.connect_async(url.host, url.port, keepalive=30)
     client.loop_start()
+
+
+@contextmanager
+def short_session(settings: Settings, role: str, timeout: float = 5.0) -> Iterator[mqtt.Client]:
+    """A client connected for one task (an acknowledgement, log entries, a silence), with the
+    settings' credentials and protocol, its id `opsroom-<role>-<random>`; disconnected after.
+    ConnectionError names the broker when it cannot be reached or refuses the connection."""
+    protocol = negotiate_protocol(settings, timeout)
+    client = make_client(settings, f"opsroom-{role}-{uuid.uuid4().hex[:8]}", protocol)
+    connected = threading.Event()
+    result: dict[str, Any] = {}
+
+    def on_connect(c: object, u: object, f: object, rc: Any, p: object) -> None:
+        result["rc"] = rc
+        connected.set()
+
+    client.on_connect = on_connect
+    url = settings.mqtt
+    try:
+        client.connect(url.host, url.port, keepalive=30)
+    except OSError as exc:
+        raise ConnectionError(f"cannot reach MQTT broker at {url}: {exc}") from exc
+    client.loop_start()
+    try:
+        if not connected.wait(timeout) or getattr(result["rc"], "is_failure", True):
+            raise ConnectionError(f"MQTT broker at {url} did not accept the connection")
+        yield client
+    finally:
+        client.disconnect()
+        client.loop_stop()
+
+
+def publish_confirmed(
+    settings: Settings,
+    role: str,
+    messages: Sequence[tuple[str, bytes, bool]],
+    what: str,
+    timeout: float = 5.0,
+) -> None:
+    """Publish (topic, payload, retain) messages at QoS 1 from a short session and wait for
+    the broker's PUBACKs; ConnectionError ("did not confirm <what>") when one does not come."""
+    with short_session(settings, role, timeout) as client:
+        sent = [client.publish(topic, body, qos=1, retain=keep) for topic, body, keep in messages]
+        for info in sent:
+            info.wait_for_publish(timeout)
+        if not all(info.is_published() for info in sent):
+            raise ConnectionError(f"MQTT broker at {settings.mqtt} did not confirm {what}")
 
 
 class _Counters(TypingProtocol):

@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from opsroom import topics
 from opsroom.alerts import AlertEvent
 from opsroom.clock import utcnow
-from opsroom.mqtt import make_client, negotiate_protocol
+from opsroom.mqtt import publish_confirmed, short_session
 from opsroom.settings import Settings
 from opsroom.telemetry.base import Timestamp
 
@@ -216,34 +216,6 @@ def payload(silence: Silence) -> bytes:
 # -- the broker: publish and read the retained messages -------------------------------------
 
 
-def _connected(settings: Settings, role: str, timeout: float) -> mqtt.Client:
-    protocol = negotiate_protocol(settings, timeout)
-    client = make_client(settings, f"opsroom-{role}-{uuid.uuid4().hex[:8]}", protocol)
-    connected = threading.Event()
-    result: dict[str, object] = {}
-
-    def on_connect(c: object, u: object, f: object, rc: object, p: object) -> None:
-        result["rc"] = rc
-        connected.set()
-
-    client.on_connect = on_connect
-    url = settings.mqtt
-    try:
-        client.connect(url.host, url.port, keepalive=30)
-    except OSError as exc:
-        raise ConnectionError(f"cannot reach MQTT broker at {url}: {exc}") from exc
-    client.loop_start()
-    if not connected.wait(timeout) or getattr(result["rc"], "is_failure", True):
-        _close(client)
-        raise ConnectionError(f"MQTT broker at {url} did not accept the connection")
-    return client
-
-
-def _close(client: mqtt.Client) -> None:
-    client.disconnect()
-    client.loop_stop()
-
-
 def publish(settings: Settings, silence: Silence, timeout: float = 5.0) -> str:
     """Publish a silence retained and wait for the broker's PUBACK; return the topic."""
     topic = topics.silence(settings.event, silence.id)
@@ -251,14 +223,7 @@ def publish(settings: Settings, silence: Silence, timeout: float = 5.0) -> str:
 
 
 def _publish_retained(settings: Settings, topic: str, body: bytes, timeout: float) -> str:
-    client = _connected(settings, "silence", timeout)
-    try:
-        info = client.publish(topic, body, qos=1, retain=True)
-        info.wait_for_publish(timeout)
-        if not info.is_published():
-            raise ConnectionError(f"MQTT broker at {settings.mqtt} did not confirm {topic}")
-    finally:
-        _close(client)
+    publish_confirmed(settings, "silence", [(topic, body, True)], topic, timeout)
     return topic
 
 
@@ -268,7 +233,6 @@ def fetch(settings: Settings, timeout: float = 5.0) -> tuple[list[Silence], list
     The broker sends the retained messages right after the subscription; a marker this client
     publishes after the SUBACK comes back after them, so "all of them" is a positive signal.
     """
-    client = _connected(settings, "silences", timeout)
     marker = f"_end-{uuid.uuid4().hex[:12]}"
     got: list[tuple[str, bytes]] = []
     subscribed, done = threading.Event(), threading.Event()
@@ -283,9 +247,9 @@ def fetch(settings: Settings, timeout: float = 5.0) -> tuple[list[Silence], list
         elif sid is not None and msg.retain:
             got.append((sid, bytes(msg.payload)))
 
-    client.on_subscribe = on_subscribe
-    client.on_message = on_message
-    try:
+    with short_session(settings, "silences", timeout) as client:
+        client.on_subscribe = on_subscribe
+        client.on_message = on_message
         client.subscribe(topics.silences_filter(settings.event), qos=1)
         if not subscribed.wait(timeout):
             raise ConnectionError(
@@ -294,8 +258,6 @@ def fetch(settings: Settings, timeout: float = 5.0) -> tuple[list[Silence], list
         client.publish(topics.silence(settings.event, marker), b"", qos=1)
         if not done.wait(timeout):
             raise ConnectionError("the silences could not be read (no permission to publish?)")
-    finally:
-        _close(client)
     silences, bad = [], []
     for sid, body in got:
         try:

@@ -7,15 +7,12 @@ that the live feed missed it.
 
 from __future__ import annotations
 
-import threading
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from opsroom import topics
 from opsroom.controllog.model import LogEntry
-from opsroom.mqtt import make_client, negotiate_protocol
+from opsroom.mqtt import publish_confirmed
 from opsroom.settings import Settings
 from opsroom.store import Store
 
@@ -45,33 +42,8 @@ def publish(settings: Settings, entries: Sequence[LogEntry], timeout: float = 5.
 
     Raises ConnectionError when the broker cannot be reached or does not confirm.
     """
-    protocol = negotiate_protocol(settings, timeout)
-    client = make_client(settings, f"opsroom-log-{uuid.uuid4().hex[:8]}", protocol)
-    connected = threading.Event()
-    result: dict[str, Any] = {}
-
-    def on_connect(c: object, u: object, f: object, rc: Any, p: object) -> None:
-        result["rc"] = rc
-        connected.set()
-
-    client.on_connect = on_connect
-    url = settings.mqtt
-    try:
-        client.connect(url.host, url.port, keepalive=30)
-    except OSError as exc:
-        raise ConnectionError(f"cannot reach MQTT broker at {url}: {exc}") from exc
-    client.loop_start()
-    try:
-        if not connected.wait(timeout) or result["rc"].is_failure:
-            raise ConnectionError(f"MQTT broker at {url} did not accept the connection")
-        sent = [client.publish(t, body, qos=1) for t, body in messages(settings.event, entries)]
-        for info in sent:
-            info.wait_for_publish(timeout)
-        if not all(info.is_published() for info in sent):
-            raise ConnectionError(f"MQTT broker at {url} did not confirm the log entries")
-    finally:
-        client.disconnect()
-        client.loop_stop()
+    sent = [(topic, body, False) for topic, body in messages(settings.event, entries)]
+    publish_confirmed(settings, "log", sent, "the log entries", timeout)
 
 
 def record(
