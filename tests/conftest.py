@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+import subprocess
 import threading
 import time
+import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -158,6 +160,26 @@ def wait_until(predicate: Callable[[], bool], timeout: float = 20.0, step: float
             return True
         time.sleep(step)
     return predicate()
+
+
+def dashboard_healthy(url: str) -> bool:
+    """Does the Streamlit server at `url` answer its health check?"""
+    try:
+        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=1) as resp:
+            return bool(resp.read() == b"ok")
+    except OSError:
+        return False
+
+
+def wait_dashboard(url: str, proc: subprocess.Popen[Any], log: Path, timeout: float = 30.0) -> None:
+    """Until the dashboard process at `url` is healthy; fails with its log if it exits first
+    or is not healthy within `timeout`."""
+
+    def up() -> bool:
+        assert proc.poll() is None, log.read_text()
+        return dashboard_healthy(url)
+
+    assert wait_until(up, timeout, step=0.2), f"dashboard not healthy in {timeout:.0f} s"
 
 
 def wait_status(

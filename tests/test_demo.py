@@ -22,6 +22,7 @@ from opsroom.configfile import ConfigError
 from opsroom.settings import Settings
 from opsroom.shipped import examples_dir
 from opsroom.store.sqlite import SqliteStore
+from tests.conftest import wait_until
 
 UP_TIMEOUT_S = 90.0
 ALERT_TIMEOUT_S = 90.0
@@ -161,25 +162,24 @@ def health(port: int) -> str:
 def wait_for_alert(db: Path) -> float:
     """Seconds until the store holds a firing alert."""
     t0 = time.monotonic()
-    deadline = t0 + ALERT_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if db.exists():
-            store = SqliteStore(db)
-            try:
-                events = store.alert_events()
-            finally:
-                store.close()
-            if any(e.state == "firing" and e.drill for e in events):
-                return time.monotonic() - t0
-        time.sleep(0.5)
-    pytest.fail(f"no firing alert in {db} within {ALERT_TIMEOUT_S:.0f} s")
+
+    def firing() -> bool:
+        if not db.exists():
+            return False
+        store = SqliteStore(db)
+        try:
+            return any(e.state == "firing" and e.drill for e in store.alert_events())
+        finally:
+            store.close()
+
+    if not wait_until(firing, ALERT_TIMEOUT_S, step=0.5):
+        pytest.fail(f"no firing alert in {db} within {ALERT_TIMEOUT_S:.0f} s")
+    return time.monotonic() - t0
 
 
 def survivors(pids: set[int], timeout: float = 5.0) -> dict[int, str]:
     """The processes of `pids` still alive once they all exited or `timeout` passed."""
-    deadline = time.monotonic() + timeout
-    while any(alive(pid) for pid in pids) and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until(lambda: not any(alive(pid) for pid in pids), timeout, step=0.05)
     return {pid: cmdline(pid) for pid in pids if alive(pid)}
 
 

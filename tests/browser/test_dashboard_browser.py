@@ -10,8 +10,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,6 +21,8 @@ from opsroom import topics
 from opsroom.broker import free_port
 from opsroom.store.sqlite import SqliteStore
 from opsroom.telemetry import Reading
+from tests.browser.waits import drawn, refreshed
+from tests.conftest import wait_dashboard
 from tests.dashboard import data
 from tests.dashboard.test_notifications import write_log
 from tests.rules.test_notify import Target
@@ -47,14 +47,6 @@ pytestmark = [
     ),
 ]
 playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-
-
-def _healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=1) as resp:
-            return resp.read() == b"ok"
-    except OSError:
-        return False
 
 
 def _weather(path: Path, end: datetime, event: str) -> None:
@@ -113,11 +105,7 @@ def dashboard(tmp_path: Path, broker, event: str) -> Iterator[tuple[str, Path]]:
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while not _healthy(url):
-            assert proc.poll() is None, (tmp_path / "dashboard.log").read_text()
-            assert time.monotonic() < deadline, "dashboard did not become healthy in 30 s"
-            time.sleep(0.2)
+        wait_dashboard(url, proc, tmp_path / "dashboard.log")
         yield url, store
     finally:
         proc.terminate()
@@ -138,6 +126,9 @@ def test_log_in_see_the_alert_and_acknowledge_it(dashboard, collect, event: str)
         try:
             page = browser.new_page(viewport={"width": 1600, "height": 2200})
             page.set_default_timeout(30_000)
+            sockets: list = []
+            # (a lambda: playwright cannot take a builtin method as a handler)
+            page.on("websocket", lambda ws: sockets.append(ws))  # noqa: PLW0108
             page.goto(url)
 
             page.get_by_label("User", exact=True).fill("admin")
@@ -155,7 +146,7 @@ def test_log_in_see_the_alert_and_acknowledge_it(dashboard, collect, event: str)
             page.get_by_text("Critical alerts").wait_for()
             page.get_by_text("NOTIFICATIONS FAILING: sms (webhook)").wait_for()
             page.locator("[data-testid='stDataFrame']").first.wait_for()
-            page.wait_for_timeout(1000)
+            drawn(page)
             page.screenshot(path=SHOTS / "01-overview.png", full_page=True)
 
             # the page refreshes itself: a new alert shows up without a reload
@@ -182,7 +173,7 @@ def test_log_in_see_the_alert_and_acknowledge_it(dashboard, collect, event: str)
                 page.get_by_role("link", name=title).click()
                 page.get_by_role("heading", name=title).wait_for()
                 page.wait_for_selector("div.js-plotly-plot .main-svg")
-                page.wait_for_timeout(1500)
+                drawn(page)
                 if title == "Crowd":  # the gate-flow levels come from --rules, override included
                     assert "Dance Tent Entrance: warning 55, critical 66" in page.content()
                 if title == "Weather":  # the structures' limits are drawn as bands
@@ -195,7 +186,7 @@ def test_log_in_see_the_alert_and_acknowledge_it(dashboard, collect, event: str)
             page.get_by_role("heading", name="Alerts", exact=True).wait_for()
             page.get_by_text("Acknowledging as admin").wait_for()  # signed by the login
             page.get_by_label("Note").fill("Vendor told to move stock to the spare fridge")
-            page.wait_for_timeout(2500)  # a live refresh must not lose what was typed
+            refreshed(sockets[-1])  # a live refresh must not lose what was typed
             page.get_by_role("button", name="Acknowledge").click()
             page.get_by_text("Acknowledgement sent").wait_for()
             page.get_by_role("heading", name="Notifications for this alert").wait_for()

@@ -15,7 +15,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -31,8 +30,9 @@ from opsroom.store.sqlite import SqliteStore
 from rules.engine import Engine
 from rules.service import RulesService
 from tests import pictures
-from tests.browser.test_dashboard_browser import ARGS, CHROMIUM, PASSWORD, SHOTS, _healthy
-from tests.conftest import publisher, wait_until
+from tests.browser.test_dashboard_browser import ARGS, CHROMIUM, PASSWORD, SHOTS
+from tests.browser.waits import drawn
+from tests.conftest import publisher, wait_dashboard, wait_until
 from tests.dashboard import data
 
 pytestmark = [
@@ -105,11 +105,7 @@ def test_readme_overview_picture(
 
         assert wait_until(lambda: "cold-holding" in firing(), timeout=20), firing()
 
-        deadline = time.monotonic() + 30
-        while not _healthy(url):
-            assert dash.poll() is None, (tmp_path / "dashboard.log").read_text()
-            assert time.monotonic() < deadline, "dashboard did not become healthy in 30 s"
-            time.sleep(0.2)
+        wait_dashboard(url, dash, tmp_path / "dashboard.log")
 
         SHOTS.mkdir(parents=True, exist_ok=True)
         with playwright_api.sync_playwright() as pw:
@@ -127,7 +123,7 @@ def test_readme_overview_picture(
                 page.locator("div.ops-tile", has_text=cold_chain).get_by_text(critical).wait_for()
                 page.get_by_text(newest).wait_for()
                 page.locator("[data-testid='stDataFrame']").first.wait_for()
-                page.wait_for_timeout(1000)  # the table's canvas draws after it is attached
+                drawn(page)  # the table's canvas draws after it is attached
                 shown = page.locator("li.ops-alert").evaluate_all(
                     "items => items.map(i => i.dataset.rule)"
                 )

@@ -8,7 +8,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -23,8 +22,8 @@ from opsroom.store.sqlite import SqliteStore
 from opsroom.venue import load_venue
 from rules.engine import Engine
 from rules.service import RulesService
-from tests.browser.test_dashboard_browser import ARGS, CHROMIUM, PASSWORD, SHOTS, _healthy
-from tests.conftest import publisher, wait_until
+from tests.browser.test_dashboard_browser import ARGS, CHROMIUM, PASSWORD, SHOTS
+from tests.conftest import publisher, wait_dashboard, wait_until
 
 pytestmark = [
     pytest.mark.browser,
@@ -110,11 +109,7 @@ def test_firing_alert_from_the_pipeline_acknowledged_in_the_browser(
         alert_id = firing()[0].alert_id
         assert wait_until(lambda: store.count("coldchain") == 31, timeout=10)
 
-        deadline = time.monotonic() + 30
-        while not _healthy(url):
-            assert dash.poll() is None, (tmp_path / "dashboard.log").read_text()
-            assert time.monotonic() < deadline, "dashboard did not become healthy in 30 s"
-            time.sleep(0.2)
+        wait_dashboard(url, dash, tmp_path / "dashboard.log")
 
         SHOTS.mkdir(parents=True, exist_ok=True)
         with playwright_api.sync_playwright() as pw:

@@ -9,7 +9,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -26,8 +25,8 @@ from opsroom.users import UserEntry, UsersFile, hash_password, save_users
 from opsroom.venue import load_venue
 from rules.engine import Engine
 from rules.service import RulesService
-from tests.browser.test_dashboard_browser import ARGS, CHROMIUM, SHOTS, _healthy
-from tests.conftest import publisher, wait_until
+from tests.browser.test_dashboard_browser import ARGS, CHROMIUM, SHOTS
+from tests.conftest import publisher, wait_dashboard, wait_until
 from tests.dashboard import data
 
 pytestmark = [
@@ -94,11 +93,7 @@ def start_dashboard(tmp_path: Path, broker: Mosquitto, event: str) -> Iterator[S
         )  # fmt: skip
         procs.append(proc)
         url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while not _healthy(url):
-            assert proc.poll() is None, log_path.read_text()
-            assert time.monotonic() < deadline, "dashboard did not become healthy in 30 s"
-            time.sleep(0.2)
+        wait_dashboard(url, proc, log_path)
         return url
 
     yield start

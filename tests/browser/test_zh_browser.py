@@ -29,6 +29,7 @@ from tests.browser.test_dashboard_browser import (  # noqa: F401 (the dashboard 
     dashboard,
     playwright_api,
 )
+from tests.browser.waits import drawn
 from tests.dashboard import data
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
@@ -104,7 +105,7 @@ def zh_dashboard(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
 
 
 def shot(page, name: str) -> None:
-    page.wait_for_timeout(1200)  # let the fragment's first refresh settle before the picture
+    drawn(page)  # charts and tables drawn and painted before the picture
     page.screenshot(path=SHOTS / f"zh-CN-{name}.png", full_page=True)
 
 

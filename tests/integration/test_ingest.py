@@ -256,7 +256,8 @@ def test_broker_restart_mid_stream_loses_nothing(
         if i == 2500:
             assert wait_until(lambda: service.counters.received > 0, timeout=10)  # flowing
             own_broker.stop()
-            time.sleep(1.0)
+            # the broker is really gone for ingest before it comes back
+            assert wait_until(lambda: not service.session.connected.is_set(), timeout=10)
             own_broker.start()
     try:
         assert wait_until(lambda: len(confirmed) == len(msgs), timeout=60), len(confirmed)

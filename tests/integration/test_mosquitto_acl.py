@@ -7,7 +7,6 @@ import json
 import shutil
 import subprocess
 import threading
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -69,9 +68,7 @@ def connect(port: int, user: str | None, password: str | None) -> tuple[mqtt.Cli
     client.on_connect = lambda c, u, f, rc, p: result.append(rc)
     client.connect("127.0.0.1", port)
     client.loop_start()
-    deadline = time.monotonic() + 5
-    while not result and time.monotonic() < deadline:
-        time.sleep(0.02)
+    wait_until(lambda: bool(result), timeout=5, step=0.02)
     return client, result
 
 
@@ -111,9 +108,7 @@ def test_devices_publish_only_to_their_own_topics(secured: Mosquitto) -> None:
     dashboard.publish("opsroom/fest/ack/a1", b'{"actor": "Sam"}', qos=1).wait_for_publish(5)
     # the device's messages all reached the broker before this one: once it is here, nothing
     # the broker let through is still on its way
-    deadline = time.monotonic() + 5
-    while "opsroom/fest/ack/a1" not in got and time.monotonic() < deadline:
-        time.sleep(0.02)
+    wait_until(lambda: "opsroom/fest/ack/a1" in got, timeout=5, step=0.02)
     for c in (reader, device, dashboard):
         c.loop_stop()
     assert sorted(got) == sorted(

@@ -993,7 +993,8 @@ def test_broker_restart_mid_stream_loses_no_alert(
             if i == 1200:  # mid-alert: pending, not yet firing
                 assert wait_until(lambda: service.counters.received > 0, timeout=10)  # flowing
                 own_broker.stop()
-                time.sleep(1.0)
+                # the broker is really gone for the rules service before it comes back
+                assert wait_until(lambda: not service.session.connected.is_set(), timeout=10)
                 own_broker.start()
         assert wait_until(lambda: len(confirmed) == len(values), timeout=60), len(confirmed)
 

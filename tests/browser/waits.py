@@ -1,0 +1,30 @@
+"""What a browser test waits for before it looks or acts: positive signals, not fixed times."""
+
+from __future__ import annotations
+
+from typing import Any
+
+# every Plotly chart on the page has drawn its plot area
+_CHARTS_DRAWN = """() => [...document.querySelectorAll('div.js-plotly-plot')]
+    .every(p => p.querySelector('.main-svg .draglayer, .main-svg .geolayer, .main-svg .plot'))"""
+
+
+def painted(page: Any) -> None:
+    """Until the browser has painted what is on the page (two animation frames have run):
+    what a screenshot then shows is what is there."""
+    page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+
+
+def drawn(page: Any) -> None:
+    """Until every chart has drawn, every table's grid canvas is there, and both are painted."""
+    page.wait_for_function(_CHARTS_DRAWN)
+    for table in page.locator("[data-testid='stDataFrame']").all():
+        table.locator("canvas").first.wait_for(state="attached")
+    painted(page)
+
+
+def refreshed(socket: Any, times: int = 2) -> None:
+    """Until the server has pushed `times` more messages on the page's websocket (the 1 s
+    refresh of its live part): a refresh has come and gone."""
+    for _ in range(times):
+        socket.wait_for_event("framereceived", timeout=30_000)
