@@ -138,6 +138,14 @@ def validation_problems(exc: ValidationError, lines: dict[PathKey, int] | None =
     return problems
 
 
+def first_problem(exc: ValidationError, what: str = "payload") -> str:
+    """The first of pydantic's complaints about a message (not a file), as `field: message`;
+    `what` names it when the complaint is about the whole of it."""
+    first = exc.errors(include_url=False)[0]
+    where = ".".join(str(p) for p in first["loc"]) or what
+    return f"{where}: {str(first['msg']).removeprefix('Value error, ')}"
+
+
 def load_model(model: type[M], path: str | Path) -> M:
     """Read a YAML file and validate it as `model`; raise ConfigError naming file, line, field."""
     source = str(path)

@@ -28,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from opsroom import topics
 from opsroom.alerts import AlertEvent
 from opsroom.clock import utcnow
+from opsroom.configfile import first_problem
 from opsroom.mqtt import publish_confirmed, short_session
 from opsroom.settings import Settings
 from opsroom.telemetry.base import Timestamp
@@ -103,13 +104,6 @@ class Silence(BaseModel):
         return " ".join(f"{k}={v}" for k, v in pairs if v is not None)
 
 
-def first_problem(exc: ValidationError) -> str:
-    """The first of pydantic's complaints, as `field: message`."""
-    first = exc.errors(include_url=False)[0]
-    where = ".".join(str(p) for p in first["loc"]) or "silence"
-    return f"{where}: {first['msg'].removeprefix('Value error, ')}"
-
-
 def parse(payload: bytes) -> Silence | None:
     """A retained silence message; None for an empty one (removed). SilenceError otherwise."""
     if not payload.strip():
@@ -119,7 +113,7 @@ def parse(payload: bytes) -> Silence | None:
     try:
         return Silence.model_validate_json(payload)
     except ValidationError as exc:
-        raise SilenceError(f"bad silence: {first_problem(exc)}") from None
+        raise SilenceError(f"bad silence: {first_problem(exc, 'silence')}") from None
 
 
 @dataclass(frozen=True)
@@ -201,7 +195,7 @@ def build(
             created_at=now,
         )
     except ValidationError as exc:
-        raise SilenceError(first_problem(exc)) from None
+        raise SilenceError(first_problem(exc, "silence")) from None
     problems = known.problems(silence) if known is not None else []
     if problems:
         raise SilenceError("; ".join(problems))

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, StrictBool, ValidationError
 from opsroom import topics
 from opsroom.alerts import Acknowledgement, AlertEvent
 from opsroom.clock import Clock, utcnow
+from opsroom.configfile import first_problem
 from opsroom.mqtt import Received
 from opsroom.service import TopicCache
 from opsroom.settings import Settings
@@ -91,7 +92,7 @@ def parse_status(payload: bytes) -> DeviceStatus | None:
         parsed = _StatusJson.model_validate_json(text)
     except ValidationError as exc:
         raise ValueError(
-            f"status must be online, offline or JSON with state: {_first_problem(exc)}"
+            f"status must be online, offline or JSON with state: {first_problem(exc)}"
         ) from None
     return DeviceStatus(parsed.state == "online", parsed.ts, parsed.drill)
 
@@ -101,12 +102,7 @@ def parse_ack(payload: bytes) -> Acknowledgement:
     try:
         return Acknowledgement.model_validate_json(payload)
     except ValidationError as exc:
-        raise ValueError(f"bad acknowledgement: {_first_problem(exc)}") from None
-
-
-def _first_problem(exc: ValidationError) -> str:
-    first = exc.errors(include_url=False)[0]
-    return f"{'.'.join(str(p) for p in first['loc']) or 'payload'}: {first['msg']}"
+        raise ValueError(f"bad acknowledgement: {first_problem(exc)}") from None
 
 
 class Intake:
