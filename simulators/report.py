@@ -19,7 +19,7 @@ from typing import Any
 
 from opsroom.i18n import _, current, ngettext
 from opsroom.planrun import PlanRun
-from opsroom.reports.page import fmt_delta, markdown_rule
+from opsroom.reports.page import SEVERITY_COLOURS, fmt_delta, markdown_rule, timeline_bar
 from simulators.matching import AlertLife, DeadLetterCheck, InjectedIncident, Matching, Outcome
 
 
@@ -388,23 +388,7 @@ def timeline_figure(log: DrillLog, m: Matching) -> Any:
     end_of_drill = log.finish
 
     def bar(name: str, y: str, start: datetime, stop: datetime, color: str, text: str) -> None:
-        ms = max((stop - start).total_seconds() * 1000, 1000.0)
-        fig.add_trace(
-            go.Bar(
-                x=[ms],
-                base=[start.isoformat()],
-                y=[y],
-                orientation="h",
-                name=name,
-                marker_color=color,
-                hovertext=[text],
-                hoverinfo="text",
-                showlegend=False,
-                width=0.4,
-                # the y axis is reversed (first subject on top): -0.4 is the upper half
-                offset=-0.4 if name == "incident" else 0.0,
-            )
-        )
+        timeline_bar(fig, y, start, stop, color, text, upper=name == "incident")
 
     for o in m.outcomes:
         inc = o.incident
@@ -423,7 +407,6 @@ def timeline_figure(log: DrillLog, m: Matching) -> Any:
             ),
         )
     alerts: list[AlertLife] = [a for o in m.outcomes for a in o.alerts] + list(m.unmatched)
-    colors = {"info": "#8ecae6", "warning": "#f4a261", "critical": "#7b2cbf"}
     for a in alerts:
         stop = a.resolved_at or end_of_drill
         acked = _(", acknowledged {at}", at=_offset(log, a.acked_at)) if a.acked_at else ""
@@ -432,7 +415,7 @@ def timeline_figure(log: DrillLog, m: Matching) -> Any:
             a.subject,
             a.first_at,
             stop,
-            colors.get(a.severity, "#999"),
+            SEVERITY_COLOURS.get(a.severity, "#999"),
             _(
                 "{alert}: from {start}{acked}, resolved {resolved}",
                 alert=_alert(a),

@@ -24,7 +24,7 @@ from opsroom.controllog.model import category_of
 from opsroom.controllog.owners import alert_owners, owner_label
 from opsroom.i18n import _
 from opsroom.reports import page
-from opsroom.reports.page import Table, fmt_delta
+from opsroom.reports.page import SEVERITY_COLOURS, Table, fmt_delta, timeline_bar
 from opsroom.reports.shift import Sources, escalations
 from opsroom.store.base import active_alerts
 
@@ -387,24 +387,9 @@ def timeline(src: Sources) -> Any:
     import plotly.graph_objects as go
 
     fig = go.Figure()
-    colors = {"info": "#8ecae6", "warning": "#f4a261", "critical": "#7b2cbf"}
 
     def bar(y: str, start: datetime, stop: datetime, color: str, text: str, upper: bool) -> None:
-        ms = max((stop - start).total_seconds() * 1000, 1000.0)
-        fig.add_trace(
-            go.Bar(
-                x=[ms],
-                base=[start.isoformat()],
-                y=[y],
-                orientation="h",
-                marker_color=color,
-                hovertext=[text],
-                hoverinfo="text",
-                showlegend=False,
-                width=0.4,
-                offset=-0.4 if upper else 0.0,
-            )
-        )
+        timeline_bar(fig, y, start, stop, color, text, upper)
 
     first: dict[str, AlertEvent] = {}
     end: dict[str, datetime] = {}
@@ -418,7 +403,7 @@ def timeline(src: Sources) -> Any:
             category_of(ev.kind),
             ev.ts,
             end.get(a, src.end),
-            colors.get(ev.severity, "#999"),
+            SEVERITY_COLOURS.get(ev.severity, "#999"),
             f"{ev.severity.upper()} {ev.rule} · {ev.subject}",
             upper=False,
         )

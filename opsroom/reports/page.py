@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from opsroom.i18n import current
@@ -98,6 +98,35 @@ def markdown(title: str, intro: Sequence[str], tables: Sequence[Table]) -> str:
     for t in tables:
         lines += table_markdown(t)
     return "\n".join(lines) + "\n"
+
+
+SEVERITY_COLOURS = {"info": "#8ecae6", "warning": "#f4a261", "critical": "#7b2cbf"}
+
+
+def timeline_bar(
+    fig: Any, y: str, start: datetime, stop: datetime, color: str, text: str, upper: bool
+) -> None:
+    """One bar of a report's timeline (plotly): `y`'s row, from `start` to `stop` (at least a
+    second, so that a blip shows), the upper half of the row if `upper` (what happened: an
+    incident) else the lower (what was raised: an alert), `text` on hover."""
+    import plotly.graph_objects as go
+
+    ms = max((stop - start).total_seconds() * 1000, 1000.0)
+    fig.add_trace(
+        go.Bar(
+            x=[ms],
+            base=[start.isoformat()],
+            y=[y],
+            orientation="h",
+            marker_color=color,
+            hovertext=[text],
+            hoverinfo="text",
+            showlegend=False,
+            width=0.4,
+            # the y axis is reversed (first row on top): -0.4 is the upper half
+            offset=-0.4 if upper else 0.0,
+        )
+    )
 
 
 def figure_html(fig: Any) -> str:
