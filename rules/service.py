@@ -54,7 +54,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, NamedTuple, Protocol
 
 import orjson
 import paho.mqtt.client as mqtt
@@ -84,6 +84,16 @@ log = logging.getLogger("opsroom.rules")
 POLL_S = 0.001  # how long the worker sleeps when there is nothing to do
 QUIET_S = 0.002  # a pause this long in the stream saves state at once (acks are waiting)
 BATCH = 500  # messages taken off the inbox between housekeeping rounds
+
+
+class _Marker(NamedTuple):
+    """An inbox item that is not a message: a step of the republish, in order with them."""
+
+    step: str  # "snapshot" (at CONNACK) or "republish" (at SUBACK)
+
+
+_SNAPSHOT = _Marker("snapshot")
+_REPUBLISH = _Marker("republish")
 
 
 class EngineLike(Protocol):
@@ -200,7 +210,7 @@ class RulesService:
         )
         self._engine_arg = engine
         self.engine: EngineLike | None = None
-        self.core: ServiceCore[Received] = ServiceCore(
+        self.core: ServiceCore[Received | _Marker] = ServiceCore(
             settings,
             "rules",
             log,
@@ -239,7 +249,6 @@ class RulesService:
         self._notify_settled = 0  # the dispatcher's settled count at the last state snapshot
         # network thread -> worker: publish every active alert retained again
         self._republish_pending = False  # network thread only
-        self._republish_due = threading.Event()
         self._worker: threading.Thread | None = None
 
     @property
@@ -404,8 +413,11 @@ class RulesService:
     def _subscribe(self, client: mqtt.Client) -> None:
         # the first connection, or a broker that kept no session for us: it may well have lost
         # its retained messages too (a restart without persistence), so republish the alerts
+        # the alerts active now are the ones to send again; a message of this connection may
+        # raise or resolve one before the SUBACK, and that publish already went out after it
         if self.session.generation == 1 or not self.session.session_present:
             self._republish_pending = True
+            self._inbox.append(_SNAPSHOT)
         # noLocal (v5): the alerts this service publishes do not come back to it
         self.session.subscribe(client, topics.readings_filter(self.event), qos=1, no_local=True)
 
@@ -428,16 +440,26 @@ class RulesService:
         # (it does that right after on_connect): what the worker republishes now goes out last
         if self._republish_pending:
             self._republish_pending = False
-            self._republish_due.set()
+            self._inbox.append(_REPUBLISH)
 
     # -- worker thread ---------------------------------------------------------------------
 
     def _work_loop(self) -> None:
         inbox, intake, writer, saver = self._inbox, self.intake, self.writer, self.saver
+        republish: dict[str, bytes] | None = None  # the active alerts at the last CONNACK
         while True:
             n = 0
             while inbox and n < BATCH:
                 msg = inbox.popleft()
+                if isinstance(msg, _Marker):
+                    assert self.engine is not None
+                    if msg is _SNAPSHOT:
+                        republish = writer.active_payloads(self.engine.active())
+                    elif republish is not None:
+                        writer.republish(republish, self.engine.active())
+                        republish = None
+                    continue
+                assert isinstance(msg, Received)
                 saver.unsaved.append(msg)
                 if msg.topic.startswith(self._silence_prefix):
                     self._take_silence(msg)
@@ -450,10 +472,6 @@ class RulesService:
             if n:
                 self._last_message = mono
             writer.drain_confirmations()
-            if self._republish_due.is_set():
-                self._republish_due.clear()
-                assert self.engine is not None
-                writer.republish(self.engine.active())
             if self.dispatcher.settled_count != self._notify_settled:
                 saver.mark()  # a notification went out (or was given up): not resent
             ticked = mono >= intake.next_tick_wall

@@ -237,20 +237,26 @@ class AlertWriter:
         self._changed()
         return stamped
 
-    def republish(self, active: list[AlertEvent]) -> None:
-        """Publish every active alert retained again, as it was last sent."""
-        # what the service sent (stamped, with the acknowledgement's sent_ts), else the engine's
+    def active_payloads(self, active: list[AlertEvent]) -> dict[str, bytes]:
+        """Each active alert's message as it was last sent (stamped, with the acknowledgement's
+        sent_ts), else as the engine has it: what a republish sends."""
         kept = self.retained
-        self.retained = {
-            a.alert_id: kept.get(a.alert_id) or a.model_dump_json().encode() for a in active
-        }
-        for alert_id, payload in self.retained.items():
+        return {a.alert_id: kept.get(a.alert_id) or a.model_dump_json().encode() for a in active}
+
+    def republish(self, payloads: dict[str, bytes], active: list[AlertEvent]) -> None:
+        """Publish retained again the alerts of `payloads` (taken at CONNACK) that are still
+        active and were not sent anew since: a newer message already went out after them."""
+        still = {a.alert_id for a in active}
+        sent = self.retained
+        due = {i: p for i, p in payloads.items() if i in still and sent.get(i, p) == p}
+        self.retained = {i: p for i, p in sent.items() if i in still} | due
+        for alert_id, payload in due.items():
             self.publish(topics.alert(self.event, alert_id), payload, True)
-        self.counters.republished += len(active)
+        self.counters.republished += len(due)
         self._changed()  # the state's list of unconfirmed messages changed
         log.info(
             "republished %d active alerts retained (%s)",
-            len(active),
+            len(due),
             "first connection"
             if self.core.session.generation <= 1
             else "the broker had no session",

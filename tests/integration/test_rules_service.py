@@ -1089,6 +1089,32 @@ def test_active_alerts_are_republished_when_the_service_starts(
     assert service.counters.republished == 1
 
 
+def test_a_reading_queued_while_stopped_raises_its_alert_once(
+    broker: Mosquitto, event: str, store: SqliteStore, tmp_path: Path, collect: Any
+) -> None:
+    """The broker hands the session's queued reading over before the SUBACK, so its alert is
+    already out when the start's republish runs: that republish sends what was active at the
+    CONNACK (nothing here), not the alert just raised a second time (CI saw 2 messages)."""
+    start_rules(broker.port, event, tmp_path, store, FakeEngine).stop()  # the session exists
+    t0 = datetime.now(UTC) - timedelta(minutes=5)
+    publish_all(broker.port, [temp(event, "f1", t0, 9.0)])  # queued for the stopped service
+    alerts = collect(topics.alerts_filter(event))
+    service = start_rules(broker.port, event, tmp_path, store, FakeEngine)
+    try:
+        assert wait_until(lambda: service.counters.published >= 1, timeout=10)
+        assert wait_until(lambda: not service.writer.unconfirmed, timeout=10)
+        # one more message through the broker after the alert: everything before it has arrived
+        publish_all(broker.port, [temp(event, "f2", t0, 9.0)])
+        assert len(alerts.wait_for(2)) >= 2
+    finally:
+        service.stop()
+    assert [m.topic for m in alerts.messages] == [
+        topics.alert(event, "hot.f1"),
+        topics.alert(event, "hot.f2"),
+    ]
+    assert service.counters.republished == 0
+
+
 def test_a_venue_that_never_reports_raises_silent_device_alerts_on_the_wall_clock(
     broker: Mosquitto, event: str, store: SqliteStore, tmp_path: Path, collect: Any, venue: Venue
 ) -> None:
