@@ -100,6 +100,34 @@ def test_an_old_file_opens_and_its_rows_become_the_opening_event(tmp_path: Path)
     again.close()
 
 
+def test_an_old_file_another_process_is_writing_opens_once_it_is_done(tmp_path: Path) -> None:
+    """The switch to WAL needs the file to itself, and SQLite refuses it at once ("database is
+    locked", no busy timeout) while another connection writes: the store waits for it instead
+    (seen when two services started together on a loaded machine)."""
+    path = old_file(tmp_path / "old.db")
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")  # another service, mid-migration
+    done = threading.Event()
+
+    def finish() -> None:
+        done.wait(10)
+        other.execute("COMMIT")
+
+    finisher = threading.Thread(target=finish)
+    finisher.start()
+    try:
+        threading.Timer(0.3, done.set).start()
+        store = SqliteStore(path, event="fest")
+    finally:
+        done.set()
+        finisher.join()
+        other.close()
+    try:
+        assert store.migrated == 5
+    finally:
+        store.close()
+
+
 def test_two_services_opening_an_old_file_at_once_migrate_it_once(tmp_path: Path) -> None:
     path = old_file(tmp_path / "old.db")
     stores: list[SqliteStore] = []

@@ -10,6 +10,7 @@ import logging
 import re
 import sqlite3
 import threading
+import time
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -128,6 +129,21 @@ def _describe(reading: Reading) -> str:
     return f"{str(reading.kind)[:40]!r} reading of {str(reading.sensor_id)[:60]!r} at {reading.ts}"
 
 
+def _wal(db: sqlite3.Connection, timeout_s: float) -> None:
+    """Put the file in WAL mode. The switch needs the file to itself and SQLite answers "database
+    is locked" at once, without its busy timeout, while another process opens or migrates the
+    same file (two services starting together): try again until the timeout."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.01)
+
+
 class SqliteStore:
     """The Store protocol on one SQLite file, scoped to one event (see opsroom.store.base.Store).
 
@@ -151,7 +167,7 @@ class SqliteStore:
             self._db = sqlite3.connect(
                 self.path, timeout=busy_timeout_s, check_same_thread=False, isolation_level=None
             )
-            self._db.execute("PRAGMA journal_mode=WAL")
+            _wal(self._db, busy_timeout_s)
             self._db.execute("PRAGMA synchronous=NORMAL")
             if self._unscoped():
                 self._migrate()
