@@ -21,7 +21,7 @@ from opsroom import topics
 from opsroom.broker import free_port
 from opsroom.store.sqlite import SqliteStore
 from opsroom.telemetry import Reading
-from tests.browser.waits import drawn, refreshed
+from tests.browser.waits import drawn, refreshed, shows
 from tests.conftest import wait_dashboard
 from tests.dashboard import data
 from tests.dashboard.test_notifications import write_log
@@ -174,11 +174,12 @@ def test_log_in_see_the_alert_and_acknowledge_it(dashboard, collect, event: str)
                 page.get_by_role("heading", name=title).wait_for()
                 page.wait_for_selector("div.js-plotly-plot .main-svg")
                 drawn(page)
+                # the charts of a page may come after its first is drawn: wait for the text
                 if title == "Crowd":  # the gate-flow levels come from --rules, override included
-                    assert "Dance Tent Entrance: warning 55, critical 66" in page.content()
+                    shows(page, "Dance Tent Entrance: warning 55, critical 66")
                 if title == "Weather":  # the structures' limits are drawn as bands
                     page.get_by_text("Nearest lightning strike").wait_for()
-                    assert "Dance Tent big top: operate / evacuate" in page.content()
+                    shows(page, "Dance Tent big top: operate / evacuate")
                 name = title.lower().replace(" ", "")
                 page.screenshot(path=SHOTS / f"{n:02d}-{name}.png", full_page=True)
 

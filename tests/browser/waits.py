@@ -23,6 +23,12 @@ def drawn(page: Any) -> None:
     painted(page)
 
 
+def shows(page: Any, text: str, timeout_ms: float = 30_000) -> None:
+    """Until the page's markup holds `text` (chart titles and labels are SVG, out of reach of
+    get_by_text)."""
+    page.wait_for_function("t => document.body.innerHTML.includes(t)", arg=text, timeout=timeout_ms)
+
+
 def refreshed(socket: Any, times: int = 2) -> None:
     """Until the server has pushed `times` more messages on the page's websocket (the 1 s
     refresh of its live part): a refresh has come and gone."""
