@@ -114,13 +114,37 @@ def state_text(state: str) -> str:
     )
 
 
+def _role(role: str, people: Roster | None) -> str:
+    """`role (the names of who holds it on the roster)`."""
+    names = [p.name for p in people.by_role(role)] if people is not None and role else []
+    return role + (f" ({', '.join(names)})" if names else "")
+
+
+def escalation_html(run: PlanRun, tz: str, people: Roster | None) -> str:
+    """The red line of a run whose steps are still open at its plan's escalation time."""
+    if not run.escalation_due or run.escalate_at is None or run.escalate_to is None:
+        return ""
+    minutes = (run.escalate_at - run.activated_at).total_seconds() / 60
+    text = _(
+        "ESCALATE: {n} steps still open {minutes} min after activation (since {at}): call in {who}",
+        n=sum(1 for s in run.steps if not s.ticked),
+        minutes=f"{minutes:g}",
+        at=_when(run.escalate_at, tz),
+        who=_role(run.escalate_to, people),
+    )
+    return (
+        f'<p class="ops-plan-escalate" data-escalate-to="{html.escape(run.escalate_to)}" '
+        f'style="color:{OVERDUE_COLOUR};font-weight:bold">{html.escape(text)}</p>'
+    )
+
+
 def steps_html(run: PlanRun, tz: str, people: Roster | None) -> str:
     """A run's steps as an HTML list, every text escaped: `<li class="ops-step
-    ops-step-<state>" data-step-id=... data-state=...>`; an overdue step in red."""
+    ops-step-<state>" data-step-id=... data-state=...>`; an overdue step in red, and the
+    escalation line when the plan's steps are still open at its escalation time."""
     items = []
     for s in run.steps:
-        names = [p.name for p in people.by_role(s.who)] if people is not None and s.who else []
-        who = s.who + (f" ({', '.join(names)})" if names else "")
+        who = _role(s.who, people)
         if s.done_at is not None:
             state = _("{state} by {who} at {at}", state=state_text(s.state),
                       who=s.done_by or "?", at=_when(s.done_at, tz))  # fmt: skip
@@ -144,6 +168,7 @@ def steps_html(run: PlanRun, tz: str, people: Roster | None) -> str:
     )
     return (
         f'<div class="ops-plan" {attrs}><b>{html.escape(title)}</b>'
+        f"{escalation_html(run, tz, people)}"
         f'<ul class="ops-steps">{"".join(items)}</ul></div>'
     )
 
@@ -269,9 +294,11 @@ def in_progress(ctx: ui.Context) -> None:
     now_s = time.time()
     going = [r for r in all_runs(ctx, now_s) if not r.complete][:PANEL_MAX]
     late = sum(len(r.overdue) for r in going)
+    escalate = sum(1 for r in going if r.escalation_due)
     st.subheader(
         _("Plans in progress ({n})", n=len(going))
         + (" · " + _("{n} steps overdue", n=late) if late else "")
+        + (" · " + _("{n} to escalate", n=escalate) if escalate else "")
     )
     if not going:
         st.caption(_("No plan in progress."))

@@ -11,6 +11,9 @@ keep them, so the state below is the same after a restart of every service; an u
 - overdue: not ticked, and its due time has passed;
 - open: not ticked, not due yet.
 
+A plan with `escalate: {after_min, to}` whose steps are not all ticked `after_min` after its
+activation is `escalation_due`: the wall screen tells the ops room to call that role in.
+
     entry = activation(plan, at, author="rules", alert_id=..., key=...)  -> a plan_activated
     entry = step_entry(run, "keep-shut", author="ana", at=...)          -> a plan_step
     runs(store.log_entries(), plans, now)                               -> [PlanRun, ...]
@@ -64,6 +67,9 @@ class PlanRun:
     alert_id: str | None = None
     incident_id: str | None = None
     drill: bool = False
+    escalate_at: datetime | None = None  # the plan's `escalate`: when, if steps are still open
+    escalate_to: str | None = None  # ... whom (a role)
+    escalation_due: bool = False  # steps still open at escalate_at (as of the fold's clock)
 
     @property
     def complete(self) -> bool:
@@ -245,6 +251,9 @@ def runs(entries: Iterable[LogEntry], plans: PlanSet | None, now: datetime) -> l
                     done_by=done.author if done else None,
                 )
             )
+        escalate = plan.escalate if plan is not None else None
+        escalate_at = e.event_ts + timedelta(minutes=escalate.after_min) if escalate else None
+        complete = all(s.done_at is not None for s in steps)
         out.append(
             PlanRun(
                 id=e.id,
@@ -257,6 +266,9 @@ def runs(entries: Iterable[LogEntry], plans: PlanSet | None, now: datetime) -> l
                 alert_id=e.alert_id,
                 incident_id=e.incident_id,
                 drill=e.drill,
+                escalate_at=escalate_at,
+                escalate_to=escalate.to if escalate else None,
+                escalation_due=escalate_at is not None and not complete and now >= escalate_at,
             )
         )
     return sorted(out, key=lambda r: r.activated_at, reverse=True)

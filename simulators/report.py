@@ -215,6 +215,7 @@ def _plan_columns() -> list[str]:
         _("missed"),
         _("alert to last step"),
         _("steps"),
+        _("escalation"),
     ]
 
 
@@ -257,7 +258,19 @@ def _plan_cells(log: DrillLog, p: PlanScore) -> list[str]:
         str(run.count("overdue")),
         fmt_delta(p.to_last_step),
         _step_times(log, run),
+        _escalation(log, run),
     ]
+
+
+def _escalation(log: DrillLog, run: PlanRun) -> str:
+    """Whether the plan's steps were still open at its escalation time by the drill's end."""
+    if run.escalate_at is None or run.escalate_to is None:
+        return _("none in the plan")
+    if run.escalation_due:
+        return _("due {at}: call in {who}", at=_offset(log, run.escalate_at), who=run.escalate_to)
+    if run.escalate_at > log.finish:
+        return _("not due by the end (due {at})", at=_offset(log, run.escalate_at))
+    return _("not needed: steps done by {at}", at=_offset(log, run.escalate_at))
 
 
 def plans_markdown(log: DrillLog, scores: Sequence[PlanScore]) -> list[str]:

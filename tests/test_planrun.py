@@ -169,3 +169,26 @@ def test_a_run_outlives_its_plan_file(plans: PlanSet) -> None:
     assert run.name == "freezer-failure"
     assert [s.step_id for s in run.steps][:1] == ["keep-shut"]
     assert run.steps[0].state == "overdue"
+
+
+@pytest.mark.parametrize(
+    ("ticked", "now_min", "due"),
+    [
+        ((), 44, False),  # the freezer plan escalates 45 min after activation
+        ((), 45, True),  # steps still open at 45 min: call in the role
+        (("keep-shut", "move-stock", "check-thaw"), 50, True),  # one step open is enough
+        (("keep-shut", "move-stock", "check-thaw", "engineer"), 50, False),  # all done
+    ],
+)
+def test_a_plan_with_steps_open_at_its_escalation_time_is_due_to_escalate(
+    plans: PlanSet, ticked: tuple[str, ...], now_min: float, due: bool
+) -> None:
+    entries = [started(plans)]
+    for step in ticked:
+        entries.append(tick(plans, entries, step, 40))
+    (run,) = runs(entries, plans, T0 + timedelta(minutes=now_min))
+    assert (run.escalate_at, run.escalate_to) == (
+        T0 + timedelta(minutes=45),
+        "event-safety-manager",
+    )
+    assert run.escalation_due is due

@@ -128,4 +128,7 @@ def test_the_drill_report_shows_the_plan_steps_times(
     assert "keep-shut +36m 00s by drill-operator (on time" in cells[8]
     assert "move-stock +55m 00s by drill-operator (late" in cells[8]
     assert "check-thaw not due by the end" in cells[8]
+    # the plan escalates 45 min after activation, after the drill's end
+    escalate_at = "+" + fmt_delta(run.activated_at + timedelta(minutes=45) - drill_log.start)
+    assert cells[9] == f"not due by the end (due {escalate_at})"
     assert 'data-plan-id="freezer-failure"' in page.read_text()
