@@ -23,7 +23,13 @@ from opsroom.rulesfile.bands import Levels, TimeInRange
 from opsroom.settings import Settings
 from opsroom.venue import Venue
 
+# What changes as devices report (freshness, tiles, tables, alerts) is drawn again every
+# REFRESH_S; charts and maps every CHART_REFRESH_S. Drawing a Plotly chart is most of what a
+# browser spends on a page, and with ten screens on one machine it held every page back (data
+# age p95 20 s, bench/sessions.py). Devices report every 10 s (power, shuttles) to 60 s, and
+# one pixel of a 24 h chart is a minute: a chart redrawn every 10 s misses at most one report.
 REFRESH_S = 2
+CHART_REFRESH_S = 10
 WINDOWS = {N_("15 min"): 900, N_("1 h"): 3600, N_("6 h"): 21_600, N_("24 h"): 86_400}
 STATUS_TEXT = {
     "ok": N_("ok"),  # shown upper-cased: OK
@@ -143,6 +149,17 @@ def drill_banner(drill: bool) -> None:
             + "</div>",
             unsafe_allow_html=True,
         )
+
+
+def charts_note() -> None:
+    """Say under a page's charts that they follow the tables at a slower pace."""
+    st.caption(
+        _(
+            "Charts are drawn again every {chart} s; the tables and tiles every {table} s.",
+            chart=CHART_REFRESH_S,
+            table=REFRESH_S,
+        )
+    )
 
 
 def freshness(age: DataAge, tz: str) -> None:

@@ -158,8 +158,8 @@ def _danger_caption(ctx: ui.Context) -> str:
 
 
 @st.fragment(run_every=ui.REFRESH_S)
-def live(ctx: ui.Context, types: tuple[str, ...], window_s: float) -> None:
-    """Table and one chart per unit type, refreshed in place."""
+def live(ctx: ui.Context) -> None:
+    """Freshness and the table, refreshed in place."""
     now = ui.now_s()
     key = (ctx.store_url, ctx.venue_path, ctx.venue_mtime)
     age = cache.data_age(*key, ("coldchain",), now, ctx.settings.dashboard_stale_s)
@@ -168,6 +168,12 @@ def live(ctx: ui.Context, types: tuple[str, ...], window_s: float) -> None:
     ui.freshness(age, ctx.tz)
     ui.table(table, TABLE)
     st.caption(_danger_caption(ctx))
+
+
+@st.fragment(run_every=ui.CHART_REFRESH_S)
+def live_charts(ctx: ui.Context, types: tuple[str, ...], window_s: float) -> None:
+    """One temperature chart per unit type, redrawn in place."""
+    now = ui.now_s()
     for unit_type in types:
         units = [u for u in ctx.venue.catering if u.type == unit_type]
         if not units:
@@ -192,6 +198,7 @@ def live(ctx: ui.Context, types: tuple[str, ...], window_s: float) -> None:
             ),
             key=f"cold_{unit_type}",
         )
+    ui.charts_note()
 
 
 def page() -> None:
@@ -208,7 +215,8 @@ def page() -> None:
             key="cold_types",
         )
     window = ui.window_picker("cold_window")
-    live(context, tuple(picked), window)
+    live(context)
+    live_charts(context, tuple(picked), window)
 
 
 if __name__ == "__main__":

@@ -183,17 +183,34 @@ def _gate_limits(ctx: ui.Context) -> str:
     return "; ".join(parts)
 
 
+def _tables(ctx: ui.Context, now: float) -> tuple[pd.DataFrame, pd.DataFrame]:
+    key = (ctx.store_url, ctx.venue_path, ctx.venue_mtime)
+    zones = lang.named(cache.frame(*key, "zones", now, ctx.rules_file), ctx.venue)
+    gates = lang.named(cache.frame(*key, "gates", now, ctx.rules_file), ctx.venue)
+    return zones, gates
+
+
 @st.fragment(run_every=ui.REFRESH_S)
-def live(ctx: ui.Context, window_s: float) -> None:
-    """Map, charts and tables, refreshed in place."""
+def live(ctx: ui.Context) -> None:
+    """Freshness and the zone and gate tables, refreshed in place."""
     now = ui.now_s()
     key = (ctx.store_url, ctx.venue_path, ctx.venue_mtime)
     age = cache.data_age(*key, ("crowd",), now, ctx.settings.dashboard_stale_s)
-    zones = lang.named(cache.frame(*key, "zones", now, ctx.rules_file), ctx.venue)
-    gates = lang.named(cache.frame(*key, "gates", now, ctx.rules_file), ctx.venue)
+    zones, gates = _tables(ctx, now)
     ui.drill_banner(age.drill)
     ui.freshness(age, ctx.tz)
+    st.subheader(_("Zones"))
+    ui.table(zones, ZONE_COLUMNS)
+    if len(gates):
+        st.subheader(_("Gate flow (persons per metre of width per minute)"))
+        ui.table(gates, GATE_COLUMNS)
 
+
+@st.fragment(run_every=ui.CHART_REFRESH_S)
+def live_charts(ctx: ui.Context, window_s: float) -> None:
+    """The map, occupancy and gate-flow bars and occupancy over time, redrawn in place."""
+    now = ui.now_s()
+    zones, gates = _tables(ctx, now)
     left, right = st.columns([3, 2])
     with left:
         colours = {r.id: charts.COLOURS[r.status] for r in zones.itertuples()}
@@ -236,9 +253,6 @@ def live(ctx: ui.Context, window_s: float) -> None:
         ),
         key="crowd_series",
     )
-    st.subheader(_("Zones"))
-    ui.table(zones, ZONE_COLUMNS)
-    st.subheader(_("Gate flow (persons per metre of width per minute)"))
     if len(gates):
         st.plotly_chart(
             charts.bar_chart(
@@ -250,7 +264,7 @@ def live(ctx: ui.Context, window_s: float) -> None:
             ),
             key="gate_bars",
         )
-        ui.table(gates, GATE_COLUMNS)
+    ui.charts_note()
 
 
 def page() -> None:
@@ -258,7 +272,8 @@ def page() -> None:
     context = ui.context()
     st.title(_(FAMILY.title))
     window = ui.window_picker("crowd_window")
-    live(context, window)
+    live(context)
+    live_charts(context, window)
 
 
 if __name__ == "__main__":

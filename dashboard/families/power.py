@@ -148,8 +148,8 @@ def _title(ctx: ui.Context, gens: list[Generator], field: str, what: str) -> str
 
 
 @st.fragment(run_every=ui.REFRESH_S)
-def live(ctx: ui.Context, chosen: tuple[str, ...], window_s: float) -> None:
-    """Charts and table, refreshed in place."""
+def live(ctx: ui.Context) -> None:
+    """Freshness and the table, refreshed in place."""
     now = ui.now_s()
     key = (ctx.store_url, ctx.venue_path, ctx.venue_mtime)
     age = cache.data_age(*key, ("power",), now, ctx.settings.dashboard_stale_s)
@@ -158,6 +158,11 @@ def live(ctx: ui.Context, chosen: tuple[str, ...], window_s: float) -> None:
     ui.freshness(age, ctx.tz)
     ui.table(table, TABLE)
 
+
+@st.fragment(run_every=ui.CHART_REFRESH_S)
+def live_charts(ctx: ui.Context, chosen: tuple[str, ...], window_s: float) -> None:
+    """Voltage, frequency and load of the chosen generators, redrawn in place."""
+    now = ui.now_s()
     gens = [g for g in ctx.venue.generators if g.id in chosen]
     if not gens:
         st.info(_("Choose at least one generator."))
@@ -179,6 +184,7 @@ def live(ctx: ui.Context, chosen: tuple[str, ...], window_s: float) -> None:
             charts.series_chart(series, names, title, unit, bands, lines, timezone=ctx.tz),
             key=f"power_{field}",
         )
+    ui.charts_note()
 
 
 def page() -> None:
@@ -197,7 +203,8 @@ def page() -> None:
             key="power_generators",
         )
     window = ui.window_picker("power_window")
-    live(context, tuple(picked), window)
+    live(context)
+    live_charts(context, tuple(picked), window)
 
 
 if __name__ == "__main__":

@@ -139,21 +139,32 @@ def map_layer(venue_map: charts.VenueMap, table: Callable[[str], pd.DataFrame]) 
 # ---------------------------------------------------------------- page
 
 
+def _buses(ctx: ui.Context, now: float) -> pd.DataFrame:
+    key = (ctx.store_url, ctx.venue_path, ctx.venue_mtime)
+    return lang.named(cache.frame(*key, "shuttles", now, ctx.rules_file), ctx.venue)
+
+
 @st.fragment(run_every=ui.REFRESH_S)
 def live(ctx: ui.Context) -> None:
-    """Map and table, refreshed in place."""
+    """Freshness, the flagged shuttles and the table, refreshed in place."""
     now = ui.now_s()
     key = (ctx.store_url, ctx.venue_path, ctx.venue_mtime)
     age = cache.data_age(*key, ("shuttle",), now, ctx.settings.dashboard_stale_s)
-    buses = lang.named(cache.frame(*key, "shuttles", now, ctx.rules_file), ctx.venue)
+    buses = _buses(ctx, now)
     ui.drill_banner(age.drill)
     ui.freshness(age, ctx.tz)
     flagged = buses[buses["off_route"] | buses["stopped"]] if len(buses) else buses
     for row in flagged.itertuples():
         st.warning(f"{row.name}: {charts.flags(row.off_route, row.stopped)} ({row.route})")
-    fig = charts.VenueMap(ctx.venue, ctx.settings.dashboard_tiles).zones(names=False).routes()
-    st.plotly_chart(fig.vehicles(buses).figure(height=560), key="shuttle_map")
     ui.table(buses, TABLE)
+
+
+@st.fragment(run_every=ui.CHART_REFRESH_S)
+def live_map(ctx: ui.Context) -> None:
+    """The routes and the shuttles on the venue map, redrawn in place."""
+    fig = charts.VenueMap(ctx.venue, ctx.settings.dashboard_tiles).zones(names=False).routes()
+    st.plotly_chart(fig.vehicles(_buses(ctx, ui.now_s())).figure(height=560), key="shuttle_map")
+    ui.charts_note()
 
 
 def page() -> None:
@@ -161,6 +172,7 @@ def page() -> None:
     context = ui.context()
     st.title(_(FAMILY.title))
     live(context)
+    live_map(context)
 
 
 if __name__ == "__main__":

@@ -171,16 +171,33 @@ def _chart(history: pd.DataFrame, title: str, unit: str, bands: pd.DataFrame | N
     return fig
 
 
+def _tables(ctx: ui.Context, now: float) -> dict[str, pd.DataFrame]:
+    key = (ctx.store_url, ctx.venue_path, ctx.venue_mtime)
+    return {
+        name: lang.named(cache.frame(*key, name, now, ctx.rules_file), ctx.venue)
+        for name in ("stations", "structures")
+    }
+
+
 @st.fragment(run_every=ui.REFRESH_S)
 def live(ctx: ui.Context) -> None:
-    """Stations, structures, charts and map, refreshed in place."""
+    """Freshness, stations and structures, refreshed in place."""
     now = ui.now_s()
     key = (ctx.store_url, ctx.venue_path, ctx.venue_mtime)
     age = cache.data_age(*key, ("weather",), now, ctx.settings.dashboard_stale_s)
-    stations = lang.named(cache.frame(*key, "stations", now, ctx.rules_file), ctx.venue)
-    structures = lang.named(cache.frame(*key, "structures", now, ctx.rules_file), ctx.venue)
+    tables = _tables(ctx, now)
     ui.drill_banner(age.drill)
     ui.freshness(age, ctx.tz)
+    ui.table(tables["stations"], TABLE)
+    ui.table(tables["structures"], STRUCTURES_TABLE)
+
+
+@st.fragment(run_every=ui.CHART_REFRESH_S)
+def live_charts(ctx: ui.Context) -> None:
+    """Gusts, lightning and the map, redrawn in place."""
+    now = ui.now_s()
+    tables = _tables(ctx, now)
+    structures = tables["structures"]
     ids = tuple(s.id for s in ctx.venue.stations)
     charted = cache.series_many(
         ctx.store_url, "weather", ("gust_ms", "strike_km"), ids, now, HISTORY.total_seconds()
@@ -190,12 +207,10 @@ def live(ctx: ui.Context) -> None:
     st.plotly_chart(
         _chart(strikes, _("Nearest lightning strike"), "km", None), key="weather_lightning"
     )
-    tables = {"stations": stations, "structures": structures}
     venue_map = charts.VenueMap(ctx.venue, ctx.settings.dashboard_tiles).zones(names=False)
     map_layer(venue_map, tables.__getitem__)
     st.plotly_chart(venue_map.figure(height=420), key="weather_map")
-    ui.table(stations, TABLE)
-    ui.table(structures, STRUCTURES_TABLE)
+    ui.charts_note()
 
 
 def page() -> None:
@@ -203,6 +218,7 @@ def page() -> None:
     context = ui.context()
     st.title(_(FAMILY.title))
     live(context)
+    live_charts(context)
 
 
 if __name__ == "__main__":

@@ -177,7 +177,7 @@ def alert_notifications(ctx: ui.Context, alert_id: str) -> None:
     lang.dataframe(_at_local(attempts, ctx.tz), hide_index=True, width="stretch")
 
 
-@st.fragment(run_every=ui.REFRESH_S)
+@st.fragment(run_every=ui.CHART_REFRESH_S)
 def around(ctx: ui.Context, alert_id: str, title: str) -> None:
     """The subject's readings around the chosen alert."""
     frame = cache.around(ctx.store_url, alert_id, ui.now_s())

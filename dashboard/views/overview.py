@@ -97,14 +97,6 @@ def live(ctx: ui.Context) -> None:
         if panel is not None:
             panel(table)
 
-    st.subheader(_("Venue map"))
-    venue_map = charts.VenueMap(ctx.venue, ctx.settings.dashboard_tiles)
-    for part in PARTS.values():
-        layer = getattr(part, "map_layer", None)
-        if layer is not None:
-            layer(venue_map, table)
-    st.plotly_chart(venue_map.figure(height=480), key="overview_map")
-
     st.subheader(_("Active alerts"))
     if len(active):
         active = owners.with_owner(ctx, active, now)
@@ -127,6 +119,26 @@ def live(ctx: ui.Context) -> None:
     open_incidents(ctx)
 
 
+@st.fragment(run_every=ui.CHART_REFRESH_S)
+def live_map(ctx: ui.Context) -> None:
+    """Every family's layer on the venue map, redrawn in place (below the alerts: what needs
+    acting on comes first, and the map is redrawn less often)."""
+    now = ui.now_s()
+    key = (ctx.store_url, ctx.venue_path, ctx.venue_mtime)
+
+    def table(name: str) -> pd.DataFrame:
+        return lang.named(cache.frame(*key, name, now, ctx.rules_file), ctx.venue)
+
+    st.subheader(_("Venue map"))
+    venue_map = charts.VenueMap(ctx.venue, ctx.settings.dashboard_tiles)
+    for part in PARTS.values():
+        layer = getattr(part, "map_layer", None)
+        if layer is not None:
+            layer(venue_map, table)
+    st.plotly_chart(venue_map.figure(height=480), key="overview_map")
+    ui.charts_note()
+
+
 def open_incidents(ctx: ui.Context) -> None:
     """The control log's open incidents, with their age and owner."""
     now_s = time.time()
@@ -142,3 +154,4 @@ def open_incidents(ctx: ui.Context) -> None:
 context = ui.context()
 st.title(_("{event} · Overview", event=lang.display_name(context.venue.event)))
 live(context)
+live_map(context)
