@@ -78,6 +78,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         "--server.fileWatcherType", "none",
         "--browser.gatherUsageStats", "false",
         "--client.toolbarMode", "viewer",
+        # Streamlit runs a full gc.collect(2) after every run, fragment runs included: with
+        # ten screens refreshing every 2 s that was 54 % of the server's CPU (py-spy, bench/
+        # sessions.py --profile). Python's own collector still runs on its thresholds.
+        "--runner.postScriptGC", "false",
     ]  # fmt: skip
     stop = stop_on_signals()
     proc = subprocess.Popen(command, env=env)
