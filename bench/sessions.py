@@ -188,6 +188,11 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, default=10)
     parser.add_argument("--seconds", type=float, default=60.0, help="how long to read the pages")
     parser.add_argument("--speed", type=float, default=300.0, help="first round's drill speed")
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        help="record the dashboard server with py-spy while reading (collapsed stacks here)",
+    )
     args = parser.parse_args()
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if chromium is None:
@@ -225,11 +230,20 @@ def main() -> None:
                 opened_s = time.monotonic() - t_open
                 seen: list[float] = []
                 shown: list[float] = []
+                by_page: dict[str, list[float]] = {}
                 misses = 0
                 load_before = os.getloadavg()
                 groups = _groups(demo.pid, server)
                 ticks0 = {name: _group_ticks(pids) for name, pids in groups.items()}
                 cpu0, t0 = _cpu_ticks(server), time.monotonic()
+                spy = None
+                if args.profile:
+                    spy = subprocess.Popen(
+                        ["py-spy", "record", "--pid", str(server), "--duration",
+                         str(int(args.seconds)), "--format", "raw", "--rate", "50",
+                         "--output", str(args.profile), "--nonblocking"],
+                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                    )  # fmt: skip
                 while time.monotonic() - t0 < args.seconds:
                     tick = time.monotonic()
                     for _title, page in pages:
@@ -244,8 +258,11 @@ def main() -> None:
                         at = now.hour * 3600 + now.minute * 60 + now.second + now.microsecond / 1e6
                         age = (at - (h * 3600 + mi * 60 + s)) % 86400
                         seen.append(0.0 if age > 43200 else age)  # ahead of the clock: 0
+                        by_page.setdefault(_title, []).append(shown[-1])
                     time.sleep(max(0.0, 1.0 - (time.monotonic() - tick)))
                 wall = time.monotonic() - t0
+                if spy is not None:
+                    spy.wait(60)
                 cpu = (_cpu_ticks(server) - cpu0) / CLK_TCK / wall * 100
                 spent = {
                     name: round((_group_ticks(pids) - ticks0[name]) / CLK_TCK / wall * 100, 1)
@@ -269,6 +286,11 @@ def main() -> None:
                 "open_and_login_s": round(opened_s, 1),
                 "data_age_seen_s": _summary(seen),
                 "data_age_shown_s": _summary(shown),
+                # the shown age per page: how old the newest reading of its family was when
+                # the page was drawn (devices report every 10 s to 60 s: a floor, not lag)
+                "data_age_shown_p95_by_page_s": {
+                    t: _summary(v)["p95"] for t, v in sorted(by_page.items())
+                },
                 "reads_without_freshness_line": misses,
                 "dashboard_cpu_pct_of_one_core": round(cpu, 1),
                 "dashboard_rss_mb": round(rss, 1),
