@@ -113,14 +113,15 @@ def _cpu_ticks(pid: int) -> int:
     return int(fields[11]) + int(fields[12])  # utime + stime
 
 
-def _store_newest(db: sqlite3.Connection, kinds: tuple[str, ...], now: float) -> float | None:
-    """The newest reading's time (epoch s) the demo's store holds for `kinds` (none: all),
-    not counting readings stamped ahead of the clock."""
-    where = f" AND kind IN ({','.join('?' * len(kinds))})" if kinds else ""
-    row = db.execute(
-        f"SELECT max(ts) FROM latest WHERE ts <= ?{where}", (int((now + 1) * 1e6), *kinds)
-    ).fetchone()
-    return row[0] / 1e6 if row and row[0] is not None else None
+def _store_newest(
+    db: sqlite3.Connection, sensors: set[tuple[str, str]], kinds: tuple[str, ...], now: float
+) -> float | None:
+    """The newest reading's time (epoch s) the demo's store holds for the venue's sensors of
+    `kinds` (none: all), as the pages count them, not counting any stamped ahead of the clock."""
+    ahead = int((now + 1) * 1e6)
+    rows = db.execute("SELECT kind, sensor_id, ts FROM latest WHERE ts <= ?", (ahead,))
+    times = [ts for k, sid, ts in rows if (k, sid) in sensors and (not kinds or k in kinds)]
+    return max(times) / 1e6 if times else None
 
 
 def _group_ticks(pids: list[int]) -> int:
@@ -219,7 +220,9 @@ def main() -> None:
         raise SystemExit("chromium is not installed (apt-get install chromium)")
     from playwright.sync_api import sync_playwright
 
-    tz = ZoneInfo(load_venue(ROOT / "examples" / "venue.yaml").event.timezone)
+    venue = load_venue(ROOT / "examples" / "venue.yaml")
+    tz = ZoneInfo(venue.event.timezone)
+    sensors = set(venue.sensors())
     pattern = re.compile(FRESHNESS)
     with tempfile.TemporaryDirectory(prefix="opsroom-sessions-") as tmp:
         folder = Path(tmp)
@@ -286,7 +289,7 @@ def main() -> None:
                         seen_by_page.setdefault(_title, []).append(seen[-1])
                         # how far the page is behind the store: the seen age minus the age of
                         # the newest reading the store holds for the page's families now
-                        newest = _store_newest(db, PAGE_KINDS[_title], time.time())
+                        newest = _store_newest(db, sensors, PAGE_KINDS[_title], time.time())
                         if newest is not None:
                             lag = max(0.0, seen[-1] - (time.time() - newest))
                             behind.append(lag)
