@@ -145,6 +145,7 @@ def test_every_page_speaks_chinese(zh_dashboard, event: str) -> None:
                 page.get_by_role("heading", name=title).wait_for()
                 page.wait_for_selector("div.js-plotly-plot .main-svg")
                 page.get_by_text("最新数据于").first.wait_for()
+                page.get_by_text("图表每").first.wait_for()  # the charts' fragment is drawn too
                 left[name] = english_left(page, phrases, skip)
                 shot(page, name)
 
@@ -177,6 +178,9 @@ def test_every_page_speaks_chinese(zh_dashboard, event: str) -> None:
             page.get_by_role("link", name="Overview").click()
             page.get_by_role("heading", name="Riverside Festival · Overview").wait_for()
             page.get_by_text("Critical alerts").wait_for()
+            # the alerts come further down the page, the map in its own (slower) fragment
+            page.get_by_role("heading", name="Active alerts", exact=True).wait_for()
+            page.get_by_role("heading", name="Venue map", exact=True).wait_for()
             in_english = english_left(page, phrases, skip)
             assert {"Critical alerts", "Venue map", "Active alerts"} <= set(in_english)
             other = browser.new_page()
