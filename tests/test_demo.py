@@ -96,13 +96,14 @@ class RunningDemo:
 
     def wait_up(self) -> float:
         """Seconds from start until the demo says it is up."""
-        deadline = time.monotonic() + UP_TIMEOUT_S
-        while "Dashboard:" not in self.output:
-            if self.proc.poll() is not None:
-                pytest.fail(f"demo exited with {self.proc.returncode}:\n{self.stderr()}")
-            if time.monotonic() > deadline:
-                pytest.fail(f"demo not up within {UP_TIMEOUT_S:.0f} s:\n{self.stderr()}")
-            time.sleep(0.1)
+        up = wait_until(
+            lambda: "Dashboard:" in self.output or self.proc.poll() is not None,
+            timeout=UP_TIMEOUT_S,
+        )
+        if self.proc.poll() is not None:
+            pytest.fail(f"demo exited with {self.proc.returncode}:\n{self.stderr()}")
+        if not up:
+            pytest.fail(f"demo not up within {UP_TIMEOUT_S:.0f} s:\n{self.stderr()}")
         return time.monotonic() - self.started
 
     def stderr(self) -> str:

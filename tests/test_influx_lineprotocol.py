@@ -12,7 +12,6 @@ import shutil
 import socket
 import subprocess
 import threading
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -42,6 +41,7 @@ from opsroom.store.influx import (
     reading_to_line,
 )
 from opsroom.telemetry import Reading
+from tests.conftest import wait_until
 from tests.fuzz_readings import readings
 
 T0 = datetime(2026, 7, 4, 18, 0, 0, tzinfo=UTC)
@@ -642,6 +642,15 @@ def _configure(base: str, root: Path, http_port: int, rpc_port: int) -> str:
     return "\n".join(out) + "\n"
 
 
+def _pings(url: str) -> bool:
+    """Does the InfluxDB server at `url` answer /ping (204)?"""
+    try:
+        with urllib.request.urlopen(f"{url}/ping", timeout=1) as response:
+            return bool(response.status == 204)
+    except OSError:
+        return False
+
+
 @pytest.fixture(scope="session")
 def influxd_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """An InfluxDB 1.x server of its own (Debian's `influxd`), stopped afterwards."""
@@ -660,22 +669,12 @@ def influxd_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     proc = subprocess.Popen([binary, "-config", str(config)], stdout=log, stderr=log, env=env)
     url = f"http://127.0.0.1:{http_port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            if proc.poll() is not None:
-                log.flush()
-                pytest.fail(
-                    f"influxd exited ({proc.returncode}): {(root / 'influxd.log').read_text()}"
-                )
-            try:
-                with urllib.request.urlopen(f"{url}/ping", timeout=1) as response:
-                    if response.status == 204:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("influxd did not answer /ping within 30 s")
-            time.sleep(0.1)
+        up = wait_until(lambda: _pings(url) or proc.poll() is not None, timeout=30)
+        if proc.poll() is not None:
+            log.flush()
+            pytest.fail(f"influxd exited ({proc.returncode}): {(root / 'influxd.log').read_text()}")
+        if not up:
+            pytest.fail("influxd did not answer /ping within 30 s")
         yield url
     finally:
         proc.terminate()
