@@ -21,6 +21,7 @@ from tests.browser.test_dashboard_browser import (  # noqa: F401 (the fixture)
     playwright_api,
     pytestmark,
 )
+from tests.browser.waits import log_in
 
 ENTRIES = 50
 
@@ -29,9 +30,7 @@ def open_log(browser: Any, url: str) -> Any:
     page = browser.new_page(viewport={"width": 1400, "height": 1800})
     page.set_default_timeout(30_000)
     page.goto(url)
-    page.get_by_label("User", exact=True).fill("admin")
-    page.get_by_label("Password", exact=True).fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
+    log_in(page, "admin", PASSWORD)
     page.get_by_text("Active alerts", exact=True).wait_for()
     page.get_by_role("link", name="Control log").click()
     page.get_by_role("heading", name="Control log").wait_for()

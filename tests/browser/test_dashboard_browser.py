@@ -21,7 +21,7 @@ from opsroom import topics
 from opsroom.broker import free_port
 from opsroom.store.sqlite import SqliteStore
 from opsroom.telemetry import Reading
-from tests.browser.waits import drawn, refreshed, shows
+from tests.browser.waits import drawn, log_in, refreshed, shows
 from tests.conftest import wait_dashboard
 from tests.dashboard import data
 from tests.dashboard.test_notifications import write_log
@@ -131,15 +131,11 @@ def test_log_in_see_the_alert_and_acknowledge_it(dashboard, collect, event: str)
             page.on("websocket", lambda ws: sockets.append(ws))  # noqa: PLW0108
             page.goto(url)
 
-            page.get_by_label("User", exact=True).fill("admin")
-            page.get_by_label("Password", exact=True).fill("not the password")
-            page.get_by_role("button", name="Log in").click()
+            log_in(page, "admin", "not the password")
             page.get_by_text("Wrong user name or password.").wait_for()
             page.screenshot(path=SHOTS / "00-login-refused.png")
 
-            page.get_by_label("User", exact=True).fill("admin")
-            page.get_by_label("Password", exact=True).fill(PASSWORD)
-            page.get_by_role("button", name="Log in").click()
+            log_in(page, "admin", PASSWORD)
             page.get_by_text("Active alerts", exact=True).wait_for()
             # the firing alert: a critical Cold chain tile and the alert in the active list
             page.locator("div.ops-tile", has_text="Cold chain").get_by_text("CRITICAL").wait_for()

@@ -23,6 +23,7 @@ from opsroom.venue import load_venue
 from rules.engine import Engine
 from rules.service import RulesService
 from tests.browser.test_dashboard_browser import ARGS, CHROMIUM, PASSWORD, SHOTS
+from tests.browser.waits import log_in
 from tests.conftest import publisher, wait_dashboard, wait_until
 
 pytestmark = [
@@ -118,9 +119,7 @@ def test_firing_alert_from_the_pipeline_acknowledged_in_the_browser(
                 page = browser.new_page(viewport={"width": 1600, "height": 2000})
                 page.set_default_timeout(30_000)
                 page.goto(url)
-                page.get_by_label("User", exact=True).fill("admin")
-                page.get_by_label("Password", exact=True).fill(PASSWORD)
-                page.get_by_role("button", name="Log in").click()
+                log_in(page, "admin", PASSWORD)
                 page.get_by_text("Active alerts", exact=True).wait_for()
                 tile = page.locator("div.ops-tile", has_text="Cold chain")
                 tile.get_by_text("CRITICAL").wait_for()

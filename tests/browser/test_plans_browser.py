@@ -24,6 +24,7 @@ from tests.browser.test_dashboard_browser import (  # noqa: F401 (the fixture)
     playwright_api,
     pytestmark,
 )
+from tests.browser.waits import log_in
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 RED = "rgb(198, 40, 40)"
@@ -71,9 +72,7 @@ def test_an_operator_ticks_a_step_and_an_overdue_step_is_red(
             page = browser.new_page(viewport={"width": 1500, "height": 2600})
             page.set_default_timeout(30_000)
             page.goto(url)
-            page.get_by_label("User", exact=True).fill("admin")
-            page.get_by_label("Password", exact=True).fill(PASSWORD)
-            page.get_by_role("button", name="Log in").click()
+            log_in(page, "admin", PASSWORD)
             page.get_by_text("Active alerts", exact=True).wait_for()
             # the wall screen's panel: the plan in progress, its overdue step red
             panel = "div.ops-plans-panel li[data-step-id='keep-shut'][data-state='overdue']"

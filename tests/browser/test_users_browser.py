@@ -26,6 +26,7 @@ from opsroom.venue import load_venue
 from rules.engine import Engine
 from rules.service import RulesService
 from tests.browser.test_dashboard_browser import ARGS, CHROMIUM, SHOTS
+from tests.browser.waits import log_in
 from tests.conftest import publisher, wait_dashboard, wait_until
 from tests.dashboard import data
 
@@ -131,12 +132,6 @@ def new_page(browser: object, url: str) -> object:
     page.set_default_timeout(30_000)
     page.goto(url)
     return page
-
-
-def log_in(page: object, name: str, password: str) -> None:
-    page.get_by_label("User", exact=True).fill(name)  # type: ignore[attr-defined]
-    page.get_by_label("Password", exact=True).fill(password)  # type: ignore[attr-defined]
-    page.get_by_role("button", name="Log in").click()  # type: ignore[attr-defined]
 
 
 def test_a_viewer_has_no_acknowledge_control_on_any_page(start_dashboard, store, chromium):

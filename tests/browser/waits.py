@@ -1,4 +1,5 @@
-"""What a browser test waits for before it looks or acts: positive signals, not fixed times."""
+"""What a browser test waits for before it looks or acts (positive signals, not fixed times),
+and the login every test goes through."""
 
 from __future__ import annotations
 
@@ -34,3 +35,10 @@ def refreshed(socket: Any, times: int = 2) -> None:
     refresh of its live part): a refresh has come and gone."""
     for _ in range(times):
         socket.wait_for_event("framereceived", timeout=30_000)
+
+
+def log_in(page: Any, name: str, password: str) -> None:
+    """Fill the English login form and press Log in."""
+    page.get_by_label("User", exact=True).fill(name)
+    page.get_by_label("Password", exact=True).fill(password)
+    page.get_by_role("button", name="Log in").click()
