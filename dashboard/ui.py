@@ -75,6 +75,14 @@ class Context:
         """The event's time zone, the one times are shown in."""
         return self.venue.event.timezone
 
+    def table(self, name: str, now_s: float) -> pd.DataFrame:
+        """An entity table (zones, generators, ...) from the shared snapshot, its names in this
+        session's language."""
+        frame = cache.frame(
+            self.store_url, self.venue_path, self.venue_mtime, name, now_s, self.rules_file
+        )
+        return lang.named(frame, self.venue)
+
 
 def settings() -> Settings:
     """Settings from the environment; a bad setting stops the page with the reason."""

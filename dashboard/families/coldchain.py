@@ -163,7 +163,7 @@ def live(ctx: ui.Context) -> None:
     now = ui.now_s()
     key = (ctx.store_url, ctx.venue_path, ctx.venue_mtime)
     age = cache.data_age(*key, ("coldchain",), now, ctx.settings.dashboard_stale_s)
-    table = lang.named(cache.frame(*key, "units", now, ctx.rules_file), ctx.venue)
+    table = ctx.table("units", now)
     ui.drill_banner(age.drill)
     ui.freshness(age, ctx.tz)
     ui.table(table, TABLE)

@@ -184,10 +184,7 @@ def _gate_limits(ctx: ui.Context) -> str:
 
 
 def _tables(ctx: ui.Context, now: float) -> tuple[pd.DataFrame, pd.DataFrame]:
-    key = (ctx.store_url, ctx.venue_path, ctx.venue_mtime)
-    zones = lang.named(cache.frame(*key, "zones", now, ctx.rules_file), ctx.venue)
-    gates = lang.named(cache.frame(*key, "gates", now, ctx.rules_file), ctx.venue)
-    return zones, gates
+    return ctx.table("zones", now), ctx.table("gates", now)
 
 
 @st.fragment(run_every=ui.REFRESH_S)

@@ -153,7 +153,7 @@ def live(ctx: ui.Context) -> None:
     now = ui.now_s()
     key = (ctx.store_url, ctx.venue_path, ctx.venue_mtime)
     age = cache.data_age(*key, ("power",), now, ctx.settings.dashboard_stale_s)
-    table = lang.named(cache.frame(*key, "generators", now, ctx.rules_file), ctx.venue)
+    table = ctx.table("generators", now)
     ui.drill_banner(age.drill)
     ui.freshness(age, ctx.tz)
     ui.table(table, TABLE)

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 import pandas as pd
 import streamlit as st
 
-from dashboard import cache, charts, lang, limits, ui
+from dashboard import cache, charts, limits, ui
 from dashboard.lang import _
 from dashboard.queries import (
     FUTURE_SLACK,
@@ -139,18 +139,13 @@ def map_layer(venue_map: charts.VenueMap, table: Callable[[str], pd.DataFrame]) 
 # ---------------------------------------------------------------- page
 
 
-def _buses(ctx: ui.Context, now: float) -> pd.DataFrame:
-    key = (ctx.store_url, ctx.venue_path, ctx.venue_mtime)
-    return lang.named(cache.frame(*key, "shuttles", now, ctx.rules_file), ctx.venue)
-
-
 @st.fragment(run_every=ui.REFRESH_S)
 def live(ctx: ui.Context) -> None:
     """Freshness, the flagged shuttles and the table, refreshed in place."""
     now = ui.now_s()
     key = (ctx.store_url, ctx.venue_path, ctx.venue_mtime)
     age = cache.data_age(*key, ("shuttle",), now, ctx.settings.dashboard_stale_s)
-    buses = _buses(ctx, now)
+    buses = ctx.table("shuttles", now)
     ui.drill_banner(age.drill)
     ui.freshness(age, ctx.tz)
     flagged = buses[buses["off_route"] | buses["stopped"]] if len(buses) else buses
@@ -163,7 +158,8 @@ def live(ctx: ui.Context) -> None:
 def live_map(ctx: ui.Context) -> None:
     """The routes and the shuttles on the venue map, redrawn in place."""
     fig = charts.VenueMap(ctx.venue, ctx.settings.dashboard_tiles).zones(names=False).routes()
-    st.plotly_chart(fig.vehicles(_buses(ctx, ui.now_s())).figure(height=560), key="shuttle_map")
+    buses = ctx.table("shuttles", ui.now_s())
+    st.plotly_chart(fig.vehicles(buses).figure(height=560), key="shuttle_map")
     ui.charts_note()
 
 

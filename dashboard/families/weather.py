@@ -172,11 +172,7 @@ def _chart(history: pd.DataFrame, title: str, unit: str, bands: pd.DataFrame | N
 
 
 def _tables(ctx: ui.Context, now: float) -> dict[str, pd.DataFrame]:
-    key = (ctx.store_url, ctx.venue_path, ctx.venue_mtime)
-    return {
-        name: lang.named(cache.frame(*key, name, now, ctx.rules_file), ctx.venue)
-        for name in ("stations", "structures")
-    }
+    return {name: ctx.table(name, now) for name in ("stations", "structures")}
 
 
 @st.fragment(run_every=ui.REFRESH_S)

@@ -67,7 +67,7 @@ def live(ctx: ui.Context) -> None:
     active = cache.active_table(ctx.store_url, now)
 
     def table(name: str) -> pd.DataFrame:
-        return lang.named(cache.frame(*key, name, now, ctx.rules_file), ctx.venue)
+        return ctx.table(name, now)
 
     # a family's traffic light joins the statuses of every table it brings (a venue without
     # that family's entities gives an empty table, with no columns at all)
@@ -124,10 +124,9 @@ def live_map(ctx: ui.Context) -> None:
     """Every family's layer on the venue map, redrawn in place (below the alerts: what needs
     acting on comes first, and the map is redrawn less often)."""
     now = ui.now_s()
-    key = (ctx.store_url, ctx.venue_path, ctx.venue_mtime)
 
     def table(name: str) -> pd.DataFrame:
-        return lang.named(cache.frame(*key, name, now, ctx.rules_file), ctx.venue)
+        return ctx.table(name, now)
 
     st.subheader(_("Venue map"))
     venue_map = charts.VenueMap(ctx.venue, ctx.settings.dashboard_tiles)
