@@ -39,7 +39,9 @@ from opsroom.settings import Settings
 from opsroom.store import Store, open_store
 from opsroom.venue import Venue, load_venue
 
-TTL_S = 1.0  # a snapshot younger than this (against the caller's clock) is shared
+# a snapshot younger than this (against the caller's clock) is shared: half the pages' 1 s
+# refresh, so a page is at most 1.5 s behind the store (ingest writes within 0.1 s)
+TTL_S = 0.5
 _MAX = 256
 T = TypeVar("T")
 

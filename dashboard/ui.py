@@ -7,6 +7,7 @@ import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC
 from typing import Any
 
 import pandas as pd
@@ -28,7 +29,9 @@ from opsroom.venue import Venue
 # browser spends on a page, and with ten screens on one machine it held every page back (data
 # age p95 20 s, bench/sessions.py). Devices report every 10 s (power, shuttles) to 60 s, and
 # one pixel of a 24 h chart is a minute: a chart redrawn every 10 s misses at most one report.
-REFRESH_S = 2
+# The rest every second: with ten screens the Overview then shows data 2.5 s old at p95
+# (3.3 s with a 2 s refresh), for 37 % of a core on the server instead of 28 %.
+REFRESH_S = 1
 CHART_REFRESH_S = 10
 WINDOWS = {N_("15 min"): 900, N_("1 h"): 3600, N_("6 h"): 21_600, N_("24 h"): 86_400}
 STATUS_TEXT = {
@@ -187,14 +190,16 @@ def freshness(age: DataAge, tz: str) -> None:
             )
         )
     else:
-        st.caption(
-            _(
-                "Newest data {age} ago ({time}) · {sensors} sensors reporting",
-                age=age.text,
-                time=shown,
-                sensors=age.sensors,
-            )
+        # the time in a <time> element: a screen reader, a test or a bench reads the exact
+        # instant (to the millisecond) behind the whole seconds shown
+        stamp = age.newest.astimezone(UTC).isoformat(timespec="milliseconds")
+        text = _(
+            "Newest data {age} ago ({time}) · {sensors} sensors reporting",
+            age=html.escape(age.text),
+            time=f'<time datetime="{stamp}">{html.escape(shown)}</time>',
+            sensors=age.sensors,
         )
+        st.caption(text, unsafe_allow_html=True)
 
 
 def notifier_alarms(notifiers: Sequence[NotifierHealth], tz: str) -> None:

@@ -17,6 +17,7 @@ import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import orjson
 import pytest
@@ -122,6 +123,10 @@ def test_readme_overview_picture(
                 playwright_api.expect(item).to_have_attribute("data-state", "firing")
                 page.locator("div.ops-tile", has_text=cold_chain).get_by_text(critical).wait_for()
                 page.get_by_text(newest).wait_for()
+                # the freshness line's time carries the exact instant of the newest reading
+                stamp = page.locator("time[datetime]").first
+                exact = datetime.fromisoformat(stamp.get_attribute("datetime") or "")
+                written = stamp.inner_text()
                 page.locator("[data-testid='stDataFrame']").first.wait_for()
                 drawn(page)  # the table's canvas draws after it is attached
                 shown = page.locator("li.ops-alert").evaluate_all(
@@ -141,6 +146,9 @@ def test_readme_overview_picture(
         ingest.stop()
         store.close()
 
+    newest_reading = max(r.ts for r in readings)
+    assert abs((exact - newest_reading).total_seconds()) < 0.001, (exact, newest_reading)
+    assert written == exact.astimezone(ZoneInfo(venue.event.timezone)).strftime("%H:%M:%S")
     # what the picture shows comes from the current rules file
     assert set(shown) <= {r.id for r in ruleset.rules}, shown
     (SHOTS / ("20-docs-overview.png" if locale == "en" else "zh-CN-docs-overview.png")).write_bytes(

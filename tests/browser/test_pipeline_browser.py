@@ -142,7 +142,7 @@ def test_firing_alert_from_the_pipeline_acknowledged_in_the_browser(
                     ),
                     timeout=15,
                 )
-                # back on the wall screen: its list refreshes by itself (every 2 s, no reload)
+                # back on the wall screen: its list refreshes by itself (every second, no reload)
                 page.get_by_role("link", name="Overview").click()
                 item = page.locator(f'li.ops-alert[data-alert-id="{alert_id}"]')
                 playwright_api.expect(item).to_have_attribute(
