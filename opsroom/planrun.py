@@ -22,7 +22,7 @@ activation is `escalation_due`: the wall screen tells the ops room to call that 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Literal
 
@@ -227,18 +227,18 @@ def runs(entries: Iterable[LogEntry], plans: PlanSet | None, now: datetime) -> l
         key=lambda e: e.event_ts,
     )
     for tick in ticks:
-        run = _attach(found, tick)
-        if run is not None and tick.step_id is not None:
-            run.ticks.setdefault(tick.step_id, tick)
+        into = _attach(found, tick)
+        if into is not None and tick.step_id is not None:
+            into.ticks.setdefault(tick.step_id, tick)
     out = []
-    for run in found.values():
-        e = run.entry
+    for opened in found.values():
+        e = opened.entry
         plan = plans.get(e.plan_id or "") if plans is not None else None
         known = {s.id: s for s in plan.steps} if plan is not None else {}
         steps = []
         for step_id, due_at in (e.steps_due or {}).items():
             spec = known.get(step_id)
-            done = run.ticks.get(step_id)
+            done = opened.ticks.get(step_id)
             done_at = done.event_ts if done else None
             steps.append(
                 StepRun(
@@ -253,22 +253,21 @@ def runs(entries: Iterable[LogEntry], plans: PlanSet | None, now: datetime) -> l
             )
         escalate = plan.escalate if plan is not None else None
         escalate_at = e.event_ts + timedelta(minutes=escalate.after_min) if escalate else None
-        complete = all(s.done_at is not None for s in steps)
-        out.append(
-            PlanRun(
-                id=e.id,
-                plan_id=e.plan_id or "",
-                name=plan.name if plan is not None else (e.plan_id or ""),
-                activated_at=e.event_ts,
-                activated_by=e.author,
-                category=e.category,
-                steps=tuple(steps),
-                alert_id=e.alert_id,
-                incident_id=e.incident_id,
-                drill=e.drill,
-                escalate_at=escalate_at,
-                escalate_to=escalate.to if escalate else None,
-                escalation_due=escalate_at is not None and not complete and now >= escalate_at,
-            )
+        run = PlanRun(
+            id=e.id,
+            plan_id=e.plan_id or "",
+            name=plan.name if plan is not None else (e.plan_id or ""),
+            activated_at=e.event_ts,
+            activated_by=e.author,
+            category=e.category,
+            steps=tuple(steps),
+            alert_id=e.alert_id,
+            incident_id=e.incident_id,
+            drill=e.drill,
+            escalate_at=escalate_at,
+            escalate_to=escalate.to if escalate else None,
         )
+        if escalate_at is not None and now >= escalate_at and not run.complete:
+            run = replace(run, escalation_due=True)
+        out.append(run)
     return sorted(out, key=lambda r: r.activated_at, reverse=True)
