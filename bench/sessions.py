@@ -73,9 +73,14 @@ ARGS = [
 # "Newest data 2 s ago (10:41:07)" or "STALE: the newest data is 4 min old (at 10:37:02)"
 FRESHNESS = r"(?:Newest data (.+?) ago \(|the newest data is (.+?) old \(at )(\d\d:\d\d:\d\d)\)"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
-# the page's text and the exact newest time its freshness line carries (<time datetime>)
-READ = """() => [document.body.textContent,
-  document.querySelector('time[datetime]')?.getAttribute('datetime') ?? null]"""
+# the freshness line's text and the exact newest time it carries (<time datetime>); the whole
+# page's text when it has none (a STALE line): reading every node of a page every second would
+# take the browsers' CPU from what is measured
+READ = """() => {
+  const t = document.querySelector('time[datetime]');
+  const line = t?.closest('[data-testid="stCaption"], [data-testid="stCaptionContainer"]');
+  return [(line ?? document.body).textContent, t?.getAttribute('datetime') ?? null];
+}"""
 
 
 def _healthy(port: int) -> bool:
