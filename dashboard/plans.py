@@ -289,10 +289,19 @@ def incident_plans(ctx: ui.Context, incident_id: str, category: str, drill: bool
             st.success(_("Plan {name} activated.", name=plan.name))
 
 
+def needing_action(runs: list[PlanRun]) -> list[PlanRun]:
+    """The runs with steps to do, what needs someone first: those due for escalation, then
+    those with the most overdue steps, then the newest. A wall screen lists only the first
+    few; a burst of new runs must not push an escalation off it."""
+    going = [r for r in runs if not r.complete]
+    newest = sorted(going, key=lambda r: r.activated_at, reverse=True)
+    return sorted(newest, key=lambda r: (not r.escalation_due, -len(r.overdue)))
+
+
 def in_progress(ctx: ui.Context) -> None:
     """The Overview's (and wall screen's) panel: runs with steps to do, overdue ones red."""
     now_s = time.time()
-    going = [r for r in all_runs(ctx, now_s) if not r.complete][:PANEL_MAX]
+    going = needing_action(all_runs(ctx, now_s))
     late = sum(len(r.overdue) for r in going)
     escalate = sum(1 for r in going if r.escalation_due)
     st.subheader(
@@ -306,10 +315,17 @@ def in_progress(ctx: ui.Context) -> None:
     people = roster(ctx)
     st.markdown(
         '<div class="ops-plans-panel">'
-        + "".join(steps_html(r, ctx.tz, people) for r in going)
+        + "".join(steps_html(r, ctx.tz, people) for r in going[:PANEL_MAX])
         + "</div>",
         unsafe_allow_html=True,
     )
+    if len(going) > PANEL_MAX:
+        st.caption(
+            _(
+                "{n} more plans in progress: each alert's plan is on the Alerts page.",
+                n=len(going) - PANEL_MAX,
+            )
+        )
 
 
 def alert_section(ctx: ui.Context, alert: object) -> None:
