@@ -28,6 +28,7 @@ import argparse
 import contextlib
 import json
 import os
+import random
 import re
 import shutil
 import signal
@@ -343,7 +344,10 @@ def main() -> None:
                             lag = 0.0 if first is None else max(0.0, now - first)
                             behind.append(lag)
                             behind_by_page.setdefault(_title, []).append(lag)
-                        time.sleep(max(0.0, 1.0 - (time.monotonic() - tick)))
+                        # about once a second, at a random phase: a fixed 1 s beat would lock
+                        # onto the pages' 1 s refresh and always read at the same point of it
+                        pause = random.uniform(0.5, 1.5)
+                        time.sleep(max(0.0, pause - (time.monotonic() - tick)))
                 wall = time.monotonic() - t0
                 if spy is not None:
                     spy.wait(60)

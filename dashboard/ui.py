@@ -29,9 +29,13 @@ from opsroom.venue import Venue
 # browser spends on a page, and with ten screens on one machine it held every page back (data
 # age p95 20 s, bench/sessions.py). Devices report every 10 s (power, shuttles) to 60 s, and
 # one pixel of a 24 h chart is a minute: a chart redrawn every 10 s misses at most one report.
-# The rest every second: with ten screens the Overview then shows data 2.5 s old at p95
-# (3.3 s with a 2 s refresh), for 37 % of a core on the server instead of 28 %.
+# The rest every second on the wall screen's pages (Overview, Alerts, plans, the log) and
+# every 2 s on the family pages, whose devices report every 10 s to 60 s. With ten screens
+# (bench/sessions.py) the Overview then shows data 2.4-2.5 s old at p95 (3.3 s when every
+# page refreshed every 2 s; 3.2-3.5 s when every page did every second, the browsers then
+# holding each other back), and no page is more than 2.1 s behind the store at p95.
 REFRESH_S = 1
+FAMILY_REFRESH_S = 2
 CHART_REFRESH_S = 10
 WINDOWS = {N_("15 min"): 900, N_("1 h"): 3600, N_("6 h"): 21_600, N_("24 h"): 86_400}
 STATUS_TEXT = {
@@ -162,13 +166,14 @@ def drill_banner(drill: bool) -> None:
         )
 
 
-def charts_note() -> None:
-    """Say under a page's charts that they follow the tables at a slower pace."""
+def charts_note(table_s: int = REFRESH_S) -> None:
+    """Say under a page's charts that they follow the tables (drawn every `table_s`) at a
+    slower pace."""
     st.caption(
         _(
             "Charts are drawn again every {chart} s; the tables and tiles every {table} s.",
             chart=CHART_REFRESH_S,
-            table=REFRESH_S,
+            table=table_s,
         )
     )
 

@@ -157,7 +157,7 @@ def _danger_caption(ctx: ui.Context) -> str:
     return _("Danger-zone time: minutes in the last 24 h {ranges}.", ranges="; ".join(parts))
 
 
-@st.fragment(run_every=ui.REFRESH_S)
+@st.fragment(run_every=ui.FAMILY_REFRESH_S)
 def live(ctx: ui.Context) -> None:
     """Freshness and the table, refreshed in place."""
     now = ui.now_s()
@@ -198,7 +198,7 @@ def live_charts(ctx: ui.Context, types: tuple[str, ...], window_s: float) -> Non
             ),
             key=f"cold_{unit_type}",
         )
-    ui.charts_note()
+    ui.charts_note(ui.FAMILY_REFRESH_S)
 
 
 def page() -> None:

@@ -187,7 +187,7 @@ def _tables(ctx: ui.Context, now: float) -> tuple[pd.DataFrame, pd.DataFrame]:
     return ctx.table("zones", now), ctx.table("gates", now)
 
 
-@st.fragment(run_every=ui.REFRESH_S)
+@st.fragment(run_every=ui.FAMILY_REFRESH_S)
 def live(ctx: ui.Context) -> None:
     """Freshness and the zone and gate tables, refreshed in place."""
     now = ui.now_s()
@@ -261,7 +261,7 @@ def live_charts(ctx: ui.Context, window_s: float) -> None:
             ),
             key="gate_bars",
         )
-    ui.charts_note()
+    ui.charts_note(ui.FAMILY_REFRESH_S)
 
 
 def page() -> None:

@@ -147,7 +147,7 @@ def _title(ctx: ui.Context, gens: list[Generator], field: str, what: str) -> str
     return _("{what} (limits {levels} % of nominal)", what=what, levels=" / ".join(pcts))
 
 
-@st.fragment(run_every=ui.REFRESH_S)
+@st.fragment(run_every=ui.FAMILY_REFRESH_S)
 def live(ctx: ui.Context) -> None:
     """Freshness and the table, refreshed in place."""
     now = ui.now_s()
@@ -184,7 +184,7 @@ def live_charts(ctx: ui.Context, chosen: tuple[str, ...], window_s: float) -> No
             charts.series_chart(series, names, title, unit, bands, lines, timezone=ctx.tz),
             key=f"power_{field}",
         )
-    ui.charts_note()
+    ui.charts_note(ui.FAMILY_REFRESH_S)
 
 
 def page() -> None:

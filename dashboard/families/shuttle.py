@@ -139,7 +139,7 @@ def map_layer(venue_map: charts.VenueMap, table: Callable[[str], pd.DataFrame]) 
 # ---------------------------------------------------------------- page
 
 
-@st.fragment(run_every=ui.REFRESH_S)
+@st.fragment(run_every=ui.FAMILY_REFRESH_S)
 def live(ctx: ui.Context) -> None:
     """Freshness, the flagged shuttles and the table, refreshed in place."""
     now = ui.now_s()
@@ -160,7 +160,7 @@ def live_map(ctx: ui.Context) -> None:
     fig = charts.VenueMap(ctx.venue, ctx.settings.dashboard_tiles).zones(names=False).routes()
     buses = ctx.table("shuttles", ui.now_s())
     st.plotly_chart(fig.vehicles(buses).figure(height=560), key="shuttle_map")
-    ui.charts_note()
+    ui.charts_note(ui.FAMILY_REFRESH_S)
 
 
 def page() -> None:

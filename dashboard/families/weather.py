@@ -175,7 +175,7 @@ def _tables(ctx: ui.Context, now: float) -> dict[str, pd.DataFrame]:
     return {name: ctx.table(name, now) for name in ("stations", "structures")}
 
 
-@st.fragment(run_every=ui.REFRESH_S)
+@st.fragment(run_every=ui.FAMILY_REFRESH_S)
 def live(ctx: ui.Context) -> None:
     """Freshness, stations and structures, refreshed in place."""
     now = ui.now_s()
@@ -206,7 +206,7 @@ def live_charts(ctx: ui.Context) -> None:
     venue_map = charts.VenueMap(ctx.venue, ctx.settings.dashboard_tiles).zones(names=False)
     map_layer(venue_map, tables.__getitem__)
     st.plotly_chart(venue_map.figure(height=420), key="weather_map")
-    ui.charts_note()
+    ui.charts_note(ui.FAMILY_REFRESH_S)
 
 
 def page() -> None:
