@@ -31,9 +31,9 @@ from opsroom.venue import Venue
 # one pixel of a 24 h chart is a minute: a chart redrawn every 10 s misses at most one report.
 # The rest every second on the wall screen's pages (Overview, Alerts, plans, the log) and
 # every 2 s on the family pages, whose devices report every 10 s to 60 s. With ten screens
-# (bench/sessions.py) the Overview then shows data 2.4-2.5 s old at p95 (3.3 s when every
-# page refreshed every 2 s; 3.2-3.5 s when every page did every second, the browsers then
-# holding each other back), and no page is more than 2.1 s behind the store at p95.
+# (bench/sessions.py) no page is then more than 2.6 s behind the store at p95 (the Overview
+# 1.3-1.9 s; up to 3.7 s when every page refreshed every second, the browsers on one machine
+# holding each other back), and the Overview shows data 2.4-3.3 s old at p95.
 REFRESH_S = 1
 FAMILY_REFRESH_S = 2
 CHART_REFRESH_S = 10
