@@ -39,8 +39,9 @@ from opsroom.settings import Settings
 from opsroom.store import Store, open_store
 from opsroom.venue import Venue, load_venue
 
-# a snapshot younger than this (against the caller's clock) is shared: half the pages' 1 s
-# refresh, so a page is at most 1.5 s behind the store (ingest writes within 0.1 s)
+# a snapshot taken at or after the caller's clock minus this is shared. Pages ask with whole
+# seconds (ui.now_s), so a snapshot is at most 1.5 s old when used and each query runs at
+# most twice a second, however many screens are open
 TTL_S = 0.5
 _MAX = 256
 T = TypeVar("T")

@@ -31,9 +31,9 @@ def store_url(tmp_path: Path) -> Iterator[str]:
 def test_ten_sessions_refreshing_together_run_each_query_once(
     store_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Ten screens whose refreshes straddle a second boundary (clocks 1 s apart) within one
-    refresh interval: the overview's data age and zone table are computed once, not per
-    session or per second."""
+    """Ten screens refreshing together, half of them asking with a clock one snapshot's life
+    (TTL_S) later: the overview's data age and zone table are computed once, not per
+    session."""
     runs = {"data_age": 0, "zones": 0}
     from dashboard.families import TABLES  # the crowd part's zone table
 
@@ -57,7 +57,7 @@ def test_ten_sessions_refreshing_together_run_each_query_once(
     ages: list[queries.DataAge] = []
 
     def session(n: int) -> None:
-        clock = now + n % 2  # half of them a second later, as ui.now_s() would give them
+        clock = now + (n % 2) * cache.TTL_S  # ui.now_s(): whole seconds, at or before now
         start.wait()
         ages.append(cache.data_age(store_url, venue_path, mtime, ("crowd",), clock, 30.0))
         zones = cache.frame(store_url, venue_path, mtime, "zones", clock)
@@ -70,7 +70,8 @@ def test_ten_sessions_refreshing_together_run_each_query_once(
         t.join()
     assert runs == {"data_age": 1, "zones": 1}
     assert len({a.newest for a in ages}) == 1 and ages[0].sensors > 0
-    zones = cache.frame(store_url, venue_path, mtime, "zones", now + 1)
+    zones = cache.frame(store_url, venue_path, mtime, "zones", now + cache.TTL_S)
+    assert runs["zones"] == 1  # the same snapshot, handed out as a copy
     assert "changed by one page" not in set(zones["status"])
 
 
