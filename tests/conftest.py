@@ -89,9 +89,9 @@ class Collector:
         with self._lock:
             if msg.topic == self._marker_topic:
                 self._markers.add(bytes(msg.payload))
-                self._marked.notify_all()
             else:
                 self.messages.append(msg)
+            self._marked.notify_all()  # wait_for counts messages
 
     def sync(self, timeout: float = 10.0) -> list[mqtt.MQTTMessage]:
         """Wait for a marker round trip; return every message that came before it."""
@@ -104,13 +104,9 @@ class Collector:
             return list(self.messages)
 
     def wait_for(self, n: int, timeout: float = 15.0) -> list[mqtt.MQTTMessage]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            with self._lock:
-                if len(self.messages) >= n:
-                    return list(self.messages)
-            time.sleep(0.05)
+        """Every message once there are `n` (woken by each arrival), or all there are by then."""
         with self._lock:
+            self._marked.wait_for(lambda: len(self.messages) >= n, timeout)
             return list(self.messages)
 
     def close(self) -> None:
