@@ -294,8 +294,10 @@ def needing_action(runs: list[PlanRun]) -> list[PlanRun]:
     those with the most overdue steps, then the newest. A wall screen lists only the first
     few; a burst of new runs must not push an escalation off it."""
     going = [r for r in runs if not r.complete]
-    newest = sorted(going, key=lambda r: r.activated_at, reverse=True)
-    return sorted(newest, key=lambda r: (not r.escalation_due, -len(r.overdue)))
+    return sorted(
+        going,
+        key=lambda r: (not r.escalation_due, -len(r.overdue), -r.activated_at.timestamp()),
+    )
 
 
 def in_progress(ctx: ui.Context) -> None:
